@@ -1,0 +1,273 @@
+"""Thin Tornado handlers: parse the request, await the service, serialise the answer.
+
+Errors are raised as typed exceptions and turned into JSON answers in ONE place:
+``SchedulerAPIHandler.write_error``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from .errors import InvalidRequestError, PayloadTooLargeError, SchedulerError
+from .models import parse_json_object
+from .service import SchedulerService
+
+AUTH_RESOURCE = "pipeline-scheduler"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+COMPONENT_LIMIT = 1024 * 1024
+RUN_STATUSES = {"queued", "running", "success", "failure", "cancelled", "timeout", "interrupted", "skipped"}
+
+
+class SchedulerAPIHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def service(self) -> SchedulerService:
+        return self.settings["pipeline_scheduler_service"]  # type: ignore[no-any-return]
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"The request body is larger than the {MAX_BODY_BYTES:,} bytes allowed."
+            )
+        await self.service.ensure_started()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, SchedulerError):
+            status, message = exc.status_code, exc.message
+        elif isinstance(exc, web.HTTPError):
+            status = exc.status_code
+            message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            if status == 403 and not message:
+                message = (
+                    "Forbidden: this route needs Jupyter authentication (a token, or a "
+                    "logged-in browser session with its XSRF token)."
+                )
+            message = message or exc.reason or self._reason
+        else:
+            status = 500
+            message = f"Internal error ({type(exc).__name__ if exc else 'unknown'}); see the server log."
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message or "Error"}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, SchedulerError):
+            self.log.info("%s %s -> %s: %s", self.request.method, self.request.path,
+                          value.status_code, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+    def body(self, *, allow_empty: bool = False) -> dict[str, Any]:
+        return parse_json_object(self.request.body, allow_empty=allow_empty)
+
+    def reply(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(payload))
+
+    def int_argument(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidRequestError(f"{name}: must be a whole number, not {raw!r}.") from None
+        if not low <= value <= high:
+            raise InvalidRequestError(f"{name}: must be from {low} to {high}, not {value}.")
+        return value
+
+
+def _run_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        from .errors import RunNotFoundError
+
+        raise RunNotFoundError(f"No run with id {raw!r}; run ids are whole numbers.")
+    return int(raw)
+
+
+class JobsHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply({"jobs": await self.service.list_jobs()})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        job, created = await self.service.create_job(self.body())
+        self.reply(job, 201 if created else 200)
+
+
+class JobHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        self.reply(await self.service.get_job(job_id))
+
+    @web.authenticated
+    @authorized
+    async def put(self, job_id: str) -> None:
+        self.reply(await self.service.update_job(job_id, self.body()))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, job_id: str) -> None:
+        await self.service.delete_job(job_id)
+        self.reply({"success": True})
+
+
+class JobPauseHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str, action: str) -> None:
+        self.reply(await self.service.set_paused(job_id, action == "pause"))
+
+
+class PreviewHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.reply(await self.service.preview(self.body()))
+
+
+class RunNowHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str) -> None:
+        body = self.body(allow_empty=True)
+        wait = body.get("wait", True)
+        if not isinstance(wait, bool):
+            raise InvalidRequestError("wait: must be true or false.")
+        answer, finished = await self.service.run_now(
+            job_id, wait=wait, python_code=body.get("python_code")
+        )
+        self.reply(answer, 200 if finished else 202)
+
+
+class RunsHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        status = self.get_query_argument("status", None)
+        statuses = [s for s in status.split(",") if s] if status else None
+        for s in statuses or []:
+            if s not in RUN_STATUSES:
+                raise InvalidRequestError(
+                    f"status: unknown status {s!r}; use one of {', '.join(sorted(RUN_STATUSES))}."
+                )
+        self.reply(
+            await self.service.list_runs(
+                job_id=self.get_query_argument("job_id", None) or None,
+                statuses=statuses,
+                before=self.int_argument("before", None, 1, 2**62),
+                limit=self.int_argument("limit", 200, 1, 1000) or 200,
+            )
+        )
+
+    @web.authenticated
+    @authorized
+    async def delete(self) -> None:
+        deleted = await self.service.clear_runs(self.get_query_argument("job_id", None) or None)
+        self.reply({"success": True, "deleted": deleted})
+
+
+class RunHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.reply(await self.service.get_run(_run_id(run_id)))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        await self.service.delete_run(_run_id(run_id))
+        self.reply({"success": True})
+
+
+class RunCancelHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        self.reply(await self.service.cancel_run(_run_id(run_id)))
+
+
+class RunLogHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        offset = self.int_argument("offset", 0, 0, 2**62) or 0
+        max_bytes = self.int_argument("max_bytes", 65536, 1, 1024 * 1024) or 65536
+        self.reply(await self.service.read_log(_run_id(run_id), offset, max_bytes))
+
+
+class ConfigHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply(self.service.describe_config())
+
+
+class ComponentsConfigHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.reply({"content": await self.service.read_components_config()})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        await self.service.write_components_config(self.body().get("content"))
+        self.reply({"success": True})
+
+
+class ComponentsFileHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        name = await self.service.save_component_file(body.get("filename"), body.get("content"))
+        self.reply({"success": True, "filename": name})
+
+    @web.authenticated
+    @authorized
+    async def delete(self) -> None:
+        name = await self.service.delete_component_file(self.get_query_argument("filename", None))
+        self.reply({"success": True, "filename": name})
+
+
+class NotFoundHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, path: str) -> None:
+        raise web.HTTPError(404, f"No such route: pipeline-scheduler/{path}")
+
+    post = put = delete = get
+
+
+def route_table() -> list[tuple[str, type[SchedulerAPIHandler]]]:
+    p = "pipeline-scheduler"
+    return [
+        (rf"/{p}/jobs/?", JobsHandler),
+        (rf"/{p}/jobs/([^/]+)/(pause|resume)/?", JobPauseHandler),
+        (rf"/{p}/jobs/([^/]+)/?", JobHandler),
+        (rf"/{p}/schedule/preview/?", PreviewHandler),
+        (rf"/{p}/run/([^/]+)/?", RunNowHandler),
+        (rf"/{p}/runs/?", RunsHandler),
+        (rf"/{p}/runs/([^/]+)/cancel/?", RunCancelHandler),
+        (rf"/{p}/runs/([^/]+)/log/?", RunLogHandler),
+        (rf"/{p}/runs/([^/]+)/?", RunHandler),
+        (rf"/{p}/config/?", ConfigHandler),
+        (rf"/{p}/components-config/?", ComponentsConfigHandler),
+        (rf"/{p}/components-file/?", ComponentsFileHandler),
+        (rf"/{p}/(.*)", NotFoundHandler),
+    ]

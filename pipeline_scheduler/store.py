@@ -1,0 +1,352 @@
+"""Persistence: job definitions and run history in SQL (SQLite by default).
+
+Synchronous SQLAlchemy Core; the service calls it from one dedicated thread so that the
+event loop never waits on the database. No web imports here.
+
+Times are stored as POSIX seconds (REAL) and turned into ISO 8601 at the API edge.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+SCHEMA_VERSION = 1
+APSCHEDULER_TABLE = "pipeline_scheduler_apscheduler_jobs"
+
+metadata = MetaData()
+
+meta_table = Table(
+    "pipeline_scheduler_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+jobs_table = Table(
+    "pipeline_scheduler_jobs",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("pipeline_path", Text, nullable=False),
+    Column("spec", Text, nullable=False),  # JSON of the schedule and options
+    Column("python_code", Text, nullable=True),
+    Column("code_hash", String(64), nullable=True),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("last_run_id", Integer, nullable=True),
+    Column("last_run_status", String(20), nullable=True),
+    Column("last_run_finished_at", Float, nullable=True),
+    # Trigger jobs: only outcomes of runs with a larger id than this can fire the job again.
+    Column("trigger_watermark", Integer, nullable=False, default=0),
+)
+
+runs_table = Table(
+    "pipeline_scheduler_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(100), nullable=False),
+    Column("job_name", String(200), nullable=False),
+    Column("pipeline_path", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("triggered_by", String(20), nullable=False),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("scheduled_for", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("output_tail", Text, nullable=True),
+    Column("error_tail", Text, nullable=True),
+    Column("log_path", Text, nullable=True),
+    Column("log_size", Integer, nullable=False, default=0),
+    Column("log_truncated", Boolean, nullable=False, default=False),
+    Column("pipeline_changed", Boolean, nullable=True),
+    Column("message", Text, nullable=True),
+    Index("ix_ps_runs_job_id_id", "job_id", "id"),
+    Index("ix_ps_runs_status", "status"),
+)
+
+RUN_SUMMARY_COLUMNS = [
+    c for c in runs_table.c if c.name not in ("output_tail", "error_tail")
+]
+
+
+@dataclass
+class JobRow:
+    id: str
+    name: str
+    pipeline_path: str
+    spec: dict[str, Any]
+    python_code: str | None
+    code_hash: str | None
+    paused: bool
+    created_at: float
+    updated_at: float
+    last_run_id: int | None
+    last_run_status: str | None
+    last_run_finished_at: float | None
+    trigger_watermark: int
+
+
+def _job_from_row(row: Any, with_code: bool) -> JobRow:
+    m = row._mapping
+    return JobRow(
+        id=m["id"],
+        name=m["name"],
+        pipeline_path=m["pipeline_path"],
+        spec=json.loads(m["spec"]),
+        python_code=m["python_code"] if with_code else None,
+        code_hash=m["code_hash"],
+        paused=bool(m["paused"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_run_id=m["last_run_id"],
+        last_run_status=m["last_run_status"],
+        last_run_finished_at=m["last_run_finished_at"],
+        trigger_watermark=m["trigger_watermark"] or 0,
+    )
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for concurrent use from the DB thread and the scheduler."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- schema --------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+            ).scalar()
+            if found is None:
+                conn.execute(
+                    insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION))
+                )
+            elif int(found) > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"The scheduler database has schema version {found}, newer than this "
+                    f"amphi-scheduler understands ({SCHEMA_VERSION}); upgrade the package."
+                )
+
+    # -- jobs ----------------------------------------------------------------------------
+    def insert_job(self, row: JobRow) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(jobs_table).values(**self._job_values(row), id=row.id))
+
+    def replace_job(self, row: JobRow) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(jobs_table).where(jobs_table.c.id == row.id).values(**self._job_values(row))
+            )
+
+    @staticmethod
+    def _job_values(row: JobRow) -> dict[str, Any]:
+        return {
+            "name": row.name,
+            "pipeline_path": row.pipeline_path,
+            "spec": json.dumps(row.spec),
+            "python_code": row.python_code,
+            "code_hash": row.code_hash,
+            "paused": row.paused,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+            "last_run_id": row.last_run_id,
+            "last_run_status": row.last_run_status,
+            "last_run_finished_at": row.last_run_finished_at,
+            "trigger_watermark": row.trigger_watermark,
+        }
+
+    def set_job_fields(self, job_id: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
+
+    def get_job(self, job_id: str, with_code: bool = True) -> JobRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
+        return _job_from_row(row, with_code) if row else None
+
+    def list_jobs(self, with_code: bool = False) -> list[JobRow]:
+        cols = [c for c in jobs_table.c if with_code or c.name != "python_code"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*cols).order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)
+            ).all()
+        return [_job_from_row(r, with_code) for r in rows]
+
+    def job_names(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(jobs_table.c.id, jobs_table.c.name)).all())
+
+    def delete_job(self, job_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id)).rowcount > 0
+
+    def next_run_times(self) -> dict[str, float | None]:
+        """Next fire times (POSIX) straight from APScheduler's job table, in one query."""
+        with self.engine.connect() as conn:
+            if not self.engine.dialect.has_table(conn, APSCHEDULER_TABLE):
+                return {}
+            rows = conn.exec_driver_sql(
+                f"SELECT id, next_run_time FROM {APSCHEDULER_TABLE}"  # noqa: S608 (constant)
+            ).all()
+        return {r[0]: r[1] for r in rows}
+
+    # -- runs ----------------------------------------------------------------------------
+    def insert_run(self, **values: Any) -> int:
+        values.setdefault("created_at", time.time())
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(runs_table).values(**values))
+            return int(result.inserted_primary_key[0])
+
+    def update_run(self, run_id: int, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
+
+    def finish_run(self, run_id: int, job_id: str, **values: Any) -> None:
+        """Record a run's outcome and the job's last run in one transaction."""
+        with self.engine.begin() as conn:
+            conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
+            conn.execute(
+                update(jobs_table)
+                .where(jobs_table.c.id == job_id)
+                .where(func.coalesce(jobs_table.c.last_run_id, 0) <= run_id)
+                .values(
+                    last_run_id=run_id,
+                    last_run_status=values.get("status"),
+                    last_run_finished_at=values.get("finished_at"),
+                )
+            )
+
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_runs(
+        self,
+        *,
+        job_id: str | None = None,
+        statuses: Sequence[str] | None = None,
+        before: int | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        query = select(*RUN_SUMMARY_COLUMNS).order_by(runs_table.c.id.desc()).limit(limit)
+        if job_id is not None:
+            query = query.where(runs_table.c.job_id == job_id)
+        if statuses:
+            query = query.where(runs_table.c.status.in_(list(statuses)))
+        if before is not None:
+            query = query.where(runs_table.c.id < before)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def latest_final_runs(self, job_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """Each job's last finished run (id, status), for evaluating trigger conditions."""
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(jobs_table.c.id, jobs_table.c.last_run_id, jobs_table.c.last_run_status)
+                .where(jobs_table.c.id.in_(ids))
+            ).all()
+        return {r[0]: (r[1], r[2]) for r in rows if r[1] is not None}
+
+    def delete_run(self, run_id: int) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(runs_table).where(runs_table.c.id == run_id)).rowcount > 0
+
+    def delete_runs(
+        self, *, job_id: str | None = None, exclude_statuses: Sequence[str] = ()
+    ) -> list[tuple[int, str | None]]:
+        """Delete runs (not those in ``exclude_statuses``); answer (id, log_path) of each."""
+        with self.engine.begin() as conn:
+            query = select(runs_table.c.id, runs_table.c.log_path)
+            if job_id is not None:
+                query = query.where(runs_table.c.job_id == job_id)
+            if exclude_statuses:
+                query = query.where(runs_table.c.status.not_in(list(exclude_statuses)))
+            victims = [(r[0], r[1]) for r in conn.execute(query).all()]
+            ids = [v[0] for v in victims]
+            for start in range(0, len(ids), 500):
+                conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
+        return victims
+
+    def mark_interrupted(self, now: float) -> list[int]:
+        """Runs left 'running' or 'queued' by a server that died: mark them interrupted."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(runs_table.c.id, runs_table.c.job_id).where(
+                    runs_table.c.status.in_(["running", "queued"])
+                )
+            ).all()
+            for run_id, job_id in rows:
+                conn.execute(
+                    update(runs_table)
+                    .where(runs_table.c.id == run_id)
+                    .values(
+                        status="interrupted",
+                        finished_at=now,
+                        message="The server stopped while this run was active.",
+                    )
+                )
+                conn.execute(
+                    update(jobs_table)
+                    .where(jobs_table.c.id == job_id)
+                    .where(func.coalesce(jobs_table.c.last_run_id, 0) <= run_id)
+                    .values(last_run_id=run_id, last_run_status="interrupted", last_run_finished_at=now)
+                )
+        return [r[0] for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(update(meta_table).where(meta_table.c.key == key).values(value=value)).rowcount == 0:
+                conn.execute(insert(meta_table).values(key=key, value=value))
