@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   installs what is needed and starts JupyterLab on the demo workspace examples/
+#   make test  installs what is needed and runs the whole suite (unit, API, browser)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: install run test test-js test-python chromium bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml package.json yarn.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q "jupyterlab>=4.4,<5" "hatchling>=1.5" \
+		"hatch-jupyter-builder>=0.5" "hatch-nodejs-version>=0.3.2"
+	cd . && PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install --immutable
+	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm build
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pip install -q --no-build-isolation -e ".[test,dev]"
+	$(BIN)/jupyter labextension develop . --overwrite
+	touch $(STAMP)
+
+run: install
+	$(BIN)/jupyter lab --ServerApp.root_dir=examples --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
+
+# Debian's Chromium for the browser tests (nothing downloads a browser of its own).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test-js: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test
+
+test-python: install chromium
+	$(BIN)/python -m pytest tests
+
+test: test-js test-python
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+lint: install
+	$(BIN)/ruff check pipeline_scheduler tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm lint:check
+
+clean:
+	rm -rf $(VENV) node_modules lib pipeline_scheduler/labextension tsconfig.tsbuildinfo
