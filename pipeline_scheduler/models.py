@@ -8,6 +8,7 @@ dicts typed with ``TypedDict`` so that listing thousands of jobs stays cheap.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -51,7 +52,19 @@ SPEC_FIELDS = (
     "max_instances",
     "coalesce",
     "misfire_grace_time",
+    "catchup",
+    "timeout_seconds",
+    "max_retries",
+    "retry_delay_seconds",
+    "env",
+    "parameters",
+    "python_executable",
+    "working_dir",
+    "kernel_name",
+    "webhook_url",
 )
+MAX_ENV_ENTRIES = 100
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # Which schedule fields apply to which schedule; the others are dropped on save.
 SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
     "date": ("date_type", "run_date", "interval_days"),
@@ -108,6 +121,48 @@ class JobSpecInput(BaseModel):
     max_instances: int | None = None
     coalesce: bool | None = None
     misfire_grace_time: int | None = None
+    catchup: Literal["run_once", "skip"] | None = None
+    timeout_seconds: int | None = None
+    max_retries: int | None = None
+    retry_delay_seconds: int | None = None
+    env: dict[str, str] | None = None
+    secret_env: dict[str, str] | None = None
+    parameters: dict[str, str | int | float | bool] | None = None
+    python_executable: str | None = None
+    working_dir: str | None = None
+    kernel_name: str | None = None
+    webhook_url: str | None = None
+
+    @field_validator("timeout_seconds", mode="before")
+    @classmethod
+    def _timeout(cls, v: Any) -> Any:
+        return None if v is None else _whole_number(v, "timeout_seconds", 1, 7 * 24 * 3600)
+
+    @field_validator("max_retries", mode="before")
+    @classmethod
+    def _retries(cls, v: Any) -> Any:
+        return None if v is None else _whole_number(v, "max_retries", 0, 10)
+
+    @field_validator("retry_delay_seconds", mode="before")
+    @classmethod
+    def _retry_delay(cls, v: Any) -> Any:
+        return None if v is None else _whole_number(v, "retry_delay_seconds", 0, 24 * 3600)
+
+    @field_validator("env", "secret_env", "parameters", mode="after")
+    @classmethod
+    def _env_names(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if len(v) > MAX_ENV_ENTRIES:
+            raise ValueError(f"at most {MAX_ENV_ENTRIES} entries")
+        for key, value in v.items():
+            if not _ENV_NAME.fullmatch(key):
+                raise ValueError(
+                    f"{key!r} is not a valid variable name (letters, digits, '_'; not starting with a digit)"
+                )
+            if isinstance(value, str) and ("\x00" in value or len(value) > 32768):
+                raise ValueError(f"the value of {key!r} is too long or holds a NUL byte")
+        return v
 
     @field_validator("interval_seconds", mode="before")
     @classmethod

@@ -142,6 +142,17 @@ class LogWriter:
             await asyncio.get_running_loop().run_in_executor(self._executor, f.close)
 
 
+async def _exited(process: asyncio.subprocess.Process) -> int:
+    """The exit status, as soon as the process itself has exited.
+
+    ``Process.wait()`` also waits until its pipes are closed (recent CPython releases), and a child
+    that inherited stdout can keep them open for ever; ``returncode`` is set at exit.
+    """
+    while process.returncode is None:
+        await asyncio.sleep(0.02)
+    return process.returncode
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -196,7 +207,7 @@ class LocalSubprocessRunner(RunnerBackend):
 
             pumps = asyncio.gather(pump(process.stdout, out_tail), pump(process.stderr, err_tail))
             try:
-                await asyncio.wait_for(asyncio.shield(process.wait()), request.timeout_seconds)
+                await asyncio.wait_for(_exited(process), request.timeout_seconds)
             except asyncio.TimeoutError:
                 active.stop_reason = active.stop_reason or "timeout"
                 await self._stop(active)
@@ -210,7 +221,7 @@ class LocalSubprocessRunner(RunnerBackend):
             _signal_group(process.pid, signal.SIGKILL)
             if active.stopping is not None:
                 await active.stopping
-            code = process.returncode
+            code = await _exited(process)  # set even when SIGKILL just ended it
             if active.stop_reason == "timeout":
                 status, message = "timeout", f"Stopped after the {request.timeout_seconds:g} s timeout."
             elif active.stop_reason == "cancelled":
@@ -239,7 +250,7 @@ class LocalSubprocessRunner(RunnerBackend):
         pid = active.process.pid
         _signal_group(pid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.shield(active.process.wait()), active.grace)
+            await asyncio.wait_for(_exited(active.process), active.grace)
         except asyncio.TimeoutError:
             pass
         _signal_group(pid, signal.SIGKILL)

@@ -69,6 +69,24 @@ def parse_run_date(text: Any, tz: ZoneInfo) -> datetime:
     return value
 
 
+class WallClockTrigger(CronTrigger):
+    """The trigger of a daily / weekly / monthly job: a cron trigger that fires once per
+    wall-clock occurrence. When clocks go back, a time in the repeated hour happens twice;
+    like cron, the job runs at the first of the two only."""
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        nxt = super().get_next_fire_time(previous_fire_time, now)
+        while nxt is not None and _is_repeated_wall_time(nxt):
+            nxt = super().get_next_fire_time(nxt, nxt)
+        return nxt
+
+
+def _is_repeated_wall_time(dt: datetime) -> bool:
+    """True for the second occurrence of an ambiguous local time (clocks went back)."""
+    first, second = dt.replace(fold=0).utcoffset(), dt.replace(fold=1).utcoffset()
+    return first is not None and second is not None and first > second and dt.utcoffset() == second
+
+
 def _translate_dow(field: str) -> str:
     """Crontab weekday field (0/7 = Sunday) -> APScheduler 3 names (which start at Monday)."""
     if field in ("*", "?"):
@@ -172,7 +190,13 @@ def build_trigger(
                 raise InvalidScheduleError(
                     "interval_days: required for 'every N days'; a whole number of at least 1."
                 )
-            start = parse_run_date(spec["run_date"], tz) if spec.get("run_date") else now
+            # Without a start, the first run is N days from now (as APScheduler would
+            # fire it), so previews never show "now" as a fire time that will not happen.
+            start = (
+                parse_run_date(spec["run_date"], tz)
+                if spec.get("run_date")
+                else now + timedelta(days=days)
+            )
             trigger = IntervalTrigger(days=days, start_date=start.astimezone(tz), timezone=tz)
         else:
             when = parse_run_date(spec.get("run_date"), tz)
@@ -185,11 +209,11 @@ def build_trigger(
                     )
                 trigger = DateTrigger(run_date=local, timezone=tz)
             elif date_type == "daily":
-                trigger = CronTrigger(
+                trigger = WallClockTrigger(
                     hour=local.hour, minute=local.minute, second=local.second, timezone=tz
                 )
             elif date_type == "weekly":
-                trigger = CronTrigger(
+                trigger = WallClockTrigger(
                     day_of_week=_WEEKDAY_NAMES[local.weekday()],
                     hour=local.hour,
                     minute=local.minute,
@@ -197,7 +221,7 @@ def build_trigger(
                     timezone=tz,
                 )
             elif date_type == "monthly":
-                trigger = CronTrigger(
+                trigger = WallClockTrigger(
                     day=local.day,
                     hour=local.hour,
                     minute=local.minute,

@@ -204,12 +204,20 @@ class SchedulerService:
             self.scheduler.shutdown(wait=False)
         if _active_service is self:
             _active_service = None
-        for active in list(self._runs.values()):
+        active_runs = list(self._runs.values())
+        for active in active_runs:
             active.cancel_requested = True
-        await self.runner.shutdown()
-        tasks = [a.task for a in self._runs.values() if a.task is not None]
+
+        async def cancel(active: ActiveRun) -> None:
+            if not await self.runner.cancel(active.run_id) and active.task is not None and not active.started:
+                active.task.cancel()
+
+        await asyncio.gather(*(cancel(a) for a in active_runs), return_exceptions=True)
+        tasks = [a.task for a in active_runs if a.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.kill_grace_seconds + 10)
+        # Only now: the runs above still need the runner (log writes) to record their end.
+        await self.runner.shutdown()
         if self.store is not None:
             await self._db(self.store.engine.dispose)
         self._db_thread.shutdown(wait=False)
@@ -287,6 +295,25 @@ class SchedulerService:
             replace_existing=True,
             **options,
         )
+
+    def _update_scheduled(self, row: JobRow, *, pause_changed: bool) -> None:
+        if self.scheduler is None or row.spec.get("schedule_type") == "trigger":
+            return
+        try:
+            self.scheduler.modify_job(
+                row.id,
+                name=row.name,
+                misfire_grace_time=row.spec.get("misfire_grace_time")
+                or self.settings.default_misfire_grace_time,
+                coalesce=row.spec.get("coalesce", True),
+            )
+            if pause_changed:
+                if row.paused:
+                    self.scheduler.pause_job(row.id)
+                else:
+                    self.scheduler.resume_job(row.id)
+        except JobLookupError:
+            pass  # a one-off that already fired has nothing left to change
 
     def _unschedule(self, job_id: str) -> None:
         if self.scheduler is None:
@@ -463,8 +490,11 @@ class SchedulerService:
             row, trigger = await self._prepare(job_id, merged, existing, schedule_changed)
             await self._db(self._store.replace_job, row)
             self._index_dependent(row.id, row.spec)
-            if schedule_changed or existing.paused != row.paused or existing.name != row.name:
+            if schedule_changed:
                 self._schedule(row, trigger)
+            else:
+                # Re-adding the job would restart an interval's countdown: change it in place.
+                self._update_scheduled(row, pause_changed=existing.paused != row.paused)
         return await self.get_job(job_id)
 
     async def _prepare(

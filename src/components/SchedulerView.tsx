@@ -1,0 +1,192 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import {
+  addIcon,
+  Button,
+  closeIcon,
+  refreshIcon
+} from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import type { SchedulerModel } from '../model';
+import { JobForm } from './JobForm';
+import { IconAction } from './JobCard';
+import { JobList } from './JobList';
+import { RunList } from './RunList';
+import { useSignalRerender } from './useSignal';
+
+export interface SchedulerViewProps {
+  model: SchedulerModel;
+  trans: TranslationBundle;
+  onOpenLog: (runId: number) => void;
+}
+
+async function confirm(
+  title: string,
+  body: string,
+  acceptLabel: string,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const result = await showDialog({
+    title,
+    body,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.warnButton({ label: acceptLabel })
+    ]
+  });
+  return result.button.accept;
+}
+
+/** The sidebar: jobs, runs, and the job form. */
+export function SchedulerView(props: SchedulerViewProps): JSX.Element {
+  const { model, trans } = props;
+  useSignalRerender(model.changed);
+  const view = model.view;
+  const tab = view.kind === 'runs' ? 'runs' : 'jobs';
+
+  return (
+    <div className="jp-scheduler-view">
+      <div className="jp-scheduler-header">
+        <h2 className="jp-scheduler-title">{trans.__('Scheduler')}</h2>
+        <div className="jp-scheduler-headerActions">
+          <Button
+            type="button"
+            small
+            onClick={() => model.showNewJobForm()}
+            data-action="new-job"
+            title={trans.__('Schedule a pipeline')}
+          >
+            <addIcon.react tag="span" elementSize="normal" />
+            {trans.__('New job')}
+          </Button>
+          <IconAction
+            icon={refreshIcon}
+            label={trans.__('Refresh')}
+            action="refresh"
+            onClick={() => void model.refresh()}
+          />
+        </div>
+      </div>
+      <div className="jp-scheduler-tabs" role="tablist">
+        <button
+          type="button"
+          role="tab"
+          aria-selected={tab === 'jobs'}
+          className={`jp-scheduler-tab${tab === 'jobs' ? ' jp-mod-current' : ''}`}
+          data-tab="jobs"
+          onClick={() => model.showJobs()}
+        >
+          {trans.__('Jobs')}
+          <span className="jp-scheduler-count">{model.jobs.length}</span>
+        </button>
+        <button
+          type="button"
+          role="tab"
+          aria-selected={tab === 'runs'}
+          className={`jp-scheduler-tab${tab === 'runs' ? ' jp-mod-current' : ''}`}
+          data-tab="runs"
+          onClick={() => model.showRuns()}
+        >
+          {trans.__('Runs')}
+        </button>
+      </div>
+
+      {model.banner && (
+        <div
+          className={`jp-scheduler-banner jp-scheduler-banner-${model.banner.kind}`}
+          role={model.banner.kind === 'error' ? 'alert' : 'status'}
+          data-testid="banner"
+        >
+          <span>{model.banner.text}</span>
+          <button
+            type="button"
+            className="jp-scheduler-iconButton"
+            aria-label={trans.__('Dismiss')}
+            title={trans.__('Dismiss')}
+            onClick={() => model.dismissBanner()}
+          >
+            <closeIcon.react tag="span" elementSize="normal" />
+          </button>
+        </div>
+      )}
+
+      <div className="jp-scheduler-body" role="tabpanel">
+        {view.kind === 'form' && (
+          <JobForm
+            key={view.key}
+            model={model}
+            trans={trans}
+            mode={view.mode}
+            jobId={view.jobId}
+            initial={view.initial}
+            onCancel={() => model.showJobs()}
+          />
+        )}
+        {view.kind === 'jobs' && (
+          <JobList
+            jobs={model.jobs}
+            isLoaded={model.jobsLoaded}
+            trans={trans}
+            onNewJob={() => model.showNewJobForm()}
+            onRunNow={job => void model.runNow(job.id)}
+            onTogglePause={job => void model.setPaused(job.id, !job.paused)}
+            onEdit={job => void model.showEditForm(job.id)}
+            onDuplicate={job => model.showDuplicateForm(job.id)}
+            onShowRuns={job => model.showRuns(job.id)}
+            onOpenLog={props.onOpenLog}
+            onRegenerate={job => void model.regenerateCode(job.id)}
+            onDelete={async job => {
+              const isConfirmed = await confirm(
+                trans.__('Delete job'),
+                trans.__(
+                  'Delete the job "%1"? Its schedule stops; its run history is kept until you clear it.',
+                  job.name
+                ),
+                trans.__('Delete'),
+                trans
+              );
+              if (isConfirmed) {
+                await model.deleteJob(job.id);
+              }
+            }}
+          />
+        )}
+        {view.kind === 'runs' && (
+          <RunList
+            runs={model.runs}
+            jobs={model.jobs}
+            filter={model.runsFilter}
+            hasMore={model.hasMoreRuns}
+            isLoading={model.runsLoading}
+            trans={trans}
+            onFilter={filter => model.setRunsFilter(filter)}
+            onLoadMore={() => void model.loadMoreRuns()}
+            onRefresh={() => void model.refreshRuns()}
+            onOpenLog={props.onOpenLog}
+            onDeleteRun={run => void model.deleteRun(run.id)}
+            onClearAll={async () => {
+              const job = model.runsFilter.jobId
+                ? model.job(model.runsFilter.jobId)
+                : undefined;
+              const isConfirmed = await confirm(
+                trans.__('Clear run history'),
+                job
+                  ? trans.__(
+                      'Delete the run history of "%1" and its logs?',
+                      job.name
+                    )
+                  : trans.__('Delete the run history of every job, and the logs?'),
+                trans.__('Clear'),
+                trans
+              );
+              if (isConfirmed) {
+                await model.clearRuns();
+              }
+            }}
+          />
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,852 @@
+/**
+ * The scheduler's state: jobs, runs, what the panel shows, polling, runs
+ * watched until they end, and live log streams.
+ *
+ * Components read this model and call its methods; they never fetch. All
+ * server calls go through `api.ts`; workspace files are read through
+ * JupyterLab's contents service.
+ */
+import type { Contents } from '@jupyterlab/services';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { CommandRegistry } from '@lumino/commands';
+import { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  api as defaultApi,
+  isActiveStatus,
+  Job,
+  Run,
+  SchedulerAPI,
+  SchedulerAPIError,
+  SchedulerConfig,
+  SchedulePreview
+} from './api';
+import {
+  buildJobSpec,
+  buildScheduleSpec,
+  defaultFormState,
+  FormState,
+  isAmplnPath,
+  jobToFormState,
+  JobSpec,
+  PIPELINE_EXTENSIONS
+} from './payload';
+import { browserTimeZone } from './time';
+
+/** Amphi ETL's command that turns an .ampln pipeline into Python code. */
+export const GENERATE_CODE_COMMAND = 'pipeline-editor:generate-code';
+
+export const RUNS_PAGE_SIZE = 50;
+const WATCH_INTERVAL_MS = 1000;
+const LOG_POLL_MS = 1000;
+const LOG_CHUNK_BYTES = 256 * 1024;
+/** Kept in the page for one open log; the whole log stays on the server. */
+const MAX_LOG_CHARS = 2 * 1024 * 1024;
+
+/** The .ampln code could not be generated; nothing was sent to the server. */
+export class PipelineCodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PipelineCodeError';
+  }
+}
+
+export type FormMode = 'create' | 'edit' | 'duplicate';
+
+export type View =
+  | { kind: 'jobs' }
+  | { kind: 'runs' }
+  | {
+      kind: 'form';
+      mode: FormMode;
+      /** The job edited (edit mode only). */
+      jobId?: string;
+      initial: FormState;
+      /** Bumped each time a form is opened, so the form resets its state. */
+      key: number;
+    };
+
+export interface RunsFilter {
+  jobId: string;
+  status: string;
+}
+
+export interface Banner {
+  kind: 'error' | 'info';
+  text: string;
+}
+
+export interface DirectoryEntry {
+  name: string;
+  path: string;
+  type: 'directory' | 'file' | 'notebook';
+}
+
+export interface SchedulerModelOptions {
+  contents: Contents.IManager;
+  commands: CommandRegistry;
+  trans: TranslationBundle;
+  pollIntervalSeconds?: number;
+  api?: SchedulerAPI;
+}
+
+/** A message a person can read, from whatever was thrown. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}
+
+export class SchedulerModel implements IDisposable {
+  constructor(options: SchedulerModelOptions) {
+    this._api = options.api ?? defaultApi;
+    this._contents = options.contents;
+    this._commands = options.commands;
+    this._trans = options.trans;
+    this._pollMs = secondsToMs(options.pollIntervalSeconds ?? 10);
+    this._poll = new Poll({
+      factory: () => this.refresh(),
+      frequency: { interval: this._pollMs, backoff: false, max: this._pollMs },
+      // Nothing is polled while the panel is hidden or the tab in background.
+      standby: () => !this._isActive || document.hidden,
+      name: 'pipeline-scheduler:jobs'
+    });
+  }
+
+  /* ---------------------------- signals ---------------------------- */
+
+  /** Any state change the panel shows. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** A run started from this UI has ended (any final status). */
+  get runFinished(): ISignal<this, Run> {
+    return this._runFinished;
+  }
+
+  /* ----------------------------- state ----------------------------- */
+
+  get jobs(): ReadonlyArray<Job> {
+    return this._jobs;
+  }
+  get jobsLoaded(): boolean {
+    return this._jobsLoaded;
+  }
+  get runs(): ReadonlyArray<Run> {
+    return this._runs;
+  }
+  get runsFilter(): RunsFilter {
+    return this._runsFilter;
+  }
+  get hasMoreRuns(): boolean {
+    return this._runsCursor !== null;
+  }
+  get runsLoading(): boolean {
+    return this._runsLoading;
+  }
+  get view(): View {
+    return this._view;
+  }
+  get banner(): Banner | null {
+    return this._banner;
+  }
+  get timeZone(): string {
+    return this._timeZone;
+  }
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+  /** Run ids started from this UI and not finished yet. */
+  isWatched(runId: number): boolean {
+    return this._watched.has(runId);
+  }
+  /** File extensions the server runs (from its config; .py and .ampln until known). */
+  get allowedExtensions(): ReadonlyArray<string> {
+    return this._config?.allowed_extensions ?? PIPELINE_EXTENSIONS;
+  }
+  isSchedulable(path: string): boolean {
+    const lower = path.toLowerCase();
+    return this.allowedExtensions.some(ext => lower.endsWith(ext.toLowerCase()));
+  }
+  job(jobId: string): Job | undefined {
+    return this._jobs.find(j => j.id === jobId);
+  }
+
+  /* ---------------------------- polling ---------------------------- */
+
+  /** Whether the panel is visible; polling stands by while it is not. */
+  setActive(isActive: boolean): void {
+    if (this._isActive === isActive) {
+      return;
+    }
+    this._isActive = isActive;
+    if (isActive) {
+      void this._poll.refresh();
+    }
+  }
+
+  setPollInterval(seconds: number): void {
+    const ms = secondsToMs(seconds);
+    if (ms === this._pollMs) {
+      return;
+    }
+    this._pollMs = ms;
+    this._poll.frequency = { interval: ms, backoff: false, max: ms };
+  }
+
+  /** Reload the jobs, and the runs when they are shown. */
+  async refresh(): Promise<void> {
+    await Promise.all([
+      this.refreshJobs(),
+      this._view.kind === 'runs' ? this.refreshRuns() : Promise.resolve()
+    ]);
+  }
+
+  async refreshJobs(): Promise<void> {
+    try {
+      if (!this._config) {
+        this._config = await this._api.getConfig();
+      }
+      const { jobs } = await this._api.listJobs();
+      this._jobs = jobs;
+      this._jobsLoaded = true;
+      if (this._banner?.kind === 'error' && this._lostServer) {
+        this._banner = null;
+      }
+      this._lostServer = false;
+    } catch (error) {
+      this._lostServer = true;
+      this.showError(error);
+    }
+    this._changed.emit();
+  }
+
+  /* ----------------------------- views ----------------------------- */
+
+  showJobs(): void {
+    this._setView({ kind: 'jobs' });
+    void this.refreshJobs();
+  }
+
+  showRuns(jobId?: string): void {
+    if (jobId !== undefined) {
+      this._runsFilter = { ...this._runsFilter, jobId };
+    }
+    this._setView({ kind: 'runs' });
+    void this.refreshRuns(true);
+  }
+
+  showNewJobForm(pipelinePath = ''): void {
+    this._setView({
+      kind: 'form',
+      mode: 'create',
+      initial: defaultFormState(this._timeZone, new Date(), pipelinePath),
+      key: ++this._formKey
+    });
+  }
+
+  async showEditForm(jobId: string): Promise<void> {
+    try {
+      const job = await this._api.getJob(jobId);
+      this._setView({
+        kind: 'form',
+        mode: 'edit',
+        jobId,
+        initial: jobToFormState(job, this._timeZone),
+        key: ++this._formKey
+      });
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  showDuplicateForm(jobId: string): void {
+    const job = this.job(jobId);
+    if (!job) {
+      return;
+    }
+    const initial = jobToFormState(job, this._timeZone);
+    initial.name = this._trans.__('Copy of %1', job.name);
+    this._setView({
+      kind: 'form',
+      mode: 'duplicate',
+      initial,
+      key: ++this._formKey
+    });
+  }
+
+  showInfo(text: string): void {
+    this._banner = { kind: 'info', text };
+    this._changed.emit();
+  }
+
+  showError(error: unknown): void {
+    this._banner = { kind: 'error', text: errorMessage(error) };
+    this._changed.emit();
+  }
+
+  dismissBanner(): void {
+    this._banner = null;
+    this._changed.emit();
+  }
+
+  /* ------------------------------ form ------------------------------ */
+
+  /** The server's reading of the schedule being typed. */
+  previewSchedule(form: FormState, jobId?: string): Promise<SchedulePreview> {
+    return this._api.previewSchedule(buildScheduleSpec(form, new Date(), jobId));
+  }
+
+  /**
+   * Create (POST) or edit (PUT) a job from the form. For an .ampln pipeline
+   * the code is generated first; if it cannot be, nothing is sent.
+   */
+  async saveJob(
+    form: FormState,
+    mode: FormMode,
+    jobId?: string
+  ): Promise<Job> {
+    const spec: JobSpec = buildJobSpec(form, new Date(), jobId);
+    const previous = jobId ? this.job(jobId) : undefined;
+    const needsCode =
+      isAmplnPath(spec.pipeline_path) &&
+      (mode !== 'edit' || previous?.pipeline_path !== spec.pipeline_path);
+    if (needsCode) {
+      spec.python_code = await this.generatePipelineCode(spec.pipeline_path);
+    }
+    const job =
+      mode === 'edit' && jobId
+        ? await this._api.updateJob(jobId, spec)
+        : await this._api.createJob(spec);
+    this._upsertJob(job, true);
+    this._banner = {
+      kind: 'info',
+      text:
+        mode === 'edit'
+          ? this._trans.__('Job "%1" saved.', job.name)
+          : this._trans.__('Job "%1" created.', job.name)
+    };
+    this._setView({ kind: 'jobs' });
+    return job;
+  }
+
+  /* ----------------------------- actions ---------------------------- */
+
+  /** Start a run now, without waiting; for .ampln, with freshly generated code. */
+  async runNow(jobId: string): Promise<Run | null> {
+    const job = this.job(jobId);
+    if (!job) {
+      return null;
+    }
+    try {
+      const code = isAmplnPath(job.pipeline_path)
+        ? await this.generatePipelineCode(job.pipeline_path)
+        : undefined;
+      const run = await this._api.startRun(job.id, code);
+      this._upsertJob({
+        ...job,
+        pipeline_changed: code === undefined ? job.pipeline_changed : false,
+        last_run: { id: run.id, status: run.status, finished_at: null }
+      });
+      if (this._runMatchesFilter(run)) {
+        this._runs = [run, ...this._runs.filter(r => r.id !== run.id)];
+      }
+      this._watch(run);
+      this._changed.emit();
+      return run;
+    } catch (error) {
+      this.showError(error);
+      return null;
+    }
+  }
+
+  async setPaused(jobId: string, isPaused: boolean): Promise<void> {
+    try {
+      const job = isPaused
+        ? await this._api.pauseJob(jobId)
+        : await this._api.resumeJob(jobId);
+      this._upsertJob(job);
+      this._changed.emit();
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  async deleteJob(jobId: string): Promise<void> {
+    try {
+      await this._api.deleteJob(jobId);
+      this._jobs = this._jobs.filter(j => j.id !== jobId);
+      if (this._runsFilter.jobId === jobId) {
+        this._runsFilter = { ...this._runsFilter, jobId: '' };
+      }
+      this._changed.emit();
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  /** Generate an .ampln job's code again from the file as it is now. */
+  async regenerateCode(jobId: string): Promise<void> {
+    const job = this.job(jobId);
+    if (!job) {
+      return;
+    }
+    try {
+      const code = await this.generatePipelineCode(job.pipeline_path);
+      const updated = await this._api.updateJob(jobId, { python_code: code });
+      this._upsertJob(updated);
+      this.showInfo(
+        this._trans.__('The code of "%1" was generated again.', job.name)
+      );
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  /* ------------------------------ runs ------------------------------ */
+
+  setRunsFilter(filter: Partial<RunsFilter>): void {
+    this._runsFilter = { ...this._runsFilter, ...filter };
+    void this.refreshRuns(true);
+  }
+
+  /**
+   * Reload the runs from the newest; keeps as many as were loaded so that a
+   * poll does not undo "Load more".
+   */
+  async refreshRuns(reset = false): Promise<void> {
+    const limit = reset
+      ? RUNS_PAGE_SIZE
+      : Math.min(1000, Math.max(RUNS_PAGE_SIZE, this._runs.length));
+    const request = ++this._runsRequest;
+    this._runsLoading = true;
+    this._changed.emit();
+    try {
+      const page = await this._api.listRuns({
+        job_id: this._runsFilter.jobId || undefined,
+        status: this._runsFilter.status || undefined,
+        limit
+      });
+      if (request === this._runsRequest) {
+        this._runs = page.runs;
+        this._runsCursor = page.next_cursor;
+      }
+    } catch (error) {
+      this.showError(error);
+    } finally {
+      if (request === this._runsRequest) {
+        this._runsLoading = false;
+      }
+      this._changed.emit();
+    }
+  }
+
+  async loadMoreRuns(): Promise<void> {
+    if (this._runsCursor === null) {
+      return;
+    }
+    const request = ++this._runsRequest;
+    this._runsLoading = true;
+    this._changed.emit();
+    try {
+      const page = await this._api.listRuns({
+        job_id: this._runsFilter.jobId || undefined,
+        status: this._runsFilter.status || undefined,
+        limit: RUNS_PAGE_SIZE,
+        before: this._runsCursor
+      });
+      if (request === this._runsRequest) {
+        const known = new Set(this._runs.map(r => r.id));
+        this._runs = [...this._runs, ...page.runs.filter(r => !known.has(r.id))];
+        this._runsCursor = page.next_cursor;
+      }
+    } catch (error) {
+      this.showError(error);
+    } finally {
+      if (request === this._runsRequest) {
+        this._runsLoading = false;
+      }
+      this._changed.emit();
+    }
+  }
+
+  async deleteRun(runId: number): Promise<boolean> {
+    try {
+      await this._api.deleteRun(runId);
+      this._runs = this._runs.filter(r => r.id !== runId);
+      this._changed.emit();
+      return true;
+    } catch (error) {
+      this.showError(error);
+      return false;
+    }
+  }
+
+  /** Delete the history: of the filtered job, or all of it. */
+  async clearRuns(): Promise<void> {
+    try {
+      const { deleted } = await this._api.clearRuns(
+        this._runsFilter.jobId || undefined
+      );
+      this.showInfo(this._trans._n('%1 run deleted.', '%1 runs deleted.', deleted));
+      await this.refreshRuns(true);
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  /** Ask the server to stop a running run. */
+  async cancelRun(runId: number): Promise<void> {
+    try {
+      const run = await this._api.cancelRun(runId);
+      this._runs = this._runs.map(r => (r.id === run.id ? { ...r, ...run } : r));
+      this._changed.emit();
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  /** A live view of one run's log; dispose it when the view closes. */
+  openLog(runId: number): LogStream {
+    return new LogStream(this._api, runId);
+  }
+
+  /* ---------------------------- workspace --------------------------- */
+
+  async listDirectory(path: string): Promise<DirectoryEntry[]> {
+    const model = await this._contents.get(path, { content: true });
+    const items = (model.content || []) as Contents.IModel[];
+    return items
+      .filter(item => !item.name.startsWith('.'))
+      .map(item => ({
+        name: item.name,
+        path: item.path,
+        type: item.type === 'directory' ? 'directory' : ('file' as const)
+      }))
+      .sort((a, b) =>
+        a.type === b.type
+          ? a.name.localeCompare(b.name)
+          : a.type === 'directory'
+            ? -1
+            : 1
+      ) as DirectoryEntry[];
+  }
+
+  /**
+   * Amphi's own code generator, run in this page on the file's text.
+   * Throws a PipelineCodeError saying what to do when it cannot.
+   */
+  async generatePipelineCode(path: string): Promise<string> {
+    if (!this._commands.hasCommand(GENERATE_CODE_COMMAND)) {
+      throw new PipelineCodeError(
+        this._trans.__(
+          "Amphi ETL's pipeline editor is not installed, so the code of the .ampln pipeline \"%1\" cannot be generated. Install Amphi ETL in this JupyterLab, or schedule a .py file instead. Nothing was scheduled.",
+          path
+        )
+      );
+    }
+    let text: string;
+    try {
+      const file = await this._contents.get(path, {
+        content: true,
+        format: 'text',
+        type: 'file'
+      });
+      text =
+        typeof file.content === 'string'
+          ? file.content
+          : JSON.stringify(file.content);
+    } catch (error) {
+      throw new PipelineCodeError(
+        this._trans.__(
+          'The pipeline "%1" could not be read: %2',
+          path,
+          errorMessage(error)
+        )
+      );
+    }
+    let code: unknown;
+    try {
+      code = await this._commands.execute(GENERATE_CODE_COMMAND, {
+        json: text
+      });
+    } catch (error) {
+      throw new PipelineCodeError(
+        this._trans.__(
+          'Amphi could not generate the code of "%1": %2. Open the pipeline in Amphi, fix it, and try again.',
+          path,
+          errorMessage(error)
+        )
+      );
+    }
+    if (typeof code !== 'string' || !code.trim()) {
+      throw new PipelineCodeError(
+        this._trans.__(
+          'Amphi generated no code for "%1". Open the pipeline in Amphi, check that it is complete, and try again.',
+          path
+        )
+      );
+    }
+    return code;
+  }
+
+  /* ---------------------------- lifecycle --------------------------- */
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._poll.dispose();
+    if (this._watchTimer !== null) {
+      clearTimeout(this._watchTimer);
+    }
+    Signal.clearData(this);
+  }
+
+  /* ----------------------------- private ---------------------------- */
+
+  private _setView(view: View): void {
+    this._view = view;
+    this._changed.emit();
+  }
+
+  private _upsertJob(job: Job, toFront = false): void {
+    const index = this._jobs.findIndex(j => j.id === job.id);
+    if (index === -1) {
+      this._jobs = toFront ? [job, ...this._jobs] : [...this._jobs, job];
+    } else {
+      const jobs = this._jobs.slice();
+      jobs[index] = { ...jobs[index], ...job };
+      this._jobs = jobs;
+    }
+  }
+
+  private _runMatchesFilter(run: Run): boolean {
+    const { jobId, status } = this._runsFilter;
+    return (!jobId || run.job_id === jobId) && (!status || run.status === status);
+  }
+
+  private _watch(run: Run): void {
+    if (!isActiveStatus(run.status)) {
+      // Finished before the answer came back.
+      this._runFinished.emit(run);
+      return;
+    }
+    this._watched.add(run.id);
+    this._scheduleWatch();
+  }
+
+  private _scheduleWatch(): void {
+    if (this._watchTimer !== null || this._watched.size === 0) {
+      return;
+    }
+    this._watchTimer = window.setTimeout(async () => {
+      this._watchTimer = null;
+      await this._checkWatched();
+      this._scheduleWatch();
+    }, WATCH_INTERVAL_MS);
+  }
+
+  private async _checkWatched(): Promise<void> {
+    let anyEnded = false;
+    for (const runId of Array.from(this._watched)) {
+      let run: Run;
+      try {
+        run = await this._api.getRun(runId);
+      } catch (error) {
+        if (error instanceof SchedulerAPIError && error.status === 404) {
+          this._watched.delete(runId);
+        }
+        continue;
+      }
+      this._runs = this._runs.map(r => (r.id === run.id ? { ...r, ...run } : r));
+      if (!isActiveStatus(run.status)) {
+        this._watched.delete(runId);
+        anyEnded = true;
+        this._runFinished.emit(run);
+      }
+    }
+    if (anyEnded) {
+      await this.refresh();
+    } else {
+      this._changed.emit();
+    }
+  }
+
+  private _api: SchedulerAPI;
+  private _contents: Contents.IManager;
+  private _commands: CommandRegistry;
+  private _trans: TranslationBundle;
+  private _timeZone = browserTimeZone();
+  private _poll: Poll;
+  private _pollMs: number;
+  private _isActive = false;
+  private _isDisposed = false;
+  private _lostServer = false;
+  private _config: SchedulerConfig | null = null;
+  private _jobs: Job[] = [];
+  private _jobsLoaded = false;
+  private _runs: Run[] = [];
+  private _runsCursor: number | null = null;
+  private _runsFilter: RunsFilter = { jobId: '', status: '' };
+  private _runsLoading = false;
+  private _runsRequest = 0;
+  private _view: View = { kind: 'jobs' };
+  private _formKey = 0;
+  private _banner: Banner | null = null;
+  private _watched = new Set<number>();
+  private _watchTimer: number | null = null;
+  private _changed = new Signal<this, void>(this);
+  private _runFinished = new Signal<this, Run>(this);
+}
+
+function secondsToMs(seconds: number): number {
+  const s = Number.isFinite(seconds) ? seconds : 10;
+  return Math.max(2, Math.min(3600, s)) * 1000;
+}
+
+/**
+ * One run's log, read in chunks from `runs/{id}/log?offset=` while the run is
+ * going on, then once more for the end.
+ */
+export class LogStream implements IDisposable {
+  constructor(
+    private _api: SchedulerAPI,
+    readonly runId: number
+  ) {
+    void this._start();
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+  get text(): string {
+    return this._text;
+  }
+  get run(): Run | null {
+    return this._run;
+  }
+  get isFinished(): boolean {
+    return this._isFinished;
+  }
+  /** Earlier output was dropped from this view to keep the page light. */
+  get isTrimmed(): boolean {
+    return this._isTrimmed;
+  }
+  get error(): string | null {
+    return this._error;
+  }
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+    }
+    Signal.clearData(this);
+  }
+
+  private async _start(): Promise<void> {
+    try {
+      this._run = await this._api.getRun(this.runId);
+    } catch (error) {
+      this._error = errorMessage(error);
+      this._isFinished = true;
+      this._emit();
+      return;
+    }
+    this._emit();
+    await this._readMore();
+  }
+
+  private async _readMore(): Promise<void> {
+    if (this._isDisposed) {
+      return;
+    }
+    let chunk;
+    try {
+      chunk = await this._api.getRunLog(this.runId, this._offset, LOG_CHUNK_BYTES);
+    } catch (error) {
+      this._error = errorMessage(error);
+      if (error instanceof SchedulerAPIError && error.status === 404) {
+        this._isFinished = true;
+        this._emit();
+        return;
+      }
+      this._emit();
+      this._later(LOG_POLL_MS * 3);
+      return;
+    }
+    if (this._isDisposed) {
+      return;
+    }
+    this._error = null;
+    if (chunk.data) {
+      this._append(chunk.data);
+    }
+    this._offset = chunk.next_offset;
+    const moreWaiting = chunk.next_offset < chunk.size;
+    if (this._run && this._run.status !== chunk.status) {
+      this._run = { ...this._run, status: chunk.status };
+    }
+    if (moreWaiting) {
+      this._emit();
+      this._later(0);
+      return;
+    }
+    if (chunk.finished) {
+      try {
+        this._run = await this._api.getRun(this.runId);
+      } catch {
+        // The log is complete; the details are only a nicety.
+      }
+      this._isFinished = true;
+      this._emit();
+      return;
+    }
+    this._emit();
+    this._later(LOG_POLL_MS);
+  }
+
+  private _append(data: string): void {
+    let text = this._text + data;
+    if (text.length > MAX_LOG_CHARS) {
+      text = text.slice(text.length - MAX_LOG_CHARS);
+      this._isTrimmed = true;
+    }
+    this._text = text;
+  }
+
+  private _later(ms: number): void {
+    this._timer = window.setTimeout(() => {
+      this._timer = null;
+      void this._readMore();
+    }, ms);
+  }
+
+  private _emit(): void {
+    if (!this._isDisposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _text = '';
+  private _offset = 0;
+  private _run: Run | null = null;
+  private _isFinished = false;
+  private _isTrimmed = false;
+  private _error: string | null = null;
+  private _isDisposed = false;
+  private _timer: number | null = null;
+  private _changed = new Signal<this, void>(this);
+}

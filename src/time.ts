@@ -1,0 +1,94 @@
+/**
+ * Display helpers for instants and durations, in the person's own zone and
+ * locale. Import-free so it is unit-tested with payload.ts.
+ */
+
+/** The browser's IANA zone, e.g. "Europe/Paris". */
+export function browserTimeZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ['year', 365 * 86400],
+  ['month', 30 * 86400],
+  ['week', 7 * 86400],
+  ['day', 86400],
+  ['hour', 3600],
+  ['minute', 60],
+  ['second', 1]
+];
+
+/** "in 5 minutes", "2 hours ago". */
+export function formatRelative(
+  iso: string | null | undefined,
+  now: Date = new Date(),
+  locale?: string
+): string {
+  if (!iso) {
+    return '';
+  }
+  const then = new Date(iso);
+  if (isNaN(then.getTime())) {
+    return '';
+  }
+  const seconds = Math.round((then.getTime() - now.getTime()) / 1000);
+  const format = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+  const abs = Math.abs(seconds);
+  for (const [unit, size] of UNITS) {
+    if (abs >= size || unit === 'second') {
+      return format.format(Math.round(seconds / size), unit);
+    }
+  }
+  return '';
+}
+
+/** "Jan 15, 2030, 09:30 CET", in the browser's zone unless told. */
+export function formatAbsolute(
+  iso: string | null | undefined,
+  locale?: string,
+  timeZone?: string,
+  withSeconds = false
+): string {
+  if (!iso) {
+    return '';
+  }
+  const then = new Date(iso);
+  if (isNaN(then.getTime())) {
+    return '';
+  }
+  return then.toLocaleString(locale, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: withSeconds ? '2-digit' : undefined,
+    timeZoneName: 'short',
+    timeZone
+  });
+}
+
+/** 0.4 -> "0.4 s", 75 -> "1 min 15 s", 3725 -> "1 h 2 min". */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || isNaN(seconds)) {
+    return '';
+  }
+  if (seconds < 10) {
+    return `${Math.round(seconds * 10) / 10} s`;
+  }
+  const whole = Math.round(seconds);
+  if (whole < 60) {
+    return `${whole} s`;
+  }
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const secs = whole % 60;
+  if (hours > 0) {
+    return `${hours} h ${minutes} min`;
+  }
+  return secs ? `${minutes} min ${secs} s` : `${minutes} min`;
+}
