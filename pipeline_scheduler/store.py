@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,8 @@ runs_table = Table(
     Column("log_truncated", Boolean, nullable=False, default=False),
     Column("pipeline_changed", Boolean, nullable=True),
     Column("message", Text, nullable=True),
+    # host:pid of the server that runs it, so a restart only interrupts orphaned runs.
+    Column("owner", String(300), nullable=True),
     Index("ix_ps_runs_job_id_id", "job_id", "id"),
     Index("ix_ps_runs_status", "status"),
 )
@@ -316,14 +318,20 @@ class Store:
                 conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
         return victims
 
-    def mark_interrupted(self, now: float) -> list[int]:
-        """Runs left 'running' or 'queued' by a server that died: mark them interrupted."""
+    def mark_interrupted(
+        self, now: float, is_alive: Callable[[str | None], bool] = lambda _owner: False
+    ) -> list[int]:
+        """Runs left 'running' or 'queued' by a server that died: mark them interrupted.
+
+        ``is_alive(owner)`` spares runs whose server process is still alive (a standby
+        server's manual runs)."""
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(runs_table.c.id, runs_table.c.job_id).where(
+            found = conn.execute(
+                select(runs_table.c.id, runs_table.c.job_id, runs_table.c.owner).where(
                     runs_table.c.status.in_(["running", "queued"])
                 )
             ).all()
+            rows = [(r[0], r[1]) for r in found if not is_alive(r[2])]
             for run_id, job_id in rows:
                 conn.execute(
                     update(runs_table)
@@ -342,11 +350,72 @@ class Store:
                 )
         return [r[0] for r in rows]
 
+    def prune_runs(
+        self, *, keep_per_job: int, older_than: float | None
+    ) -> list[tuple[int, str | None]]:
+        """Retention: delete finished runs beyond the newest ``keep_per_job`` of each job,
+        and finished runs created before ``older_than``. Answers (id, log_path) of each."""
+        final = runs_table.c.status.not_in(["running", "queued"])
+        with self.engine.begin() as conn:
+            victims: list[tuple[int, str | None]] = []
+            if keep_per_job > 0:
+                ranked = (
+                    select(
+                        runs_table.c.id,
+                        runs_table.c.log_path,
+                        func.row_number()
+                        .over(partition_by=runs_table.c.job_id, order_by=runs_table.c.id.desc())
+                        .label("rank"),
+                    )
+                    .where(final)
+                    .subquery()
+                )
+                victims += [
+                    (r[0], r[1])
+                    for r in conn.execute(
+                        select(ranked.c.id, ranked.c.log_path).where(ranked.c.rank > keep_per_job)
+                    ).all()
+                ]
+            if older_than is not None:
+                victims += [
+                    (r[0], r[1])
+                    for r in conn.execute(
+                        select(runs_table.c.id, runs_table.c.log_path)
+                        .where(final)
+                        .where(runs_table.c.created_at < older_than)
+                    ).all()
+                ]
+            unique = dict(victims)
+            ids = list(unique)
+            for start in range(0, len(ids), 500):
+                conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
+        return list(unique.items())
+
+    def count_runs(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(runs_table)).scalar() or 0)
+
+    def bump_revision(self) -> int:
+        """Count changes to job definitions, so other servers notice them."""
+        with self.engine.begin() as conn:
+            current = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == "jobs_revision")
+            ).scalar()
+            value = int(current or 0) + 1
+            if current is None:
+                conn.execute(insert(meta_table).values(key="jobs_revision", value=str(value)))
+            else:
+                conn.execute(
+                    update(meta_table).where(meta_table.c.key == "jobs_revision").values(value=str(value))
+                )
+        return value
+
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar()
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
-            if conn.execute(update(meta_table).where(meta_table.c.key == key).values(value=value)).rowcount == 0:
+            changed = conn.execute(update(meta_table).where(meta_table.c.key == key).values(value=value))
+            if changed.rowcount == 0:
                 conn.execute(insert(meta_table).values(key=key, value=value))

@@ -38,11 +38,7 @@ export type RunStatus =
   | 'skipped';
 
 export type TriggeredBy =
-  | 'schedule'
-  | 'manual'
-  | 'trigger'
-  | 'catchup'
-  | 'retry';
+  'schedule' | 'manual' | 'trigger' | 'catchup' | 'retry';
 
 export const ACTIVE_STATUSES: ReadonlyArray<RunStatus> = ['queued', 'running'];
 

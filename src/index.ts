@@ -30,10 +30,16 @@ export namespace CommandIDs {
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'Schedule Amphi pipelines and Python scripts, and watch their runs.',
+  description:
+    'Schedule Amphi pipelines and Python scripts, and watch their runs.',
   autoStart: true,
   requires: [ITranslator],
-  optional: [ICommandPalette, ISettingRegistry, IFileBrowserFactory, ILayoutRestorer],
+  optional: [
+    ICommandPalette,
+    ISettingRegistry,
+    IFileBrowserFactory,
+    ILayoutRestorer
+  ],
   activate: (
     app: JupyterFrontEnd,
     translator: ITranslator | null,
@@ -172,14 +178,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     const applySettings = (settings: ISettingRegistry.ISettings) => {
-      model.setPollInterval(settings.get('pollIntervalSeconds').composite as number);
+      model.setPollInterval(
+        settings.get('pollIntervalSeconds').composite as number
+      );
     };
 
     void Promise.all([
       app.restored,
       settingRegistry
         ? settingRegistry.load(PLUGIN_ID).catch(reason => {
-            console.error('pipeline-scheduler: settings could not be loaded', reason);
+            console.error(
+              'pipeline-scheduler: settings could not be loaded',
+              reason
+            );
             return null;
           })
         : Promise.resolve(null)

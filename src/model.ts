@@ -170,7 +170,9 @@ export class SchedulerModel implements IDisposable {
   }
   isSchedulable(path: string): boolean {
     const lower = path.toLowerCase();
-    return this.allowedExtensions.some(ext => lower.endsWith(ext.toLowerCase()));
+    return this.allowedExtensions.some(ext =>
+      lower.endsWith(ext.toLowerCase())
+    );
   }
   job(jobId: string): Job | undefined {
     return this._jobs.find(j => j.id === jobId);
@@ -298,18 +300,16 @@ export class SchedulerModel implements IDisposable {
 
   /** The server's reading of the schedule being typed. */
   previewSchedule(form: FormState, jobId?: string): Promise<SchedulePreview> {
-    return this._api.previewSchedule(buildScheduleSpec(form, new Date(), jobId));
+    return this._api.previewSchedule(
+      buildScheduleSpec(form, new Date(), jobId)
+    );
   }
 
   /**
    * Create (POST) or edit (PUT) a job from the form. For an .ampln pipeline
    * the code is generated first; if it cannot be, nothing is sent.
    */
-  async saveJob(
-    form: FormState,
-    mode: FormMode,
-    jobId?: string
-  ): Promise<Job> {
+  async saveJob(form: FormState, mode: FormMode, jobId?: string): Promise<Job> {
     const spec: JobSpec = buildJobSpec(form, new Date(), jobId);
     const previous = jobId ? this.job(jobId) : undefined;
     const needsCode =
@@ -461,7 +461,10 @@ export class SchedulerModel implements IDisposable {
       });
       if (request === this._runsRequest) {
         const known = new Set(this._runs.map(r => r.id));
-        this._runs = [...this._runs, ...page.runs.filter(r => !known.has(r.id))];
+        this._runs = [
+          ...this._runs,
+          ...page.runs.filter(r => !known.has(r.id))
+        ];
         this._runsCursor = page.next_cursor;
       }
     } catch (error) {
@@ -492,7 +495,9 @@ export class SchedulerModel implements IDisposable {
       const { deleted } = await this._api.clearRuns(
         this._runsFilter.jobId || undefined
       );
-      this.showInfo(this._trans._n('%1 run deleted.', '%1 runs deleted.', deleted));
+      this.showInfo(
+        this._trans._n('%1 run deleted.', '%1 runs deleted.', deleted)
+      );
       await this.refreshRuns(true);
     } catch (error) {
       this.showError(error);
@@ -503,7 +508,9 @@ export class SchedulerModel implements IDisposable {
   async cancelRun(runId: number): Promise<void> {
     try {
       const run = await this._api.cancelRun(runId);
-      this._runs = this._runs.map(r => (r.id === run.id ? { ...r, ...run } : r));
+      this._runs = this._runs.map(r =>
+        r.id === run.id ? { ...r, ...run } : r
+      );
       this._changed.emit();
     } catch (error) {
       this.showError(error);
@@ -544,7 +551,7 @@ export class SchedulerModel implements IDisposable {
     if (!this._commands.hasCommand(GENERATE_CODE_COMMAND)) {
       throw new PipelineCodeError(
         this._trans.__(
-          "Amphi ETL's pipeline editor is not installed, so the code of the .ampln pipeline \"%1\" cannot be generated. Install Amphi ETL in this JupyterLab, or schedule a .py file instead. Nothing was scheduled.",
+          'Amphi ETL\'s pipeline editor is not installed, so the code of the .ampln pipeline "%1" cannot be generated. Install Amphi ETL in this JupyterLab, or schedule a .py file instead. Nothing was scheduled.',
           path
         )
       );
@@ -628,7 +635,9 @@ export class SchedulerModel implements IDisposable {
 
   private _runMatchesFilter(run: Run): boolean {
     const { jobId, status } = this._runsFilter;
-    return (!jobId || run.job_id === jobId) && (!status || run.status === status);
+    return (
+      (!jobId || run.job_id === jobId) && (!status || run.status === status)
+    );
   }
 
   private _watch(run: Run): void {
@@ -664,7 +673,9 @@ export class SchedulerModel implements IDisposable {
         }
         continue;
       }
-      this._runs = this._runs.map(r => (r.id === run.id ? { ...r, ...run } : r));
+      this._runs = this._runs.map(r =>
+        r.id === run.id ? { ...r, ...run } : r
+      );
       if (!isActiveStatus(run.status)) {
         this._watched.delete(runId);
         anyEnded = true;
@@ -775,7 +786,11 @@ export class LogStream implements IDisposable {
     }
     let chunk;
     try {
-      chunk = await this._api.getRunLog(this.runId, this._offset, LOG_CHUNK_BYTES);
+      chunk = await this._api.getRunLog(
+        this.runId,
+        this._offset,
+        LOG_CHUNK_BYTES
+      );
     } catch (error) {
       this._error = errorMessage(error);
       if (error instanceof SchedulerAPIError && error.status === 404) {

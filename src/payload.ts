@@ -401,7 +401,10 @@ export function buildScheduleSpec(
       const time = requireTime(form);
       const dom = form.dayOfMonth;
       if (!Number.isInteger(dom) || dom < 1 || dom > 31) {
-        throw new FormError('dayOfMonth', 'Choose a day of the month, 1 to 31.');
+        throw new FormError(
+          'dayOfMonth',
+          'Choose a day of the month, 1 to 31.'
+        );
       }
       const day = firstDayFrom(today, (y, m, d) => d === dom);
       return {

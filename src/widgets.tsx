@@ -80,11 +80,16 @@ export function createRunLogWidget(
 ): MainAreaWidget<ReactWidget> {
   const stream = model.openLog(runId);
   let widget: MainAreaWidget<ReactWidget> | null = null;
-  const content = new RunLogContent(stream, trans, async () => {
-    if ((await confirmDelete()) && (await model.deleteRun(runId))) {
-      widget?.dispose();
-    }
-  }, () => void model.cancelRun(runId));
+  const content = new RunLogContent(
+    stream,
+    trans,
+    async () => {
+      if ((await confirmDelete()) && (await model.deleteRun(runId))) {
+        widget?.dispose();
+      }
+    },
+    () => void model.cancelRun(runId)
+  );
   widget = new MainAreaWidget<ReactWidget>({ content });
   widget.id = `pipeline-scheduler-run-${runId}`;
   widget.title.label = trans.__('Run %1', runId);

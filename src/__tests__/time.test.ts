@@ -6,10 +6,19 @@ import { formatAbsolute, formatDuration, formatRelative } from '../time';
 describe('formatRelative', () => {
   const now = new Date('2025-01-15T09:00:00Z');
   it('speaks in the nearest unit, future and past', () => {
-    assert.equal(formatRelative('2025-01-15T09:05:00Z', now, 'en'), 'in 5 minutes');
-    assert.equal(formatRelative('2025-01-15T07:00:00Z', now, 'en'), '2 hours ago');
+    assert.equal(
+      formatRelative('2025-01-15T09:05:00Z', now, 'en'),
+      'in 5 minutes'
+    );
+    assert.equal(
+      formatRelative('2025-01-15T07:00:00Z', now, 'en'),
+      '2 hours ago'
+    );
     assert.equal(formatRelative('2025-01-16T09:00:00Z', now, 'en'), 'tomorrow');
-    assert.equal(formatRelative('2025-01-15T09:00:10Z', now, 'en'), 'in 10 seconds');
+    assert.equal(
+      formatRelative('2025-01-15T09:00:10Z', now, 'en'),
+      'in 10 seconds'
+    );
   });
   it('is empty for nothing or garbage', () => {
     assert.equal(formatRelative(null, now), '');
@@ -19,7 +28,11 @@ describe('formatRelative', () => {
 
 describe('formatAbsolute', () => {
   it('shows the instant in the given zone', () => {
-    const text = formatAbsolute('2030-01-15T07:30:00Z', 'en-GB', 'Europe/Paris');
+    const text = formatAbsolute(
+      '2030-01-15T07:30:00Z',
+      'en-GB',
+      'Europe/Paris'
+    );
     assert.match(text, /15 Jan 2030/);
     assert.match(text, /08:30/);
   });

@@ -77,9 +77,7 @@ export function JobCard(props: JobCardProps): JSX.Element {
       <div className="jp-scheduler-jobPath" title={job.pipeline_path}>
         {job.pipeline_path}
       </div>
-      <div className="jp-scheduler-jobSchedule">
-        {job.schedule_description}
-      </div>
+      <div className="jp-scheduler-jobSchedule">{job.schedule_description}</div>
       <div className="jp-scheduler-jobNext">
         <span className="jp-scheduler-label">{trans.__('Next run:')}</span>{' '}
         {job.next_run_time ? (
@@ -129,9 +127,7 @@ export function JobCard(props: JobCardProps): JSX.Element {
       {job.pipeline_changed && (
         <div className="jp-scheduler-changed" role="status">
           <span>
-            {trans.__(
-              'The pipeline changed since its code was generated.'
-            )}
+            {trans.__('The pipeline changed since its code was generated.')}
           </span>
           <button
             type="button"

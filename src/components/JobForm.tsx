@@ -261,7 +261,10 @@ export function JobForm(props: JobFormProps): JSX.Element {
         </div>
       </Field>
 
-      <Field label={trans.__('Description (optional)')} id="jp-scheduler-description">
+      <Field
+        label={trans.__('Description (optional)')}
+        id="jp-scheduler-description"
+      >
         <textarea
           id="jp-scheduler-description"
           className="jp-mod-styled jp-scheduler-input"
@@ -403,7 +406,9 @@ export function JobForm(props: JobFormProps): JSX.Element {
                 aria-label={trans.__('Unit')}
                 value={form.intervalUnit}
                 onChange={e =>
-                  update({ intervalUnit: e.currentTarget.value as IntervalUnit })
+                  update({
+                    intervalUnit: e.currentTarget.value as IntervalUnit
+                  })
                 }
               >
                 <option value="seconds">{trans.__('seconds')}</option>
@@ -540,7 +545,10 @@ interface TriggerFieldsProps {
 
 function TriggerFields(props: TriggerFieldsProps): JSX.Element {
   const { form, jobs, trans, update } = props;
-  const setCondition = (index: number, patch: Partial<(typeof form.conditions)[0]>) =>
+  const setCondition = (
+    index: number,
+    patch: Partial<(typeof form.conditions)[0]>
+  ) =>
     update({
       conditions: form.conditions.map((c, i) =>
         i === index ? { ...c, ...patch } : c
@@ -569,11 +577,18 @@ function TriggerFields(props: TriggerFieldsProps): JSX.Element {
             })
           }
         >
-          <option value="OR">{trans.__('any of these conditions is met (OR)')}</option>
-          <option value="AND">{trans.__('all of these conditions are met (AND)')}</option>
+          <option value="OR">
+            {trans.__('any of these conditions is met (OR)')}
+          </option>
+          <option value="AND">
+            {trans.__('all of these conditions are met (AND)')}
+          </option>
         </select>
       </Field>
-      <ul className="jp-scheduler-conditions" aria-label={trans.__('Conditions')}>
+      <ul
+        className="jp-scheduler-conditions"
+        aria-label={trans.__('Conditions')}
+      >
         {form.conditions.map((condition, index) => (
           <li key={index} className="jp-scheduler-row">
             <select
@@ -581,7 +596,9 @@ function TriggerFields(props: TriggerFieldsProps): JSX.Element {
               name={`condition_job_${index}`}
               aria-label={trans.__('Job')}
               value={condition.job_id}
-              onChange={e => setCondition(index, { job_id: e.currentTarget.value })}
+              onChange={e =>
+                setCondition(index, { job_id: e.currentTarget.value })
+              }
             >
               <option value="">{trans.__('Choose a job…')}</option>
               {jobs.map(job => (
@@ -628,9 +645,9 @@ function TriggerFields(props: TriggerFieldsProps): JSX.Element {
             conditions: [
               ...form.conditions,
               {
-                job_id: jobs.find(
-                  j => !form.conditions.some(c => c.job_id === j.id)
-                )?.id ?? '',
+                job_id:
+                  jobs.find(j => !form.conditions.some(c => c.job_id === j.id))
+                    ?.id ?? '',
                 on: 'success'
               }
             ]
@@ -653,7 +670,10 @@ function PreviewBox(props: {
   }
   if (preview.kind === 'loading') {
     return (
-      <div className="jp-scheduler-preview jp-scheduler-muted" aria-live="polite">
+      <div
+        className="jp-scheduler-preview jp-scheduler-muted"
+        aria-live="polite"
+      >
         {trans.__('Checking the schedule…')}
       </div>
     );

@@ -37,7 +37,10 @@ export function JobList(props: JobListProps): JSX.Element {
     );
   }
   return (
-    <ul className="jp-scheduler-jobList" aria-label={trans.__('Scheduled jobs')}>
+    <ul
+      className="jp-scheduler-jobList"
+      aria-label={trans.__('Scheduled jobs')}
+    >
       {jobs.map(job => (
         <JobCard key={job.id} job={job} now={now} {...props} />
       ))}

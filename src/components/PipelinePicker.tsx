@@ -74,7 +74,10 @@ function PipelinePicker(props: PickerProps): JSX.Element {
         >
           ..
         </button>
-        <span className="jp-scheduler-pickerPath" data-picker-directory={directory}>
+        <span
+          className="jp-scheduler-pickerPath"
+          data-picker-directory={directory}
+        >
           /{directory}
         </span>
       </div>
@@ -205,4 +208,3 @@ export async function choosePipeline(
   }
   return result.value;
 }
-

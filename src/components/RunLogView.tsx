@@ -53,7 +53,9 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
       <div className="jp-scheduler-logHeader">
         <div className="jp-scheduler-logTitle">
           {run && <StatusBadge status={run.status} trans={trans} />}
-          <strong>{run ? run.job_name : trans.__('Run %1', stream.runId)}</strong>
+          <strong>
+            {run ? run.job_name : trans.__('Run %1', stream.runId)}
+          </strong>
           <span className="jp-scheduler-muted">#{stream.runId}</span>
         </div>
         {run && (
@@ -62,7 +64,10 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
             <span>{triggerLabel(trans, run.triggered_by)}</span>
             {run.started_at && (
               <span>
-                {trans.__('started %1', formatAbsolute(run.started_at, undefined, undefined, true))}
+                {trans.__(
+                  'started %1',
+                  formatAbsolute(run.started_at, undefined, undefined, true)
+                )}
               </span>
             )}
             {run.duration_seconds !== null && (
@@ -107,7 +112,9 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
           </Button>
         </div>
       </div>
-      {run?.message && <div className="jp-scheduler-logMessage">{run.message}</div>}
+      {run?.message && (
+        <div className="jp-scheduler-logMessage">{run.message}</div>
+      )}
       {stream.error && (
         <div className="jp-scheduler-formError" role="alert">
           {stream.error}
@@ -115,12 +122,16 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
       )}
       {stream.isTrimmed && (
         <div className="jp-scheduler-muted">
-          {trans.__('Earlier output is not shown here; the whole log is kept on the server.')}
+          {trans.__(
+            'Earlier output is not shown here; the whole log is kept on the server.'
+          )}
         </div>
       )}
       {run?.log_truncated && (
         <div className="jp-scheduler-muted">
-          {trans.__('This log reached its size limit and was cut by the server.')}
+          {trans.__(
+            'This log reached its size limit and was cut by the server.'
+          )}
         </div>
       )}
       <pre
@@ -131,7 +142,9 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
         onScroll={onScroll}
       >
         {stream.text ||
-          (stream.isFinished ? trans.__('(no output)') : trans.__('Waiting for output…'))}
+          (stream.isFinished
+            ? trans.__('(no output)')
+            : trans.__('Waiting for output…'))}
       </pre>
     </div>
   );

@@ -176,7 +176,9 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
                       'Delete the run history of "%1" and its logs?',
                       job.name
                     )
-                  : trans.__('Delete the run history of every job, and the logs?'),
+                  : trans.__(
+                      'Delete the run history of every job, and the logs?'
+                    ),
                 trans.__('Clear'),
                 trans
               );

@@ -742,3 +742,26 @@ def test_preview_validates_without_creating_anything(settings: SchedulerSettings
         assert await svc.list_jobs() == [] and svc.scheduler.get_jobs() == []
 
     with_service(settings, body)
+
+
+def test_a_one_off_job_fires_once_and_can_be_edited_afterwards(settings: SchedulerSettings) -> None:
+    async def body(svc: SchedulerService) -> None:
+        when = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+        job_id = await create(svc, spec("Once", schedule_type="date", date_type="once", run_date=when))
+        assert (await svc.get_job(job_id))["next_run_time"] is not None
+        runs = await wait_runs(svc, job_id, 1, timeout=8)
+        assert runs[0]["triggered_by"] == "schedule" and runs[0]["status"] == "success"
+        job = await svc.get_job(job_id)
+        assert job["next_run_time"] is None and job["last_run"]["id"] == runs[0]["id"]
+        # Its date is now in the past, yet a rename (no schedule change) is accepted...
+        renamed = await svc.update_job(job_id, {"name": "Once, done", "paused": True})
+        assert renamed["name"] == "Once, done" and renamed["run_date"] == when
+        await svc.update_job(job_id, {"paused": False})
+        await asyncio.sleep(1.0)
+        # ...and does not make it fire a second time.
+        assert await run_count(svc, job_id) == 1
+        # Rescheduling it into the past is refused.
+        with pytest.raises(InvalidScheduleError, match="^run_date:.*past"):
+            await svc.update_job(job_id, {"run_date": when})
+
+    with_service(settings, body)

@@ -1,0 +1,400 @@
+"""Benchmarks of amphi-scheduler against its budgets (``make bench``; never in ``make test``).
+
+Drives a server through its REST API only. By default it starts a real ``jupyter server``
+with the extension on a temporary workspace (and can then also read the server's memory
+and seed the database directly); ``--url``/``--token`` point it at any server speaking
+this API instead, where the figures that need the server's process or files are skipped.
+
+Figures that depend on the machine are printed next to a baseline measured in the same
+run (e.g. the start of a bare interpreter).
+
+    python -m benchmarks.run [--quick] [--only NAME ...] [--url URL --token TOKEN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Figure:
+    name: str
+    value: str
+    budget: str
+    ok: bool | None  # None: not measured
+
+
+class Client:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url.rstrip("/") + "/"
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 600) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as answer:
+                raw = answer.read()
+                return answer.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            return err.code, json.loads(raw) if raw else None
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 600) -> Any:
+        status, answer = self.call(method, "pipeline-scheduler/" + path, body, timeout)
+        if status >= 400:
+            raise RuntimeError(f"{method} {path} -> {status}: {answer}")
+        return answer
+
+    def timed(self, method: str, path: str, body: Any = None) -> float:
+        start = time.perf_counter()
+        status, _ = self.call(method, path, body)
+        elapsed = time.perf_counter() - start
+        if status >= 400:
+            raise RuntimeError(f"{method} {path} -> {status}")
+        return elapsed
+
+
+class LocalServer:
+    """A real jupyter server with the extension, on a temporary workspace."""
+
+    def __init__(self, workspace: Path, extra: list[str] | None = None) -> None:
+        self.workspace = workspace
+        self.token = "bench-token"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.extra = extra or []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = workspace.parent / f"server-{self.port}.log"
+
+    def start(self) -> float:
+        cmd = [
+            sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}",
+            "--ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.workspace}", "--ServerApp.open_browser=False",
+            "--ServerApp.jpserver_extensions={'pipeline_scheduler': True}",
+            *self.extra,
+        ]
+        if os.geteuid() == 0:
+            cmd.append("--allow-root")
+        start = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        client = Client(self.url, self.token)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if client.call("GET", "pipeline-scheduler/config", timeout=2)[0] == 200:
+                    return time.perf_counter() - start
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start; see {self.log}")
+
+    def rss_bytes(self) -> int:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def write(ws: Path, name: str, text: str) -> None:
+    (ws / name).write_text(text)
+
+
+def job(client: Client, name: str, path: str, **schedule: Any) -> dict[str, Any]:
+    spec = {"name": name, "pipeline_path": path, **schedule}
+    spec.setdefault("schedule_type", "cron")
+    spec.setdefault("cron_expression", "0 3 * * *")
+    return client.api("POST", "jobs", spec)  # type: ignore[no-any-return]
+
+
+def wait_runs(client: Client, job_id: str, count: int, timeout: float) -> list[dict[str, Any]]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        runs = client.api("GET", f"runs?job_id={job_id}&limit=1000")["runs"]
+        done = [r for r in runs if r["status"] not in ("queued", "running")]
+        if len(done) >= count:
+            return done
+        time.sleep(0.2)
+    raise RuntimeError(f"only some runs of {job_id} finished in {timeout}s")
+
+
+# -- the figures -----------------------------------------------------------------------
+def bench_stall(client: Client, ws: Path, quick: bool) -> list[Figure]:
+    write(ws, "sleep3.py", "import time\ntime.sleep(3)\nprint('slept')\n")
+    manual = [job(client, f"stall manual {i}", "sleep3.py") for i in range(2)]
+    # Two interval jobs fire during the measurement window as well.
+    scheduled = [
+        job(client, f"stall sched {i}", "sleep3.py", schedule_type="interval", interval_seconds=2)
+        for i in range(2)
+    ]
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            latencies.append(client.timed("GET", "api/status"))
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    time.sleep(0.5)
+    waiters = [
+        threading.Thread(target=client.api, args=("POST", f"run/{j['id']}", {"wait": True}))
+        for j in manual
+    ]
+    for w in waiters:
+        w.start()
+    for w in waiters:
+        w.join()
+    time.sleep(1.0)
+    stop.set()
+    poller.join()
+    for j in scheduled:
+        client.api("POST", f"jobs/{j['id']}/pause")
+    worst, p99 = max(latencies) * 1000, percentile(latencies, 0.99) * 1000
+    return [
+        Figure("event-loop stall: max GET /api/status (4 pipelines running)", f"{worst:.1f} ms", "< 100 ms", worst < 100),
+        Figure("event-loop stall: p99 GET /api/status", f"{p99:.1f} ms ({len(latencies)} polls)", "< 20 ms", p99 < 20),
+    ]
+
+
+def bench_memory(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    if server is None:
+        return [Figure("server memory while a pipeline prints 200 MiB", "needs a local server", "< 30 MiB", None)]
+    mib = 50 if quick else 200
+    write(ws, "loud.py", f"import sys\nblock = b'x' * 1023 + b'\\n'\nfor _ in range({mib} * 1024):\n    sys.stdout.buffer.write(block)\n")
+    j = job(client, "loud", "loud.py")
+    db = ws / ".amphi" / "scheduler.sqlite"
+    db_before = db.stat().st_size + (Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0)
+    before = server.rss_bytes()
+    peak = before
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, server.rss_bytes())
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    client.api("POST", f"run/{j['id']}", {"wait": True})
+    done.set()
+    sampler.join()
+    db_after = db.stat().st_size + (Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0)
+    growth = (peak - before) / 2**20
+    db_growth = (db_after - db_before) / 2**20
+    return [
+        Figure(f"server RSS growth while a pipeline prints {mib} MiB", f"{growth:.1f} MiB", "< 30 MiB", growth < 30),
+        Figure("database growth for that run", f"{db_growth:.2f} MiB", "< 1 MiB", db_growth < 1),
+    ]
+
+
+def seed_jobs(client: Client, ws: Path, server: LocalServer | None, count: int) -> None:
+    existing = len(client.api("GET", "jobs")["jobs"])
+    for i in range(existing, count):
+        job(client, f"job {i}", "noop.py", cron_expression=f"{i % 60} {i % 24} * * *")
+
+
+def bench_jobs(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    count = 2000 if quick else 10_000
+    write(ws, "noop.py", "pass\n")
+    seed_jobs(client, ws, server, count)
+    gets = [client.timed("GET", "pipeline-scheduler/jobs") for _ in range(15)]
+    body = {"name": "bench post", "pipeline_path": "noop.py", "schedule_type": "cron", "cron_expression": "5 4 * * *"}
+    posts = [client.timed("POST", "pipeline-scheduler/jobs", body) for _ in range(50)]
+    g, p = statistics.median(gets) * 1000, statistics.median(posts) * 1000
+    return [
+        Figure(f"GET jobs with {count:,} jobs (median)", f"{g:.1f} ms", "< 100 ms", g < 100),
+        Figure(f"POST jobs with {count:,} jobs present (median)", f"{p:.1f} ms", "< 10 ms", p < 10),
+    ]
+
+
+def bench_runs_list(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    count = 20_000 if quick else 100_000
+    if server is None:
+        return [Figure("GET runs?limit=50 with 100,000 runs", "needs a local server (seeds the DB)", "< 30 ms", None)]
+    write(ws, "noop.py", "pass\n")
+    j = job(client, "history", "noop.py")
+    db = sqlite3.connect(ws / ".amphi" / "scheduler.sqlite", timeout=30)
+    now = time.time()
+    rows = [
+        (j["id"], "history", "noop.py", "success", "schedule", 1, now - i, now - i, now - i + 0.1, 0, 0, 0)
+        for i in range(count)
+    ]
+    db.executemany(
+        "INSERT INTO pipeline_scheduler_runs (job_id, job_name, pipeline_path, status, triggered_by,"
+        " attempt, created_at, started_at, finished_at, exit_code, log_size, log_truncated)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    db.commit()
+    db.close()
+    times = [client.timed("GET", "pipeline-scheduler/runs?limit=50") for _ in range(30)]
+    filtered = [client.timed("GET", f"pipeline-scheduler/runs?limit=50&job_id={j['id']}&status=success") for _ in range(30)]
+    m, f = statistics.median(times) * 1000, statistics.median(filtered) * 1000
+    return [
+        Figure(f"GET runs?limit=50 with {count:,} runs (median)", f"{m:.1f} ms", "< 30 ms", m < 30),
+        Figure("  same, filtered by job and status (median)", f"{f:.1f} ms", "< 30 ms", f < 30),
+    ]
+
+
+def bench_overhead(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    write(ws, "noop.py", "pass\n")
+    j = job(client, "noop", "noop.py")
+    bare = []
+    for _ in range(10):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.perf_counter() - start)
+    runs = []
+    for _ in range(10):
+        start = time.perf_counter()
+        client.api("POST", f"run/{j['id']}", {"wait": True})
+        runs.append(time.perf_counter() - start)
+    b, r = statistics.median(bare) * 1000, statistics.median(runs) * 1000
+    return [
+        Figure("no-op run, request to recorded finish (median)", f"{r:.1f} ms (bare interpreter {b:.1f} ms, +{r - b:.1f} ms)", "< bare + 25 ms", r < b + 25),
+    ]
+
+
+def bench_precision(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    fires = 15 if quick else 100
+    write(ws, "noop.py", "pass\n")
+    j = job(client, "metronome", "noop.py", schedule_type="interval", interval_seconds=1)
+    runs = wait_runs(client, j["id"], fires, fires + 30)
+    client.api("POST", f"jobs/{j['id']}/pause")
+    from datetime import datetime
+
+    delays = [
+        (datetime.fromisoformat(r["started_at"]) - datetime.fromisoformat(r["scheduled_for"])).total_seconds()
+        for r in runs[:fires]
+        if r["scheduled_for"] and r["started_at"]
+    ]
+    p99 = percentile(delays, 0.99) * 1000
+    return [
+        Figure(f"firing precision: fire-to-start delay of {len(delays)} fires (p99)", f"{p99:.1f} ms (median {statistics.median(delays) * 1000:.1f} ms)", "< 50 ms", p99 < 50),
+    ]
+
+
+def bench_startup(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    if server is None:
+        return [Figure("extension start-up with 10,000 jobs", "needs a local server", "< 1 s", None)]
+    count = 2000 if quick else 10_000
+    write(ws, "noop.py", "pass\n")
+    seed_jobs(client, ws, server, count)
+    server.stop()
+    server.start()
+    loaded = None
+    for line in server.log.read_text(errors="replace").splitlines():
+        if "amphi-scheduler started in" in line:
+            loaded = float(line.split("amphi-scheduler started in")[1].split("s")[0])
+    if loaded is None:
+        return [Figure(f"extension start-up with {count:,} jobs", "no start-up line in the log", "< 1 s", False)]
+    return [Figure(f"extension start-up with {count:,} jobs", f"{loaded * 1000:.0f} ms", "< 1 s", loaded < 1)]
+
+
+def bench_js(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    static = ROOT / "pipeline_scheduler" / "labextension" / "static"
+    if not static.is_dir():
+        return [Figure("labextension JavaScript shipped", "not built", "< 1 MB", None)]
+    size = sum(p.stat().st_size for p in static.rglob("*.js"))
+    return [Figure("labextension JavaScript shipped (all .js)", f"{size / 1024:.0f} KiB", "< 1 MB", size < 1_000_000)]
+
+
+BENCHES = {
+    "stall": bench_stall,
+    "memory": bench_memory,
+    "jobs": bench_jobs,
+    "runs": bench_runs_list,
+    "overhead": bench_overhead,
+    "precision": bench_precision,
+    "startup": bench_startup,
+    "js": bench_js,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="an existing server (default: start one)")
+    parser.add_argument("--token", default="")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
+    args = parser.parse_args()
+    names = args.only or list(BENCHES)
+    figures: list[Figure] = []
+    for name in names:
+        tmp = Path(tempfile.mkdtemp(prefix=f"amphi-bench-{name}-"))
+        ws = tmp / "workspace"
+        ws.mkdir()
+        server = None
+        try:
+            if args.url:
+                client = Client(args.url, args.token)
+                bench_ws = Path(client.api("GET", "config")["amphi_dir"])
+            else:
+                server = LocalServer(ws, ["--PipelineSchedulerApp.timezone=UTC"])
+                server.start()
+                client = Client(server.url, server.token)
+                bench_ws = ws
+            if name == "stall":
+                figures += bench_stall(client, bench_ws, args.quick)
+            else:
+                figures += BENCHES[name](client, bench_ws, server, args.quick)  # type: ignore[operator]
+        except Exception as err:  # report and go on with the other figures
+            figures.append(Figure(name, f"error: {err}", "", False))
+        finally:
+            if server:
+                server.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        print(f"  {figures[-1].name}: {figures[-1].value}", flush=True)
+    width = max(len(f.name) for f in figures)
+    print("\n" + "figure".ljust(width) + " | value | budget | ok")
+    for f in figures:
+        mark = "n/a" if f.ok is None else ("yes" if f.ok else "NO")
+        print(f"{f.name.ljust(width)} | {f.value} | {f.budget} | {mark}")
+    return 0 if all(f.ok is not False for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
