@@ -1,0 +1,206 @@
+"""Settings, shared state and plumbing of the scheduler service.
+
+The service is split by concern: ``jobs.JobOperations`` (definitions, validation),
+``runs.RunOperations`` (execution and history) and ``service.SchedulerService`` (life
+cycle, the scheduler, standby). Nothing here imports tornado or jupyter_server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from . import schedules
+from .errors import (
+    JobNotFoundError,
+)
+from .models import (
+    FAILED_STATUSES,
+)
+from .runner import LocalSubprocessRunner, RunnerBackend
+from .store import JobRow, Store
+from .workspace import HashCache
+
+T = TypeVar("T")
+COMPONENT_LIMIT = 1024 * 1024
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
+FIRE_FUNCTION = "pipeline_scheduler.service:fire_scheduled_job"
+
+@dataclass
+class SchedulerSettings:
+    root_dir: Path
+    db_url: str
+    timezone: str
+    log_dir: Path
+    max_log_bytes: int = 50 * 1024 * 1024
+    tail_bytes: int = 64 * 1024
+    allowed_extensions: tuple[str, ...] = (".py", ".ampln")
+    allow_inline_code: bool = True
+    max_code_bytes: int = 5 * 1024 * 1024
+    python_executable: str = sys.executable
+    max_concurrent_runs: int = field(default_factory=lambda: os.cpu_count() or 2)
+    default_timeout_seconds: float | None = None
+    kill_grace_seconds: float = 5.0
+    default_misfire_grace_time: int = 60
+    run_scheduler: bool = True
+
+
+@dataclass
+class ActiveRun:
+    run_id: int
+    job_id: str
+    done: asyncio.Future[dict[str, Any]]
+    cancel_requested: bool = False
+    started: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+def _iso(ts: float | None, tz: Any = timezone.utc) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz).isoformat()
+
+
+def _job_matches(status: str | None, on: str) -> bool:
+    if on == "success":
+        return status == "success"
+    return status in FAILED_STATUSES
+
+
+
+class ServiceBase:
+    """State and plumbing shared by the job and run operations of SchedulerService."""
+
+    def __init__(
+        self,
+        settings: SchedulerSettings,
+        *,
+        runner: RunnerBackend | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log = log or logging.getLogger("pipeline_scheduler")
+        self.runner: RunnerBackend = runner or LocalSubprocessRunner()
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-scheduler-db")
+        self._file_thread = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pipeline-scheduler-fs")
+        self.store: Store | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self._runs: dict[int, ActiveRun] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._scheduled_for: dict[str, datetime] = {}
+        self._dependents: dict[str, set[str]] = {}
+        self._hashes = HashCache()
+        self._job_lock: asyncio.Lock | None = None
+        self.started = False
+        self._starting: asyncio.Future[None] | None = None
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args, **kwargs))
+
+    async def _fs(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._file_thread, functools.partial(fn, *args, **kwargs))
+
+    @property
+    def _store(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("SchedulerService.start() has not been awaited")
+        return self.store
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return schedules.zone(self.settings.timezone)
+
+    async def _get_row(self, job_id: str, with_code: bool = True) -> JobRow:
+        row = await self._db(self._store.get_job, job_id, with_code)
+        if row is None:
+            raise JobNotFoundError(f"No job with id {job_id!r}; it may have been deleted.")
+        return row
+
+    async def _rebuild_dependents(self) -> None:
+        rows = await self._db(self._store.list_jobs)
+        self._dependents = {}
+        for row in rows:
+            self._index_dependent(row.id, row.spec)
+
+    def _index_dependent(self, job_id: str, spec: Mapping[str, Any] | None) -> None:
+        for deps in self._dependents.values():
+            deps.discard(job_id)
+        if spec and spec.get("schedule_type") == "trigger":
+            for cond in spec.get("trigger_conditions") or []:
+                self._dependents.setdefault(cond["job_id"], set()).add(job_id)
+
+    def _schedule(self, row: JobRow, trigger: Any) -> None:
+        if self.scheduler is None:
+            return
+        if trigger is None:
+            self._unschedule(row.id)
+            return
+        options: dict[str, Any] = {
+            "misfire_grace_time": row.spec.get("misfire_grace_time")
+            or self.settings.default_misfire_grace_time,
+            "coalesce": row.spec.get("coalesce", True),
+            # Runs are started as tasks and return at once; instance limits are enforced
+            # by the service so that a refused run is recorded as 'skipped'.
+            "max_instances": 1000,
+        }
+        if row.paused:
+            options["next_run_time"] = None
+        self.scheduler.add_job(
+            FIRE_FUNCTION,
+            trigger=trigger,
+            id=row.id,
+            name=row.name,
+            args=[row.id],
+            replace_existing=True,
+            **options,
+        )
+
+    def _update_scheduled(self, row: JobRow, *, pause_changed: bool) -> None:
+        if self.scheduler is None or row.spec.get("schedule_type") == "trigger":
+            return
+        try:
+            self.scheduler.modify_job(
+                row.id,
+                name=row.name,
+                misfire_grace_time=row.spec.get("misfire_grace_time")
+                or self.settings.default_misfire_grace_time,
+                coalesce=row.spec.get("coalesce", True),
+            )
+            if pause_changed:
+                if row.paused:
+                    self.scheduler.pause_job(row.id)
+                else:
+                    self.scheduler.resume_job(row.id)
+        except JobLookupError:
+            pass  # a one-off that already fired has nothing left to change
+
+    def _unschedule(self, job_id: str) -> None:
+        if self.scheduler is None:
+            return
+        try:
+            self.scheduler.remove_job(job_id)
+        except JobLookupError:
+            pass
+
+    # Implemented by RunOperations; declared here for the job operations that use them.
+    async def cancel_run(self, run_id: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def clear_runs(self, job_id: str | None = None) -> int:
+        raise NotImplementedError

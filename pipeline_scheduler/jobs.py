@@ -1,0 +1,360 @@
+"""Job definitions: validation against the workspace and the other jobs, CRUD, preview.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.base import JobLookupError
+
+from . import schedules
+from .base import _JOB_ID, COMPONENT_LIMIT, SchedulerSettings, ServiceBase, _iso  # noqa: F401
+from .errors import (
+    ConflictError,
+    InvalidRequestError,
+    InvalidScheduleError,
+    PayloadTooLargeError,
+)
+from .models import (
+    ALL_SCHEDULE_FIELDS,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TRIGGER_CONDITIONS,
+    SCHEDULE_FIELDS,
+    SPEC_FIELDS,
+    parse_job_spec,
+)
+from .store import JobRow
+from .workspace import resolve_pipeline
+
+
+class JobOperations(ServiceBase):
+    """Job definitions: validation, create/replace/update/delete, pause, preview."""
+
+    def _job_answer(
+        self,
+        row: JobRow,
+        next_run: float | None,
+        names: Mapping[str, str],
+        *,
+        with_code: bool,
+    ) -> dict[str, Any]:
+        spec = row.spec
+        tz_name = spec.get("timezone") or self.settings.timezone
+        try:
+            tz: Any = ZoneInfo(tz_name)
+        except Exception:
+            tz = timezone.utc
+        answer: dict[str, Any] = {"id": row.id}
+        for key in SPEC_FIELDS:
+            if key in spec:
+                answer[key] = spec[key]
+        answer["name"] = row.name
+        answer["pipeline_path"] = row.pipeline_path
+        answer["timezone"] = tz_name
+        if spec.get("schedule_type") == "trigger":
+            answer["schedule_description"] = schedules.describe(
+                spec, self.settings.timezone, lambda j: names.get(j, j)
+            )
+        else:
+            answer["schedule_description"] = spec.get("_description", "")
+        answer["trigger"] = spec.get("_trigger", "")
+        answer["paused"] = row.paused
+        answer["next_run_time"] = None if row.paused else _iso(next_run, tz)
+        answer["last_run"] = (
+            {
+                "id": row.last_run_id,
+                "status": row.last_run_status,
+                "finished_at": _iso(row.last_run_finished_at),
+            }
+            if row.last_run_id is not None
+            else None
+        )
+        answer["created_at"] = _iso(row.created_at)
+        answer["updated_at"] = _iso(row.updated_at)
+        answer["code_hash"] = row.code_hash
+        answer["pipeline_changed"] = None
+        if row.pipeline_path.lower().endswith(".ampln"):
+            current = self._hashes.get(self.settings.root_dir / row.pipeline_path)
+            answer["pipeline_changed"] = current is not None and current != row.code_hash
+        if with_code:
+            answer["python_code"] = row.python_code
+        return answer
+
+    async def list_jobs(self) -> list[dict[str, Any]]:
+        rows = await self._db(self._store.list_jobs)
+        next_runs = await self._db(self._store.next_run_times)
+        names = {r.id: r.name for r in rows}
+
+        def build() -> list[dict[str, Any]]:
+            return [self._job_answer(r, next_runs.get(r.id), names, with_code=False) for r in rows]
+
+        return await self._fs(build)
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        row = await self._get_row(job_id)
+        next_runs = await self._db(self._store.next_run_times)
+        names = await self._db(self._store.job_names)
+        return await self._fs(self._job_answer, row, next_runs.get(job_id), names, with_code=True)
+
+    async def create_job(self, body: Any) -> tuple[dict[str, Any], bool]:
+        """Create a job, or replace one when ``id`` names an existing job.
+
+        Answers (job, created)."""
+        spec = parse_job_spec(body)
+        assert self._job_lock is not None
+        async with self._job_lock:
+            existing = None
+            job_id = spec.id
+            if job_id is not None:
+                if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+                    raise InvalidRequestError(
+                        "id: use 1-100 letters, digits, '_', '-' or '.', starting with a letter or digit."
+                    )
+                existing = await self._db(self._store.get_job, job_id)
+            else:
+                job_id = f"job_{uuid.uuid4().hex[:16]}"
+            fields = spec.model_dump(exclude_unset=True, exclude={"id"})
+            if "trigger_conditions" in fields and spec.trigger_conditions is not None:
+                fields["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
+            row, trigger = await self._prepare(job_id, fields, existing, schedule_changed=True)
+            if existing is None:
+                await self._db(self._store.insert_job, row)
+            else:
+                await self._db(self._store.replace_job, row)
+            self._index_dependent(row.id, row.spec)
+            self._schedule(row, trigger)
+        return await self.get_job(job_id), existing is None
+
+    async def update_job(self, job_id: str, body: Any) -> dict[str, Any]:
+        spec = parse_job_spec(body)
+        assert self._job_lock is not None
+        async with self._job_lock:
+            existing = await self._get_row(job_id)
+            patch = spec.model_dump(exclude_unset=True, exclude={"id"})
+            if "trigger_conditions" in patch and spec.trigger_conditions is not None:
+                patch["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
+            merged = {k: v for k, v in existing.spec.items() if not k.startswith("_")}
+            merged["name"] = existing.name
+            merged["pipeline_path"] = existing.pipeline_path
+            merged["paused"] = existing.paused
+            schedule_changed = any(
+                k in patch for k in ("schedule_type", "timezone", *ALL_SCHEDULE_FIELDS)
+            )
+            if "schedule_type" in patch and patch["schedule_type"] != merged.get("schedule_type"):
+                for key in ALL_SCHEDULE_FIELDS:
+                    if key not in patch:
+                        merged.pop(key, None)
+            merged.update(patch)
+            row, trigger = await self._prepare(job_id, merged, existing, schedule_changed)
+            await self._db(self._store.replace_job, row)
+            self._index_dependent(row.id, row.spec)
+            if schedule_changed:
+                self._schedule(row, trigger)
+            else:
+                # Re-adding the job would restart an interval's countdown: change it in place.
+                self._update_scheduled(row, pause_changed=existing.paused != row.paused)
+        return await self.get_job(job_id)
+
+    async def _prepare(
+        self,
+        job_id: str,
+        fields: dict[str, Any],
+        existing: JobRow | None,
+        schedule_changed: bool,
+    ) -> tuple[JobRow, Any]:
+        """Validate a complete specification; answer the row to store and its trigger."""
+        s = self.settings
+        name = fields.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequestError("name: required; give the job a name.")
+        if len(name) > MAX_NAME_LENGTH:
+            raise InvalidRequestError(f"name: at most {MAX_NAME_LENGTH} characters.")
+        description = fields.get("description")
+        if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidRequestError(f"description: at most {MAX_DESCRIPTION_LENGTH} characters.")
+        rel, target = await self._fs(
+            resolve_pipeline, s.root_dir, fields.get("pipeline_path"), s.allowed_extensions
+        )
+        kind = fields.get("schedule_type")
+        if kind is None:
+            raise InvalidScheduleError(
+                "schedule_type: required; one of 'date', 'interval', 'cron', 'trigger'."
+            )
+        if kind == "date" and not fields.get("date_type"):
+            fields["date_type"] = "once"
+        trigger = schedules.build_trigger(
+            fields, s.timezone, require_future=schedule_changed
+        )
+        if fields.get("timezone"):
+            schedules.zone(fields["timezone"])
+        if kind == "trigger":
+            await self._check_conditions(job_id, fields)
+
+        python_code, code_hash = None, None
+        if rel.lower().endswith(".ampln"):
+            new_code = fields.get("python_code")
+            if new_code is not None:
+                if not s.allow_inline_code:
+                    raise InvalidRequestError(
+                        "python_code: this server does not accept generated code "
+                        "(allow_inline_code is off), so .ampln pipelines cannot be scheduled."
+                    )
+                if len(new_code.encode("utf-8", errors="replace")) > s.max_code_bytes:
+                    raise PayloadTooLargeError(
+                        f"python_code: larger than the {s.max_code_bytes:,} bytes allowed."
+                    )
+                if not new_code.strip():
+                    new_code = None
+            if new_code is not None:
+                python_code = new_code
+                code_hash = await self._fs(self._hashes.get, target)
+            elif existing is not None and existing.pipeline_path == rel and existing.python_code:
+                python_code, code_hash = existing.python_code, existing.code_hash
+            else:
+                raise InvalidRequestError(
+                    "python_code: an .ampln pipeline needs its generated Python code; open it "
+                    "in Amphi ETL's pipeline editor (or schedule it from the Scheduler panel, "
+                    "which generates it)."
+                )
+
+        spec: dict[str, Any] = {}
+        for key in SPEC_FIELDS:
+            if key in ("name", "pipeline_path"):
+                continue
+            if key in ALL_SCHEDULE_FIELDS and key not in SCHEDULE_FIELDS[kind]:
+                continue
+            if fields.get(key) is not None:
+                spec[key] = fields[key]
+        if kind == "date" and spec.get("date_type") != "every_x_days":
+            spec.pop("interval_days", None)
+        if kind == "trigger":
+            spec.setdefault("logical_operator", "OR")
+        spec["timezone"] = fields.get("timezone") or s.timezone
+        spec["_trigger"] = str(trigger) if trigger is not None else "trigger"
+        spec["_description"] = schedules.describe(spec, s.timezone)
+        now = time.time()
+        row = JobRow(
+            id=job_id,
+            name=name,
+            pipeline_path=rel,
+            spec=spec,
+            python_code=python_code,
+            code_hash=code_hash,
+            paused=bool(fields.get("paused", existing.paused if existing else False)),
+            created_at=existing.created_at if existing else now,
+            updated_at=now,
+            last_run_id=existing.last_run_id if existing else None,
+            last_run_status=existing.last_run_status if existing else None,
+            last_run_finished_at=existing.last_run_finished_at if existing else None,
+            trigger_watermark=existing.trigger_watermark if existing else 0,
+        )
+        return row, trigger
+
+    async def _check_conditions(self, job_id: str, fields: dict[str, Any]) -> None:
+        conditions = fields.get("trigger_conditions") or []
+        if not conditions:
+            raise InvalidScheduleError(
+                "trigger_conditions: give at least one condition, e.g. "
+                '[{"job_id": "<another job>", "on": "success"}].'
+            )
+        if len(conditions) > MAX_TRIGGER_CONDITIONS:
+            raise InvalidScheduleError(
+                f"trigger_conditions: at most {MAX_TRIGGER_CONDITIONS} conditions."
+            )
+        names = await self._db(self._store.job_names)
+        for cond in conditions:
+            if cond["job_id"] == job_id:
+                raise InvalidScheduleError("trigger_conditions: a job cannot trigger itself.")
+            if cond["job_id"] not in names:
+                raise InvalidScheduleError(
+                    f"trigger_conditions: no job with id {cond['job_id']!r}."
+                )
+        # A cycle exists when this job is upstream of one of its own conditions.
+        upstream_of: dict[str, set[str]] = {}
+        for upstream, deps in self._dependents.items():
+            for dep in deps:
+                upstream_of.setdefault(dep, set()).add(upstream)
+        upstream_of[job_id] = {c["job_id"] for c in conditions}
+        seen: set[str] = set()
+        stack = list(upstream_of[job_id])
+        while stack:
+            current = stack.pop()
+            if current == job_id:
+                raise InvalidScheduleError(
+                    "trigger_conditions: these conditions would form a cycle "
+                    f"('{names.get(job_id, job_id)}' would end up triggering itself)."
+                )
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(upstream_of.get(current, ()))
+
+    async def delete_job(self, job_id: str) -> None:
+        assert self._job_lock is not None
+        async with self._job_lock:
+            row = await self._get_row(job_id, with_code=False)
+            dependents = sorted(self._dependents.get(job_id, set()))
+            if dependents:
+                names = await self._db(self._store.job_names)
+                listed = ", ".join(f"'{names.get(d, d)}'" for d in dependents)
+                raise ConflictError(
+                    f"'{row.name}' is a trigger condition of {listed}; edit or delete "
+                    "those jobs first."
+                )
+            self._unschedule(job_id)
+            await self._db(self._store.delete_job, job_id)
+            self._index_dependent(job_id, None)
+            self._dependents.pop(job_id, None)
+        for active in [a for a in self._runs.values() if a.job_id == job_id]:
+            await self.cancel_run(active.run_id)
+        await self.clear_runs(job_id=job_id)
+
+    async def set_paused(self, job_id: str, paused: bool) -> dict[str, Any]:
+        assert self._job_lock is not None
+        async with self._job_lock:
+            row = await self._get_row(job_id, with_code=False)
+            await self._db(self._store.set_job_fields, job_id, paused=paused, updated_at=time.time())
+            if self.scheduler is not None and row.spec.get("schedule_type") != "trigger":
+                try:
+                    if paused:
+                        self.scheduler.pause_job(job_id)
+                    else:
+                        self.scheduler.resume_job(job_id)
+                except JobLookupError:
+                    pass  # a one-off that already fired has nothing to pause
+        return await self.get_job(job_id)
+
+    async def preview(self, body: Any) -> dict[str, Any]:
+        spec = parse_job_spec(body)
+        fields = spec.model_dump(exclude_unset=True)
+        if spec.trigger_conditions is not None:
+            fields["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
+        kind = fields.get("schedule_type")
+        if kind is None:
+            raise InvalidScheduleError(
+                "schedule_type: required; one of 'date', 'interval', 'cron', 'trigger'."
+            )
+        if kind == "date" and not fields.get("date_type"):
+            fields["date_type"] = "once"
+        now = datetime.now(timezone.utc)
+        trigger = schedules.build_trigger(fields, self.settings.timezone, now=now)
+        tz_name = fields.get("timezone") or self.settings.timezone
+        names: dict[str, str] = {}
+        if kind == "trigger":
+            await self._check_conditions(spec.id or "", fields)
+            names = await self._db(self._store.job_names)
+        tz = schedules.zone(tz_name)
+        return {
+            "description": schedules.describe(fields, self.settings.timezone, lambda j: names.get(j, j)),
+            "trigger": str(trigger) if trigger is not None else "trigger",
+            "timezone": tz_name,
+            "next_run_times": [
+                t.astimezone(tz).isoformat() for t in schedules.next_fire_times(trigger, 5, now)
+            ],
+        }

@@ -1,0 +1,378 @@
+"""Runs: starting, executing and recording pipeline runs, and their history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .base import ActiveRun, ServiceBase, _iso, _job_matches  # noqa: F401
+from .errors import (
+    ConflictError,
+    InvalidRequestError,
+    PathNotAllowedError,
+    PayloadTooLargeError,
+    RunNotFoundError,
+)
+from .models import (
+    ACTIVE_STATUSES,
+    FAILED_STATUSES,
+    RunResult,
+)
+from .runner import RunOutcome, RunRequest
+from .store import JobRow
+from .workspace import resolve_pipeline
+
+
+class RunOperations(ServiceBase):
+    """Runs: start (queue, limits), execute, record, dependents, cancel, history, logs."""
+
+    def _run_answer(self, row: Mapping[str, Any], *, detail: bool = False) -> dict[str, Any]:
+        started, finished = row.get("started_at"), row.get("finished_at")
+        answer = {
+            "id": row["id"],
+            "job_id": row["job_id"],
+            "job_name": row["job_name"],
+            "pipeline_path": row["pipeline_path"],
+            "status": row["status"],
+            "triggered_by": row["triggered_by"],
+            "attempt": row.get("attempt") or 1,
+            "scheduled_for": _iso(row.get("scheduled_for")),
+            "created_at": _iso(row.get("created_at")),
+            "started_at": _iso(started),
+            "finished_at": _iso(finished),
+            "exit_code": row.get("exit_code"),
+            "duration_seconds": round(finished - started, 3) if started and finished else None,
+            "log_size": row.get("log_size") or 0,
+            "log_truncated": bool(row.get("log_truncated")),
+            "pipeline_changed": row.get("pipeline_changed"),
+            "message": row.get("message"),
+        }
+        if detail:
+            answer["output"] = row.get("output_tail") or ""
+            answer["error"] = row.get("error_tail") or ""
+        return answer
+
+    async def start_run(
+        self,
+        job_id: str,
+        triggered_by: str,
+        *,
+        scheduled_for: float | None = None,
+        python_code: str | None = None,
+    ) -> ActiveRun:
+        """Record a run and start it in the background; answer at once."""
+        row = await self._get_row(job_id)
+        if python_code is not None and row.pipeline_path.lower().endswith(".ampln"):
+            row = await self._refresh_code(row, python_code)
+        store = self._store
+        base = {
+            "job_id": job_id,
+            "job_name": row.name,
+            "pipeline_path": row.pipeline_path,
+            "triggered_by": triggered_by,
+            "scheduled_for": scheduled_for,
+        }
+        if triggered_by != "manual":
+            limit = int(row.spec.get("max_instances") or 1000)
+            active_count = sum(1 for a in self._runs.values() if a.job_id == job_id)
+            if active_count >= limit:
+                now = time.time()
+                run_id = await self._db(
+                    store.insert_run,
+                    **base,
+                    status="skipped",
+                    finished_at=now,
+                    message=f"Skipped: {active_count} run(s) of this job were still active "
+                    f"(max_instances is {limit}).",
+                )
+                done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+                done.set_result(await self._db(store.get_run, run_id) or {})
+                return ActiveRun(run_id, job_id, done)
+        run_id = await self._db(store.insert_run, **base, status="queued")
+        active = ActiveRun(run_id, job_id, asyncio.get_running_loop().create_future())
+        self._runs[run_id] = active
+        active.task = asyncio.create_task(self._execute(active, row, triggered_by))
+        return active
+
+    async def _refresh_code(self, row: JobRow, python_code: str) -> JobRow:
+        if not python_code.strip():
+            raise InvalidRequestError("python_code: empty; generate the pipeline's code again.")
+        if len(python_code.encode("utf-8", errors="replace")) > self.settings.max_code_bytes:
+            raise PayloadTooLargeError(
+                f"python_code: larger than the {self.settings.max_code_bytes:,} bytes allowed."
+            )
+        _, target = await self._fs(
+            resolve_pipeline, self.settings.root_dir, row.pipeline_path, self.settings.allowed_extensions
+        )
+        code_hash = await self._fs(self._hashes.get, target)
+        await self._db(
+            self._store.set_job_fields,
+            row.id,
+            python_code=python_code,
+            code_hash=code_hash,
+            updated_at=time.time(),
+        )
+        row.python_code, row.code_hash = python_code, code_hash
+        return row
+
+    async def _execute(self, active: ActiveRun, row: JobRow, triggered_by: str) -> None:
+        s = self.settings
+        store = self._store
+        run_dir = s.log_dir / str(active.run_id)
+        log_path = run_dir / "output.log"
+        outcome: RunOutcome | None = None
+        changed: bool | None = None
+        try:
+            assert self._slots is not None
+            async with self._slots:
+                if active.cancel_requested:
+                    outcome = RunOutcome("cancelled", None, "", "", 0, False, "Cancelled while queued.")
+                    return
+                rel, target = await self._fs(
+                    resolve_pipeline, s.root_dir, row.pipeline_path, s.allowed_extensions
+                )
+                header = (
+                    f"[amphi-scheduler] run {active.run_id} of '{row.name}' ({rel}), "
+                    f"{triggered_by}, started {datetime.now(self.tz).isoformat(timespec='seconds')}\n"
+                )
+                if rel.lower().endswith(".ampln"):
+                    current = await self._fs(self._hashes.get, target)
+                    changed = current != row.code_hash
+                    if changed:
+                        header = (
+                            "[amphi-scheduler] WARNING: the pipeline file changed after its code "
+                            "was generated; this run uses the stored code. Regenerate it from "
+                            "the Scheduler panel.\n" + header
+                        )
+                    script = run_dir / "pipeline.py"
+                    await self._fs(run_dir.mkdir, parents=True, exist_ok=True)
+                    await self._fs(script.write_text, row.python_code or "", encoding="utf-8")
+                else:
+                    script = target
+                env = dict(os.environ)
+                env.update(
+                    PYTHONUNBUFFERED="1",
+                    AMPHI_SCHEDULER_RUN_ID=str(active.run_id),
+                    AMPHI_SCHEDULER_JOB_ID=row.id,
+                    AMPHI_SCHEDULER_WORKSPACE=str(s.root_dir),
+                )
+                env.pop("JUPYTER_TOKEN", None)
+                request = RunRequest(
+                    run_id=active.run_id,
+                    argv=[s.python_executable, "-u", str(script)],
+                    cwd=target.parent,
+                    env=env,
+                    log_path=log_path,
+                    max_log_bytes=s.max_log_bytes,
+                    tail_bytes=s.tail_bytes,
+                    timeout_seconds=s.default_timeout_seconds,
+                    kill_grace_seconds=s.kill_grace_seconds,
+                    header=header,
+                )
+
+                async def on_started() -> None:
+                    active.started = True
+                    await self._db(
+                        store.update_run,
+                        active.run_id,
+                        status="running",
+                        started_at=time.time(),
+                        log_path=str(log_path),
+                        pipeline_changed=changed,
+                    )
+
+                outcome = await self.runner.run(request, on_started)
+        except PathNotAllowedError as err:
+            outcome = RunOutcome("failure", None, "", err.message, 0, False, err.message)
+        except asyncio.CancelledError:
+            outcome = RunOutcome("cancelled", None, "", "", 0, False, "Cancelled.")
+        except Exception as err:
+            self.log.exception("Run %s of job %s failed to run", active.run_id, row.id)
+            outcome = RunOutcome("failure", None, "", str(err), 0, False, f"Internal error: {err}")
+        finally:
+            if outcome is None:
+                outcome = RunOutcome("cancelled", None, "", "", 0, False, "Cancelled.")
+            if active.cancel_requested and outcome.status in ("failure", "success") and not active.started:
+                outcome.status = "cancelled"
+            await self._record(active, row, outcome)
+
+    async def _record(self, active: ActiveRun, row: JobRow, outcome: RunOutcome) -> None:
+        store = self._store
+        now = time.time()
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "finished_at": now,
+            "exit_code": outcome.exit_code,
+            "output_tail": outcome.output_tail,
+            "error_tail": outcome.error_tail,
+            "log_size": outcome.log_size,
+            "log_truncated": outcome.log_truncated,
+            "message": outcome.message,
+        }
+        try:
+            await self._db(store.finish_run, active.run_id, row.id, **values)
+            record = await self._db(store.get_run, active.run_id)
+        except Exception:
+            self.log.exception("Could not record the end of run %s", active.run_id)
+            record = None
+        self._runs.pop(active.run_id, None)
+        if not active.done.done():
+            active.done.set_result(record or {"id": active.run_id, **values})
+        if self.started:
+            try:
+                await self._fire_dependents(row.id, outcome.status, active.run_id)
+            except Exception:
+                self.log.exception("Could not start the jobs triggered by run %s", active.run_id)
+
+    async def _fire_dependents(self, job_id: str, status: str, run_id: int) -> None:
+        if status != "success" and status not in FAILED_STATUSES:
+            return
+        for dep_id in sorted(self._dependents.get(job_id, set())):
+            dep = await self._db(self._store.get_job, dep_id, False)
+            if dep is None or dep.paused or dep.spec.get("schedule_type") != "trigger":
+                continue
+            conditions = dep.spec.get("trigger_conditions") or []
+            if (dep.spec.get("logical_operator") or "OR") == "OR":
+                fire = any(
+                    c["job_id"] == job_id and _job_matches(status, c["on"]) for c in conditions
+                )
+            else:
+                latest = await self._db(
+                    self._store.latest_final_runs, [c["job_id"] for c in conditions]
+                )
+                fire = all(
+                    c["job_id"] in latest
+                    and latest[c["job_id"]][0] > dep.trigger_watermark
+                    and _job_matches(latest[c["job_id"]][1], c["on"])
+                    for c in conditions
+                )
+            if fire:
+                await self._db(self._store.set_job_fields, dep_id, trigger_watermark=run_id)
+                await self.start_run(dep_id, "trigger")
+
+    async def run_now(
+        self, job_id: str, *, wait: bool = True, python_code: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Start a manual run. Answers (body, finished)."""
+        if python_code is not None and not isinstance(python_code, str):
+            raise InvalidRequestError("python_code: must be text.")
+        active = await self.start_run(job_id, "manual", python_code=python_code)
+        if not wait:
+            run = await self._db(self._store.get_run, active.run_id)
+            return self._run_answer(run or {}, detail=False), False
+        record = await asyncio.shield(active.done)
+        result: RunResult = {
+            "success": record.get("status") == "success",
+            "output": record.get("output_tail") or "",
+            "error": record.get("error_tail") or record.get("message") or "",
+            "exit_code": record.get("exit_code"),
+            "run_id": active.run_id,
+        }
+        return dict(result), True
+
+    async def wait_for_run(self, run_id: int, timeout: float | None = None) -> dict[str, Any]:
+        active = self._runs.get(run_id)
+        if active is not None:
+            await asyncio.wait_for(asyncio.shield(active.done), timeout)
+        return await self.get_run(run_id)
+
+    async def cancel_run(self, run_id: int) -> dict[str, Any]:
+        active = self._runs.get(run_id)
+        if active is None:
+            run = await self.get_run(run_id)
+            raise ConflictError(f"Run {run_id} is not active (its status is '{run['status']}').")
+        active.cancel_requested = True
+        if not await self.runner.cancel(run_id) and active.task is not None and not active.started:
+            active.task.cancel()
+        await asyncio.shield(active.done)
+        return await self.get_run(run_id)
+
+    async def list_runs(
+        self,
+        *,
+        job_id: str | None = None,
+        statuses: list[str] | None = None,
+        before: int | None = None,
+        limit: int = 200,
+    ) -> dict[str, Any]:
+        rows = await self._db(
+            self._store.list_runs, job_id=job_id, statuses=statuses, before=before, limit=limit + 1
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {
+            "runs": [self._run_answer(r) for r in rows],
+            "next_cursor": rows[-1]["id"] if more and rows else None,
+        }
+
+    async def get_run(self, run_id: int) -> dict[str, Any]:
+        row = await self._db(self._store.get_run, run_id)
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id}; it may have been deleted.")
+        return self._run_answer(row, detail=True)
+
+    async def read_log(self, run_id: int, offset: int, max_bytes: int) -> dict[str, Any]:
+        row = await self._db(self._store.get_run, run_id)
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id}; it may have been deleted.")
+        path = row.get("log_path")
+
+        def read() -> tuple[bytes, int]:
+            if not path:
+                return b"", 0
+            try:
+                with open(path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    f.seek(min(offset, size))
+                    return f.read(max_bytes), size
+            except FileNotFoundError:
+                return b"", 0
+
+        data, size = await self._fs(read)
+        # Never cut a UTF-8 character in two: hand back complete characters only.
+        cut = len(data)
+        if cut == max_bytes:
+            for back in range(1, min(4, cut) + 1):
+                byte = data[cut - back]
+                if byte & 0xC0 != 0x80:  # start of a character
+                    needed = 1 if byte < 0x80 else 2 if byte >> 5 == 6 else 3 if byte >> 4 == 14 else 4
+                    if needed > back:
+                        cut -= back
+                    break
+        data = data[:cut]
+        finished = row["status"] not in ACTIVE_STATUSES
+        return {
+            "data": data.decode("utf-8", errors="replace"),
+            "offset": offset,
+            "next_offset": offset + len(data),
+            "size": size,
+            "finished": finished and offset + len(data) >= size,
+            "status": row["status"],
+        }
+
+    async def delete_run(self, run_id: int) -> None:
+        row = await self._db(self._store.get_run, run_id)
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id}; it may have been deleted.")
+        if row["status"] in ACTIVE_STATUSES and run_id in self._runs:
+            raise ConflictError(f"Run {run_id} is still {row['status']}; cancel it first.")
+        await self._db(self._store.delete_run, run_id)
+        await self._fs(shutil.rmtree, self.settings.log_dir / str(run_id), ignore_errors=True)
+
+    async def clear_runs(self, job_id: str | None = None) -> int:
+        victims = await self._db(
+            self._store.delete_runs, job_id=job_id, exclude_statuses=list(ACTIVE_STATUSES)
+        )
+
+        def remove_logs() -> None:
+            for run_id, _ in victims:
+                shutil.rmtree(self.settings.log_dir / str(run_id), ignore_errors=True)
+
+        await self._fs(remove_logs)
+        return len(victims)
