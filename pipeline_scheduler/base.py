@@ -28,6 +28,7 @@ from . import schedules
 from .errors import (
     JobNotFoundError,
 )
+from .lock import SchedulerLock
 from .models import (
     FAILED_STATUSES,
 )
@@ -48,7 +49,7 @@ class SchedulerSettings:
     log_dir: Path
     max_log_bytes: int = 50 * 1024 * 1024
     tail_bytes: int = 64 * 1024
-    allowed_extensions: tuple[str, ...] = (".py", ".ampln")
+    allowed_extensions: tuple[str, ...] = (".py", ".ampln", ".ipynb")
     allow_inline_code: bool = True
     max_code_bytes: int = 5 * 1024 * 1024
     python_executable: str = sys.executable
@@ -57,6 +58,15 @@ class SchedulerSettings:
     kill_grace_seconds: float = 5.0
     default_misfire_grace_time: int = 60
     run_scheduler: bool = True
+    # What a missed fire time (server down) does by default: run once at start-up or skip.
+    default_catchup: str = "run_once"
+    retention_max_runs_per_job: int = 500
+    retention_max_age_days: float = 90.0
+    alert_webhook_url: str = ""
+    # On a clean server stop: "cancel" running pipelines, or "wait" for them to finish.
+    shutdown_policy: str = "cancel"
+    lock_poll_seconds: float = 2.0
+    lock_path: Path | None = None
 
 
 @dataclass
@@ -67,6 +77,8 @@ class ActiveRun:
     cancel_requested: bool = False
     started: bool = False
     task: asyncio.Task[None] | None = None
+    attempt: int = 1
+    cancel_reason: str = "Cancelled."
 
 
 def _iso(ts: float | None, tz: Any = timezone.utc) -> str | None:
@@ -107,6 +119,15 @@ class ServiceBase:
         self._job_lock: asyncio.Lock | None = None
         self.started = False
         self._starting: asyncio.Future[None] | None = None
+        # Background tasks (retries waiting for their delay, alerts, watchers) to stop with us.
+        self._background: set[asyncio.Task[Any]] = set()
+        # updated_at of each job as last given to APScheduler, to notice changes made by
+        # another server on the same database.
+        self._scheduled_versions: dict[str, float] = {}
+        self._seen_revision: int | None = None
+        self._activated_at = 0.0
+        self._caught_up: set[str] = set()
+        self._lock: SchedulerLock | None = None
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -161,6 +182,7 @@ class ServiceBase:
         }
         if row.paused:
             options["next_run_time"] = None
+        self._scheduled_versions[row.id] = row.updated_at
         self.scheduler.add_job(
             FIRE_FUNCTION,
             trigger=trigger,
@@ -174,6 +196,7 @@ class ServiceBase:
     def _update_scheduled(self, row: JobRow, *, pause_changed: bool) -> None:
         if self.scheduler is None or row.spec.get("schedule_type") == "trigger":
             return
+        self._scheduled_versions[row.id] = row.updated_at
         try:
             self.scheduler.modify_job(
                 row.id,
@@ -197,6 +220,17 @@ class ServiceBase:
             self.scheduler.remove_job(job_id)
         except JobLookupError:
             pass
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Run a coroutine in the background, kept until it ends (and stopped with us)."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _jobs_changed(self) -> None:
+        """Tell other servers on this database that job definitions changed."""
+        self._seen_revision = await self._db(self._store.bump_revision)
 
     # Implemented by RunOperations; declared here for the job operations that use them.
     async def cancel_run(self, run_id: int) -> dict[str, Any]:

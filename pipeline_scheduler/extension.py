@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Integer, List, Unicode, default
+from traitlets import Bool, Enum, Float, Integer, List, Unicode, default
 
 from .handlers import route_table
 from .service import SchedulerService, SchedulerSettings
@@ -66,7 +66,7 @@ class PipelineSchedulerApp(ExtensionApp):
     )
     allowed_extensions = List(
         Unicode(),
-        default_value=[".py", ".ampln"],
+        default_value=[".py", ".ampln", ".ipynb"],
         config=True,
         help="File extensions that can be scheduled.",
     )
@@ -93,6 +93,39 @@ class PipelineSchedulerApp(ExtensionApp):
         60,
         config=True,
         help="Seconds after a missed fire time during which the run still starts.",
+    )
+
+    kill_grace_seconds = Float(
+        5.0, config=True, help="Seconds between SIGTERM and SIGKILL when a run is stopped."
+    )
+    catchup = Enum(
+        ["run_once", "skip"],
+        default_value="run_once",
+        config=True,
+        help="Default for fire times missed while no server ran (within misfire_grace_time): "
+        "run once at start-up, or record them as skipped. Jobs can override it.",
+    )
+    retention_max_runs_per_job = Integer(
+        500, config=True, help="Finished runs kept per job (older ones and their logs are pruned; 0: no limit)."
+    )
+    retention_max_age_days = Float(
+        90.0, config=True, help="Finished runs older than this many days are pruned (0: no limit)."
+    )
+    alert_webhook_url = Unicode(
+        "",
+        config=True,
+        help="URL that receives a JSON POST when a run fails or times out (jobs can set their own).",
+    )
+    shutdown_policy = Enum(
+        ["cancel", "wait"],
+        default_value="cancel",
+        config=True,
+        help="On a clean server stop: cancel running pipelines, or wait for them to finish.",
+    )
+    lock_poll_seconds = Float(
+        2.0,
+        config=True,
+        help="How often a standby server checks whether it can take over the scheduler.",
     )
 
     @default("timezone")
@@ -122,6 +155,13 @@ class PipelineSchedulerApp(ExtensionApp):
             max_concurrent_runs=self.max_concurrent_runs or (os.cpu_count() or 2),
             default_timeout_seconds=self.default_timeout_seconds or None,
             default_misfire_grace_time=self.misfire_grace_time,
+            kill_grace_seconds=self.kill_grace_seconds,
+            default_catchup=self.catchup,
+            retention_max_runs_per_job=self.retention_max_runs_per_job,
+            retention_max_age_days=self.retention_max_age_days,
+            alert_webhook_url=self.alert_webhook_url,
+            shutdown_policy=self.shutdown_policy,
+            lock_poll_seconds=self.lock_poll_seconds,
         )
 
     def initialize_settings(self) -> None:

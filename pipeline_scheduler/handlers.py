@@ -210,6 +210,16 @@ class RunLogHandler(SchedulerAPIHandler):
         self.reply(await self.service.read_log(_run_id(run_id), offset, max_bytes))
 
 
+class RunNotebookHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        name, content = await self.service.notebook_file(_run_id(run_id))
+        self.set_header("Content-Type", "application/x-ipynb+json")
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.finish(content)
+
+
 class ConfigHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
@@ -265,6 +275,7 @@ def route_table() -> list[tuple[str, type[SchedulerAPIHandler]]]:
         (rf"/{p}/runs/?", RunsHandler),
         (rf"/{p}/runs/([^/]+)/cancel/?", RunCancelHandler),
         (rf"/{p}/runs/([^/]+)/log/?", RunLogHandler),
+        (rf"/{p}/runs/([^/]+)/notebook/?", RunNotebookHandler),
         (rf"/{p}/runs/([^/]+)/?", RunHandler),
         (rf"/{p}/config/?", ConfigHandler),
         (rf"/{p}/components-config/?", ComponentsConfigHandler),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
 
-from . import schedules
+from . import alerts, schedules, workspace
 from .base import _JOB_ID, COMPONENT_LIMIT, SchedulerSettings, ServiceBase, _iso  # noqa: F401
 from .errors import (
     ConflictError,
@@ -31,6 +32,8 @@ from .models import (
 )
 from .store import JobRow
 from .workspace import resolve_pipeline
+
+_KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
 
 
 class JobOperations(ServiceBase):
@@ -82,6 +85,7 @@ class JobOperations(ServiceBase):
         if row.pipeline_path.lower().endswith(".ampln"):
             current = self._hashes.get(self.settings.root_dir / row.pipeline_path)
             answer["pipeline_changed"] = current is not None and current != row.code_hash
+        answer["secret_env_keys"] = sorted(spec.get("_secret_env") or {})
         if with_code:
             answer["python_code"] = row.python_code
         return answer
@@ -129,6 +133,7 @@ class JobOperations(ServiceBase):
                 await self._db(self._store.replace_job, row)
             self._index_dependent(row.id, row.spec)
             self._schedule(row, trigger)
+            await self._jobs_changed()
         return await self.get_job(job_id), existing is None
 
     async def update_job(self, job_id: str, body: Any) -> dict[str, Any]:
@@ -151,6 +156,8 @@ class JobOperations(ServiceBase):
                     if key not in patch:
                         merged.pop(key, None)
             merged.update(patch)
+            if "secret_env" not in patch and existing.spec.get("_secret_env"):
+                merged["secret_env"] = existing.spec["_secret_env"]
             row, trigger = await self._prepare(job_id, merged, existing, schedule_changed)
             await self._db(self._store.replace_job, row)
             self._index_dependent(row.id, row.spec)
@@ -159,6 +166,7 @@ class JobOperations(ServiceBase):
             else:
                 # Re-adding the job would restart an interval's countdown: change it in place.
                 self._update_scheduled(row, pause_changed=existing.paused != row.paused)
+            await self._jobs_changed()
         return await self.get_job(job_id)
 
     async def _prepare(
@@ -196,6 +204,7 @@ class JobOperations(ServiceBase):
         if kind == "trigger":
             await self._check_conditions(job_id, fields)
 
+        await self._check_execution_options(fields)
         python_code, code_hash = None, None
         if rel.lower().endswith(".ampln"):
             new_code = fields.get("python_code")
@@ -236,6 +245,8 @@ class JobOperations(ServiceBase):
         if kind == "trigger":
             spec.setdefault("logical_operator", "OR")
         spec["timezone"] = fields.get("timezone") or s.timezone
+        if fields.get("secret_env"):
+            spec["_secret_env"] = fields["secret_env"]
         spec["_trigger"] = str(trigger) if trigger is not None else "trigger"
         spec["_description"] = schedules.describe(spec, s.timezone)
         now = time.time()
@@ -255,6 +266,27 @@ class JobOperations(ServiceBase):
             trigger_watermark=existing.trigger_watermark if existing else 0,
         )
         return row, trigger
+
+    async def _check_execution_options(self, fields: dict[str, Any]) -> None:
+        """Working folder, interpreter, kernel and webhook of a job (normalised in place)."""
+        if fields.get("working_dir"):
+            fields["working_dir"] = await self._fs(
+                workspace.resolve_working_dir, self.settings.root_dir, fields["working_dir"]
+            )
+        if fields.get("python_executable"):
+            fields["python_executable"] = await self._fs(
+                workspace.check_interpreter, fields["python_executable"]
+            )
+        kernel = fields.get("kernel_name")
+        if kernel and not _KERNEL_NAME.fullmatch(kernel):
+            raise InvalidRequestError(
+                f"kernel_name: {kernel!r} is not a kernel name (see `jupyter kernelspec list`)."
+            )
+        if fields.get("webhook_url"):
+            alerts.check_webhook_url(fields["webhook_url"])
+        for key in ("env", "parameters"):
+            if fields.get(key) == {}:
+                fields[key] = None
 
     async def _check_conditions(self, job_id: str, fields: dict[str, Any]) -> None:
         conditions = fields.get("trigger_conditions") or []
@@ -311,6 +343,8 @@ class JobOperations(ServiceBase):
             await self._db(self._store.delete_job, job_id)
             self._index_dependent(job_id, None)
             self._dependents.pop(job_id, None)
+            self._scheduled_versions.pop(job_id, None)
+            await self._jobs_changed()
         for active in [a for a in self._runs.values() if a.job_id == job_id]:
             await self.cancel_run(active.run_id)
         await self.clear_runs(job_id=job_id)
@@ -319,8 +353,10 @@ class JobOperations(ServiceBase):
         assert self._job_lock is not None
         async with self._job_lock:
             row = await self._get_row(job_id, with_code=False)
-            await self._db(self._store.set_job_fields, job_id, paused=paused, updated_at=time.time())
+            now = time.time()
+            await self._db(self._store.set_job_fields, job_id, paused=paused, updated_at=now)
             if self.scheduler is not None and row.spec.get("schedule_type") != "trigger":
+                self._scheduled_versions[job_id] = now
                 try:
                     if paused:
                         self.scheduler.pause_job(job_id)
@@ -328,6 +364,7 @@ class JobOperations(ServiceBase):
                         self.scheduler.resume_job(job_id)
                 except JobLookupError:
                     pass  # a one-off that already fired has nothing to pause
+            await self._jobs_changed()
         return await self.get_job(job_id)
 
     async def preview(self, body: Any) -> dict[str, Any]:

@@ -35,6 +35,8 @@ class RunRequest:
     timeout_seconds: float | None = None
     kill_grace_seconds: float = 5.0
     header: str = ""
+    # Values (secrets) replaced by '***' in the log and tails, chunk by chunk.
+    redact: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -70,7 +72,7 @@ class RunnerBackend(ABC):
     async def cancel(self, run_id: int) -> bool:
         """Stop a run this backend is executing; False when it is not running here."""
 
-    async def shutdown(self) -> None:
+    async def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, connections)."""
 
 
@@ -148,8 +150,10 @@ async def _exited(process: asyncio.subprocess.Process) -> int:
     ``Process.wait()`` also waits until its pipes are closed (recent CPython releases), and a child
     that inherited stdout can keep them open for ever; ``returncode`` is set at exit.
     """
+    pause = 0.001  # short runs are noticed within a few ms, long ones within 20 ms
     while process.returncode is None:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.02)
     return process.returncode
 
 
@@ -199,9 +203,13 @@ class LocalSubprocessRunner(RunnerBackend):
             self._active[request.run_id] = active
             await on_started()
 
+            secrets = [v.encode() for v in request.redact if v]
+
             async def pump(stream: asyncio.StreamReader | None, tail: TailBuffer) -> None:
                 assert stream is not None
                 while chunk := await stream.read(CHUNK_SIZE):
+                    for secret in secrets:
+                        chunk = chunk.replace(secret, b"***")
                     tail.append(chunk)
                     await log.write(chunk)
 

@@ -4,21 +4,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from .base import ActiveRun, ServiceBase, _iso, _job_matches  # noqa: F401
+from . import alerts
+from .base import ActiveRun, ServiceBase, _iso, _job_matches
 from .errors import (
     ConflictError,
     InvalidRequestError,
+    JobNotFoundError,
     PathNotAllowedError,
     PayloadTooLargeError,
     RunNotFoundError,
 )
+from .lock import this_process
 from .models import (
     ACTIVE_STATUSES,
     FAILED_STATUSES,
@@ -52,6 +58,9 @@ class RunOperations(ServiceBase):
             "log_truncated": bool(row.get("log_truncated")),
             "pipeline_changed": row.get("pipeline_changed"),
             "message": row.get("message"),
+            "has_notebook": str(row["pipeline_path"]).lower().endswith(".ipynb")
+            and row["status"] not in ACTIVE_STATUSES
+            and row.get("started_at") is not None,
         }
         if detail:
             answer["output"] = row.get("output_tail") or ""
@@ -65,40 +74,43 @@ class RunOperations(ServiceBase):
         *,
         scheduled_for: float | None = None,
         python_code: str | None = None,
+        attempt: int = 1,
     ) -> ActiveRun:
         """Record a run and start it in the background; answer at once."""
         row = await self._get_row(job_id)
         if python_code is not None and row.pipeline_path.lower().endswith(".ampln"):
             row = await self._refresh_code(row, python_code)
-        store = self._store
         base = {
             "job_id": job_id,
             "job_name": row.name,
             "pipeline_path": row.pipeline_path,
             "triggered_by": triggered_by,
             "scheduled_for": scheduled_for,
+            "attempt": attempt,
         }
-        if triggered_by != "manual":
+        if triggered_by in ("schedule", "trigger", "catchup"):
             limit = int(row.spec.get("max_instances") or 1000)
             active_count = sum(1 for a in self._runs.values() if a.job_id == job_id)
             if active_count >= limit:
-                now = time.time()
-                run_id = await self._db(
-                    store.insert_run,
-                    **base,
-                    status="skipped",
-                    finished_at=now,
-                    message=f"Skipped: {active_count} run(s) of this job were still active "
+                return await self.record_skipped(
+                    base,
+                    f"Skipped: {active_count} run(s) of this job were still active "
                     f"(max_instances is {limit}).",
                 )
-                done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-                done.set_result(await self._db(store.get_run, run_id) or {})
-                return ActiveRun(run_id, job_id, done)
-        run_id = await self._db(store.insert_run, **base, status="queued")
-        active = ActiveRun(run_id, job_id, asyncio.get_running_loop().create_future())
+        run_id = await self._db(self._store.insert_run, **base, status="queued", owner=this_process())
+        active = ActiveRun(run_id, job_id, asyncio.get_running_loop().create_future(), attempt=attempt)
         self._runs[run_id] = active
         active.task = asyncio.create_task(self._execute(active, row, triggered_by))
         return active
+
+    async def record_skipped(self, base: dict[str, Any], message: str) -> ActiveRun:
+        """A fire time that did not run, kept in the history with the reason."""
+        run_id = await self._db(
+            self._store.insert_run, **base, status="skipped", finished_at=time.time(), message=message
+        )
+        done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        done.set_result(await self._db(self._store.get_run, run_id) or {})
+        return ActiveRun(run_id, base["job_id"], done)
 
     async def _refresh_code(self, row: JobRow, python_code: str) -> JobRow:
         if not python_code.strip():
@@ -121,6 +133,42 @@ class RunOperations(ServiceBase):
         row.python_code, row.code_hash = python_code, code_hash
         return row
 
+    def _build_command(
+        self, row: JobRow, target: Path, script: Path, run_dir: Path
+    ) -> tuple[list[str], Path]:
+        """The argv of a run and the notebook it writes (if any)."""
+        s = self.settings
+        python = row.spec.get("python_executable") or s.python_executable
+        if row.pipeline_path.lower().endswith(".ipynb"):
+            executed = run_dir / "executed.ipynb"
+            # The notebook runner is part of this package, so it runs with the server's
+            # Python; the notebook's own code runs in the job's kernel.
+            argv = [sys.executable, "-m", "pipeline_scheduler.notebook_runner", str(target), str(executed)]
+            if row.spec.get("kernel_name"):
+                argv += ["--kernel", row.spec["kernel_name"]]
+            return argv, executed
+        return [python, "-u", str(script)], run_dir / "executed.ipynb"
+
+    def _build_env(self, row: JobRow, run_id: int) -> tuple[dict[str, str], list[str]]:
+        """Environment of a run, and the secret values to keep out of its log."""
+        env = dict(os.environ)
+        env.pop("JUPYTER_TOKEN", None)
+        env.update(
+            PYTHONUNBUFFERED="1",
+            AMPHI_SCHEDULER_RUN_ID=str(run_id),
+            AMPHI_SCHEDULER_JOB_ID=row.id,
+            AMPHI_SCHEDULER_WORKSPACE=str(self.settings.root_dir),
+        )
+        env.update({k: str(v) for k, v in (row.spec.get("env") or {}).items()})
+        parameters = row.spec.get("parameters") or {}
+        for key, value in parameters.items():
+            env[key] = json.dumps(value) if isinstance(value, bool) else str(value)
+        if parameters:
+            env["AMPHI_PARAMETERS"] = json.dumps(parameters)
+        secrets = row.spec.get("_secret_env") or {}
+        env.update(secrets)
+        return env, [v for v in secrets.values() if len(v) >= 4]
+
     async def _execute(self, active: ActiveRun, row: JobRow, triggered_by: str) -> None:
         s = self.settings
         store = self._store
@@ -137,43 +185,44 @@ class RunOperations(ServiceBase):
                 rel, target = await self._fs(
                     resolve_pipeline, s.root_dir, row.pipeline_path, s.allowed_extensions
                 )
+                attempt = f", attempt {active.attempt}" if active.attempt > 1 else ""
                 header = (
                     f"[amphi-scheduler] run {active.run_id} of '{row.name}' ({rel}), "
-                    f"{triggered_by}, started {datetime.now(self.tz).isoformat(timespec='seconds')}\n"
+                    f"{triggered_by}{attempt}, started "
+                    f"{datetime.now(self.tz).isoformat(timespec='seconds')}\n"
                 )
+                await self._fs(run_dir.mkdir, parents=True, exist_ok=True)
                 if rel.lower().endswith(".ampln"):
                     current = await self._fs(self._hashes.get, target)
                     changed = current != row.code_hash
-                    if changed:
-                        header = (
-                            "[amphi-scheduler] WARNING: the pipeline file changed after its code "
-                            "was generated; this run uses the stored code. Regenerate it from "
-                            "the Scheduler panel.\n" + header
-                        )
+                    freshness = (
+                        "[amphi-scheduler] WARNING: the pipeline file changed after its code was "
+                        "generated; this run uses the stored code. Regenerate it from the "
+                        "Scheduler panel.\n"
+                        if changed
+                        else "[amphi-scheduler] the stored code matches the pipeline file.\n"
+                    )
+                    header = freshness + header
                     script = run_dir / "pipeline.py"
-                    await self._fs(run_dir.mkdir, parents=True, exist_ok=True)
                     await self._fs(script.write_text, row.python_code or "", encoding="utf-8")
                 else:
                     script = target
-                env = dict(os.environ)
-                env.update(
-                    PYTHONUNBUFFERED="1",
-                    AMPHI_SCHEDULER_RUN_ID=str(active.run_id),
-                    AMPHI_SCHEDULER_JOB_ID=row.id,
-                    AMPHI_SCHEDULER_WORKSPACE=str(s.root_dir),
-                )
-                env.pop("JUPYTER_TOKEN", None)
+                argv, _ = self._build_command(row, target, script, run_dir)
+                env, secrets = self._build_env(row, active.run_id)
+                cwd = s.root_dir / row.spec["working_dir"] if row.spec.get("working_dir") else target.parent
+                timeout = row.spec.get("timeout_seconds") or s.default_timeout_seconds
                 request = RunRequest(
                     run_id=active.run_id,
-                    argv=[s.python_executable, "-u", str(script)],
-                    cwd=target.parent,
+                    argv=argv,
+                    cwd=cwd,
                     env=env,
                     log_path=log_path,
                     max_log_bytes=s.max_log_bytes,
                     tail_bytes=s.tail_bytes,
-                    timeout_seconds=s.default_timeout_seconds,
+                    timeout_seconds=timeout,
                     kill_grace_seconds=s.kill_grace_seconds,
                     header=header,
+                    redact=secrets,
                 )
 
                 async def on_started() -> None:
@@ -187,17 +236,22 @@ class RunOperations(ServiceBase):
                         pipeline_changed=changed,
                     )
 
+                if active.cancel_requested:
+                    outcome = RunOutcome("cancelled", None, "", "", 0, False, active.cancel_reason)
+                    return
                 outcome = await self.runner.run(request, on_started)
+                if outcome.status == "cancelled":
+                    outcome.message = active.cancel_reason
         except PathNotAllowedError as err:
             outcome = RunOutcome("failure", None, "", err.message, 0, False, err.message)
         except asyncio.CancelledError:
-            outcome = RunOutcome("cancelled", None, "", "", 0, False, "Cancelled.")
+            outcome = RunOutcome("cancelled", None, "", "", 0, False, active.cancel_reason)
         except Exception as err:
             self.log.exception("Run %s of job %s failed to run", active.run_id, row.id)
             outcome = RunOutcome("failure", None, "", str(err), 0, False, f"Internal error: {err}")
         finally:
             if outcome is None:
-                outcome = RunOutcome("cancelled", None, "", "", 0, False, "Cancelled.")
+                outcome = RunOutcome("cancelled", None, "", "", 0, False, active.cancel_reason)
             if active.cancel_requested and outcome.status in ("failure", "success") and not active.started:
                 outcome.status = "cancelled"
             await self._record(active, row, outcome)
@@ -224,11 +278,61 @@ class RunOperations(ServiceBase):
         self._runs.pop(active.run_id, None)
         if not active.done.done():
             active.done.set_result(record or {"id": active.run_id, **values})
-        if self.started:
+        if not self.started:
+            return
+        retries = int(row.spec.get("max_retries") or 0)
+        if outcome.status in FAILED_STATUSES and active.attempt <= retries:
+            # Not final yet: dependents and alerts wait for the last attempt.
+            delay = float(row.spec.get("retry_delay_seconds") or 0) * (2 ** (active.attempt - 1))
+            self._spawn(self._retry_later(row.id, active.attempt + 1, delay))
+        else:
+            if outcome.status in FAILED_STATUSES:
+                self._send_alert(row, record or {"id": active.run_id, **values})
             try:
                 await self._fire_dependents(row.id, outcome.status, active.run_id)
             except Exception:
                 self.log.exception("Could not start the jobs triggered by run %s", active.run_id)
+        await self._apply_retention(row.id)
+
+    async def _retry_later(self, job_id: str, attempt: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.start_run(job_id, "retry", scheduled_for=time.time(), attempt=attempt)
+        except JobNotFoundError:
+            pass  # deleted while waiting
+
+    def _send_alert(self, row: JobRow, run: Mapping[str, Any]) -> None:
+        url = row.spec.get("webhook_url") or self.settings.alert_webhook_url
+        if not url:
+            return
+        payload = {
+            "event": "run_failed" if run.get("status") == "failure" else "run_timed_out",
+            "job": {"id": row.id, "name": row.name, "pipeline_path": row.pipeline_path},
+            "run": self._run_answer(run, detail=False),
+            "error_tail": (run.get("error_tail") or "")[-2000:],
+        }
+        self._spawn(self._fs(alerts.post_json, url, payload, self.log))
+
+    async def _apply_retention(self, job_id: str | None = None) -> int:
+        """Prune finished runs beyond the per-job count and older than the age limit."""
+        s = self.settings
+        cutoff = time.time() - s.retention_max_age_days * 86400 if s.retention_max_age_days > 0 else None
+        if s.retention_max_runs_per_job <= 0 and cutoff is None:
+            return 0
+        try:
+            victims = await self._db(
+                self._store.prune_runs, keep_per_job=s.retention_max_runs_per_job, older_than=cutoff
+            )
+        except Exception:
+            self.log.exception("Could not apply the run retention")
+            return 0
+        if victims:
+            await self._fs(self._remove_run_dirs, [v[0] for v in victims])
+        return len(victims)
+
+    def _remove_run_dirs(self, run_ids: list[int]) -> None:
+        for run_id in run_ids:
+            shutil.rmtree(self.settings.log_dir / str(run_id), ignore_errors=True)
 
     async def _fire_dependents(self, job_id: str, status: str, run_id: int) -> None:
         if status != "success" and status not in FAILED_STATUSES:
@@ -355,6 +459,22 @@ class RunOperations(ServiceBase):
             "finished": finished and offset + len(data) >= size,
             "status": row["status"],
         }
+
+    async def notebook_file(self, run_id: int) -> tuple[str, bytes]:
+        """The executed notebook of a notebook run: (file name, content)."""
+        row = await self._db(self._store.get_run, run_id)
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id}; it may have been deleted.")
+        path = self.settings.log_dir / str(run_id) / "executed.ipynb"
+        try:
+            content = await self._fs(path.read_bytes)
+        except FileNotFoundError:
+            raise RunNotFoundError(
+                f"Run {run_id} has no executed notebook (it is not a notebook run, or it has "
+                "not run yet)."
+            ) from None
+        stem = Path(str(row["pipeline_path"])).stem
+        return f"{stem}-run-{run_id}.ipynb", content
 
     async def delete_run(self, run_id: int) -> None:
         row = await self._db(self._store.get_run, run_id)

@@ -14,7 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -25,6 +30,7 @@ from .errors import (
     JobNotFoundError,
 )
 from .jobs import JobOperations
+from .lock import SchedulerLock, process_is_alive, this_process
 from .runs import RunOperations
 from .store import APSCHEDULER_TABLE, Store, make_engine
 
@@ -55,10 +61,10 @@ class SchedulerService(JobOperations, RunOperations):
         await asyncio.shield(self._starting)
 
     async def start(self) -> None:
-        global _active_service
         if self.started:
             return
         s = self.settings
+        started_at = time.perf_counter()
         await self._fs(s.log_dir.mkdir, parents=True, exist_ok=True)
         if s.db_url.startswith("sqlite:///"):
             db_file = Path(s.db_url[len("sqlite:///") :])
@@ -68,32 +74,100 @@ class SchedulerService(JobOperations, RunOperations):
         await self._db(self.store.create_schema)
         self._slots = asyncio.Semaphore(max(1, s.max_concurrent_runs))
         self._job_lock = asyncio.Lock()
+        self._caught_up = set()
         await self._rebuild_dependents()
         if s.run_scheduler:
-            interrupted = await self._db(self.store.mark_interrupted, time.time())
-            if interrupted:
-                self.log.warning("Marked %d run(s) interrupted by a previous stop", len(interrupted))
-            scheduler = AsyncIOScheduler(
-                jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=APSCHEDULER_TABLE)},
-                timezone=self.tz,
-            )
-            scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
-            self.scheduler = scheduler
-            _active_service = self
-            scheduler.start()
-            await self._reconcile()
+            lock = SchedulerLock(s.lock_path or s.root_dir / workspace.DATA_DIR_NAME / "scheduler.lock")
+            self._lock = lock
+            if await self._fs(lock.try_acquire):
+                await self._become_active()
+            else:
+                self.log.info(
+                    "amphi-scheduler: another server (%s) runs the scheduler of this workspace; "
+                    "this one serves the API and takes over if it stops",
+                    await self._fs(lock.holder),
+                )
+                self._spawn(self._standby_loop())
         self.started = True
+        self.log.info("amphi-scheduler started in %.3fs", time.perf_counter() - started_at)
+
+    async def _become_active(self) -> None:
+        """Take the scheduler role: recover interrupted runs, start firing, watch changes."""
+        global _active_service
+        store = self._store
+        own = set(self._runs)
+        interrupted = await self._db(
+            store.mark_interrupted,
+            time.time(),
+            lambda owner: owner == this_process() or process_is_alive(owner),
+        )
+        interrupted = [r for r in interrupted if r not in own]
+        if interrupted:
+            self.log.warning("Marked %d run(s) interrupted by a previous stop", len(interrupted))
+        self._activated_at = time.time()
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=APSCHEDULER_TABLE)},
+            timezone=self.tz,
+        )
+        scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        self.scheduler = scheduler
+        _active_service = self
+        self._seen_revision = int(await self._db(store.get_meta, "jobs_revision") or 0)
+        scheduler.start()
+        await self._reconcile(full=False)
+        self._spawn(self._watch_loop())
+
+    async def _standby_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lock_poll_seconds)
+            if self._lock is not None and await self._fs(self._lock.try_acquire):
+                self.log.info("amphi-scheduler: the active server stopped; taking over the scheduler")
+                await self._become_active()
+                return
+
+    async def _watch_loop(self) -> None:
+        """While active: apply job changes made through other servers, prune old runs."""
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(self.settings.lock_poll_seconds)
+            try:
+                revision = int(await self._db(self._store.get_meta, "jobs_revision") or 0)
+                if revision != self._seen_revision:
+                    self._seen_revision = revision
+                    await self._rebuild_dependents()
+                    await self._reconcile(full=True)
+                if time.time() - last_prune > 600:
+                    last_prune = time.time()
+                    await self._apply_retention()
+            except Exception:
+                self.log.exception("amphi-scheduler: could not refresh the schedule")
+
+    @property
+    def is_active(self) -> bool:
+        return self.scheduler is not None
 
     async def stop(self) -> None:
-        """Stop firing, stop running pipelines (recorded as cancelled), release resources."""
+        """Stop firing, stop running pipelines (recorded as cancelled, or awaited when the
+        shutdown policy is 'wait'), release the scheduler lock and resources."""
         global _active_service
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.scheduler = None
         if _active_service is self:
             _active_service = None
+        for task in list(self._background):
+            task.cancel()
         active_runs = list(self._runs.values())
+        if self.settings.shutdown_policy == "wait":
+            tasks = [a.task for a in active_runs if a.task is not None]
+            if tasks:
+                self.log.info("amphi-scheduler: waiting for %d run(s) to finish", len(tasks))
+                await asyncio.wait(tasks)
+            active_runs = list(self._runs.values())
         for active in active_runs:
             active.cancel_requested = True
+            active.cancel_reason = "Cancelled: the server shut down."
 
         async def cancel(active: ActiveRun) -> None:
             if not await self.runner.cancel(active.run_id) and active.task is not None and not active.started:
@@ -105,14 +179,20 @@ class SchedulerService(JobOperations, RunOperations):
             await asyncio.wait(tasks, timeout=self.settings.kill_grace_seconds + 10)
         # Only now: the runs above still need the runner (log writes) to record their end.
         await self.runner.shutdown()
+        if self._lock is not None:
+            await self._fs(self._lock.release)
         if self.store is not None:
             await self._db(self.store.engine.dispose)
         self._db_thread.shutdown(wait=False)
         self._file_thread.shutdown(wait=False)
         self.started = False
 
-    async def _reconcile(self) -> None:
-        """Make APScheduler's job store agree with the job definitions (ours win)."""
+    async def _reconcile(self, *, full: bool) -> None:
+        """Make APScheduler's job store agree with the job definitions (ours win).
+
+        At start-up (``full=False``) jobs already in APScheduler keep their trigger state;
+        after changes made through another server (``full=True``) jobs whose definition
+        changed since this server scheduled them are scheduled again."""
         assert self.scheduler is not None
         rows = await self._db(self._store.list_jobs)
         in_aps = await self._db(self._store.next_run_times)
@@ -125,9 +205,12 @@ class SchedulerService(JobOperations, RunOperations):
                 if row.id in in_aps:
                     self._unschedule(row.id)
                 continue
-            if row.id not in in_aps:
-                if kind == "date" and (row.spec.get("date_type") or "once") == "once":
-                    continue  # a one-off that already fired
+            known = self._scheduled_versions.get(row.id)
+            changed = full and known is not None and known != row.updated_at
+            if row.id not in in_aps or changed or (full and known is None):
+                if row.id not in in_aps and kind == "date" and (row.spec.get("date_type") or "once") == "once":
+                    if not changed and not (full and known is None):
+                        continue  # a one-off that already fired
                 try:
                     trigger = schedules.build_trigger(
                         row.spec, self.settings.timezone, now=now, require_future=False
@@ -136,27 +219,73 @@ class SchedulerService(JobOperations, RunOperations):
                     self.log.error("Job %s has a schedule that no longer works: %s", row.id, err)
                     continue
                 self._schedule(row, trigger)
-            elif row.paused and in_aps[row.id] is not None:
+                continue
+            self._scheduled_versions[row.id] = row.updated_at
+            if row.paused and in_aps[row.id] is not None:
                 self.scheduler.pause_job(row.id)
             elif not row.paused and in_aps[row.id] is None:
                 self.scheduler.resume_job(row.id)
         for stale in set(in_aps) - ours:
             self._unschedule(stale)
+            self._scheduled_versions.pop(stale, None)
 
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
         if event.scheduled_run_times:
             self._scheduled_for[event.job_id] = event.scheduled_run_times[-1]
 
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        """A fire time missed beyond misfire_grace_time (the server was down): record it."""
+        self._scheduled_for.pop(event.job_id, None)
+        self._spawn(self._record_missed(event.job_id, event.scheduled_run_time))
+
+    async def _record_missed(self, job_id: str, when: datetime) -> None:
+        row = await self._db(self._store.get_job, job_id, False)
+        if row is None:
+            return
+        base = {
+            "job_id": job_id,
+            "job_name": row.name,
+            "pipeline_path": row.pipeline_path,
+            "triggered_by": "catchup",
+            "scheduled_for": when.timestamp(),
+        }
+        await self.record_skipped(
+            base,
+            f"Skipped: missed its fire time {when.isoformat()} by more than its "
+            "misfire_grace_time (the server was not running).",
+        )
+
     async def on_schedule_fired(self, job_id: str) -> None:
         scheduled = self._scheduled_for.pop(job_id, None)
+        when = scheduled.timestamp() if scheduled else time.time()
         try:
-            await self.start_run(
-                job_id,
-                "schedule",
-                scheduled_for=scheduled.timestamp() if scheduled else time.time(),
-            )
+            if when < self._activated_at - 1:
+                # A fire time that passed while no server was running.
+                await self._catch_up(job_id, when)
+            else:
+                await self.start_run(job_id, "schedule", scheduled_for=when)
         except JobNotFoundError:
             self._unschedule(job_id)
+
+    async def _catch_up(self, job_id: str, when: float) -> None:
+        row = await self._get_row(job_id, with_code=False)
+        policy = row.spec.get("catchup") or self.settings.default_catchup
+        base = {
+            "job_id": job_id,
+            "job_name": row.name,
+            "pipeline_path": row.pipeline_path,
+            "triggered_by": "catchup",
+            "scheduled_for": when,
+        }
+        if policy == "skip":
+            await self.record_skipped(
+                base, "Skipped: the server was not running at this fire time (catch-up policy 'skip')."
+            )
+        elif job_id in self._caught_up:
+            await self.record_skipped(base, "Skipped: this job already caught up once since start-up.")
+        else:
+            self._caught_up.add(job_id)
+            await self.start_run(job_id, "catchup", scheduled_for=when)
 
     async def read_components_config(self) -> str:
         return await self._fs(workspace.read_text, self._data_dir / "config.toml")
@@ -188,4 +317,7 @@ class SchedulerService(JobOperations, RunOperations):
             "allow_inline_code": self.settings.allow_inline_code,
             "max_concurrent_runs": self.settings.max_concurrent_runs,
             "scheduler_state": "active" if self.scheduler is not None else "standby",
+            "retention_max_runs_per_job": self.settings.retention_max_runs_per_job,
+            "retention_max_age_days": self.settings.retention_max_age_days,
+            "shutdown_policy": self.settings.shutdown_policy,
         }

@@ -144,3 +144,29 @@ def delete_file(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         raise FileNotFoundInWorkspaceError(f"No component file named {path.name!r}.") from None
+
+
+def resolve_working_dir(root: Path, path: object) -> str:
+    """A folder inside the workspace for a job's working directory (blocking)."""
+    rel = normalize_relative(path, "working_dir")
+    root_real = Path(os.path.realpath(root))
+    target = Path(os.path.realpath(root_real / rel))
+    if target != root_real and root_real not in target.parents:
+        raise PathNotAllowedError(f"working_dir: {str(rel)!r} points outside the workspace.")
+    if not target.is_dir():
+        raise PathNotAllowedError(f"working_dir: {str(rel)!r} is not a folder of the workspace.")
+    return rel.as_posix()
+
+
+def check_interpreter(path: object) -> str:
+    """A Python interpreter for a job: an absolute path to an executable file (blocking)."""
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise InvalidRequestError("python_executable: give the absolute path of a Python interpreter.")
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute():
+        raise InvalidRequestError(
+            f"python_executable: {path!r} is not an absolute path, e.g. '/opt/envs/etl/bin/python'."
+        )
+    if not candidate.is_file() or not os.access(candidate, os.X_OK):
+        raise InvalidRequestError(f"python_executable: {path!r} is not an executable file.")
+    return str(candidate)

@@ -41,6 +41,7 @@ export const GENERATE_CODE_COMMAND = 'pipeline-editor:generate-code';
 export const RUNS_PAGE_SIZE = 50;
 const WATCH_INTERVAL_MS = 1000;
 const LOG_POLL_MS = 1000;
+const INFO_BANNER_MS = 6000;
 const LOG_CHUNK_BYTES = 256 * 1024;
 /** Kept in the page for one open log; the whole log stays on the server. */
 const MAX_LOG_CHARS = 2 * 1024 * 1024;
@@ -211,7 +212,8 @@ export class SchedulerModel implements IDisposable {
   async refreshJobs(): Promise<void> {
     try {
       if (!this._config) {
-        this._config = await this._api.getConfig();
+        // Only the allowed extensions come from it; defaults do until it answers.
+        this._config = await this._api.getConfig().catch(() => null);
       }
       const { jobs } = await this._api.listJobs();
       this._jobs = jobs;
@@ -281,9 +283,16 @@ export class SchedulerModel implements IDisposable {
     });
   }
 
+  /** A passing message; it goes away by itself after a few seconds. */
   showInfo(text: string): void {
-    this._banner = { kind: 'info', text };
+    const banner: Banner = { kind: 'info', text };
+    this._banner = banner;
     this._changed.emit();
+    window.setTimeout(() => {
+      if (this._banner === banner) {
+        this.dismissBanner();
+      }
+    }, INFO_BANNER_MS);
   }
 
   showError(error: unknown): void {
@@ -323,14 +332,12 @@ export class SchedulerModel implements IDisposable {
         ? await this._api.updateJob(jobId, spec)
         : await this._api.createJob(spec);
     this._upsertJob(job, true);
-    this._banner = {
-      kind: 'info',
-      text:
-        mode === 'edit'
-          ? this._trans.__('Job "%1" saved.', job.name)
-          : this._trans.__('Job "%1" created.', job.name)
-    };
-    this._setView({ kind: 'jobs' });
+    this._view = { kind: 'jobs' };
+    this.showInfo(
+      mode === 'edit'
+        ? this._trans.__('Job "%1" saved.', job.name)
+        : this._trans.__('Job "%1" created.', job.name)
+    );
     return job;
   }
 

@@ -199,6 +199,12 @@ export function JobForm(props: JobFormProps): JSX.Element {
     <form
       className="jp-scheduler-form"
       onSubmit={onSubmit}
+      onKeyDown={event => {
+        if (event.key === 'Escape' && !event.defaultPrevented) {
+          event.preventDefault();
+          props.onCancel();
+        }
+      }}
       aria-label={title}
       data-mode={mode}
       noValidate

@@ -14,7 +14,7 @@ async def test_config_names_the_workspace(api: SchedulerClient, workspace: Path)
     assert reply.status == 200, reply
     assert Path(reply.body["amphi_dir"]).resolve() == workspace.resolve()
     assert reply.body["timezone"] == "UTC"
-    assert set(reply.body["allowed_extensions"]) == {".py", ".ampln"}
+    assert set(reply.body["allowed_extensions"]) == {".py", ".ampln", ".ipynb"}
     assert reply.body["scheduler_state"] == "active"
 
 

@@ -509,3 +509,5 @@ def test_panel_is_keyboard_reachable(page: Page, lab: Any) -> None:
     page.keyboard.press("Enter")
     expect(page.locator(f'{PANEL} input[name="name"]')).to_be_focused()
     page.keyboard.press("Escape")
+    expect(page.locator(f"{PANEL} form.jp-scheduler-form")).to_have_count(0)
+    expect(job_card(page, "Keyboard")).to_be_visible()
