@@ -41,6 +41,7 @@ COMPONENT_LIMIT = 1024 * 1024
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 FIRE_FUNCTION = "pipeline_scheduler.service:fire_scheduled_job"
 
+
 @dataclass
 class SchedulerSettings:
     root_dir: Path
@@ -91,7 +92,6 @@ def _job_matches(status: str | None, on: str) -> bool:
     if on == "success":
         return status == "success"
     return status in FAILED_STATUSES
-
 
 
 class ServiceBase:

@@ -51,9 +51,7 @@ class PipelineSchedulerApp(ExtensionApp):
         config=True,
         help="IANA time zone for schedules that do not name one (default: the server's zone).",
     )
-    log_dir = Unicode(
-        "", config=True, help="Folder for run logs (default: <workspace>/.amphi/runs)."
-    )
+    log_dir = Unicode("", config=True, help="Folder for run logs (default: <workspace>/.amphi/runs).")
     max_log_bytes = Integer(
         50 * 1024 * 1024,
         config=True,
@@ -75,9 +73,7 @@ class PipelineSchedulerApp(ExtensionApp):
         config=True,
         help="Accept generated Python code (python_code) for .ampln pipelines.",
     )
-    max_code_bytes = Integer(
-        5 * 1024 * 1024, config=True, help="Largest python_code accepted for a job."
-    )
+    max_code_bytes = Integer(5 * 1024 * 1024, config=True, help="Largest python_code accepted for a job.")
     python_executable = Unicode(
         "", config=True, help="Interpreter that runs pipelines (default: the server's Python)."
     )
@@ -86,9 +82,7 @@ class PipelineSchedulerApp(ExtensionApp):
         config=True,
         help="Pipelines running at once; more wait in a queue (default: number of CPUs).",
     )
-    default_timeout_seconds = Float(
-        0.0, config=True, help="Stop runs after this many seconds (0: no limit)."
-    )
+    default_timeout_seconds = Float(0.0, config=True, help="Stop runs after this many seconds (0: no limit).")
     misfire_grace_time = Integer(
         60,
         config=True,
@@ -106,7 +100,9 @@ class PipelineSchedulerApp(ExtensionApp):
         "run once at start-up, or record them as skipped. Jobs can override it.",
     )
     retention_max_runs_per_job = Integer(
-        500, config=True, help="Finished runs kept per job (older ones and their logs are pruned; 0: no limit)."
+        500,
+        config=True,
+        help="Finished runs kept per job (older ones and their logs are pruned; 0: no limit).",
     )
     retention_max_age_days = Float(
         90.0, config=True, help="Finished runs older than this many days are pruned (0: no limit)."
@@ -133,6 +129,7 @@ class PipelineSchedulerApp(ExtensionApp):
         return _local_zone()
 
     def _settings_object(self) -> SchedulerSettings:
+        assert self.serverapp is not None
         root = Path(self.workspace_dir or self.serverapp.root_dir).expanduser().resolve()
         data = root / ".amphi"
         if self.db_url:

@@ -41,6 +41,7 @@ class SchedulerAPIHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        message: str | None
         if isinstance(exc, SchedulerError):
             status, message = exc.status_code, exc.message
         elif isinstance(exc, web.HTTPError):
@@ -61,8 +62,9 @@ class SchedulerAPIHandler(APIHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, SchedulerError):
-            self.log.info("%s %s -> %s: %s", self.request.method, self.request.path,
-                          value.status_code, value.message)
+            self.log.info(
+                "%s %s -> %s: %s", self.request.method, self.request.path, value.status_code, value.message
+            )
             return
         super().log_exception(typ, value, tb)
 
@@ -148,9 +150,7 @@ class RunNowHandler(SchedulerAPIHandler):
         wait = body.get("wait", True)
         if not isinstance(wait, bool):
             raise InvalidRequestError("wait: must be true or false.")
-        answer, finished = await self.service.run_now(
-            job_id, wait=wait, python_code=body.get("python_code")
-        )
+        answer, finished = await self.service.run_now(job_id, wait=wait, python_code=body.get("python_code"))
         self.reply(answer, 200 if finished else 202)
 
 

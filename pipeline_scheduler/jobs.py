@@ -1,5 +1,4 @@
-"""Job definitions: validation against the workspace and the other jobs, CRUD, preview.
-"""
+"""Job definitions: validation against the workspace and the other jobs, CRUD, preview."""
 
 from __future__ import annotations
 
@@ -148,9 +147,7 @@ class JobOperations(ServiceBase):
             merged["name"] = existing.name
             merged["pipeline_path"] = existing.pipeline_path
             merged["paused"] = existing.paused
-            schedule_changed = any(
-                k in patch for k in ("schedule_type", "timezone", *ALL_SCHEDULE_FIELDS)
-            )
+            schedule_changed = any(k in patch for k in ("schedule_type", "timezone", *ALL_SCHEDULE_FIELDS))
             if "schedule_type" in patch and patch["schedule_type"] != merged.get("schedule_type"):
                 for key in ALL_SCHEDULE_FIELDS:
                     if key not in patch:
@@ -196,9 +193,7 @@ class JobOperations(ServiceBase):
             )
         if kind == "date" and not fields.get("date_type"):
             fields["date_type"] = "once"
-        trigger = schedules.build_trigger(
-            fields, s.timezone, require_future=schedule_changed
-        )
+        trigger = schedules.build_trigger(fields, s.timezone, require_future=schedule_changed)
         if fields.get("timezone"):
             schedules.zone(fields["timezone"])
         if kind == "trigger":
@@ -296,17 +291,13 @@ class JobOperations(ServiceBase):
                 '[{"job_id": "<another job>", "on": "success"}].'
             )
         if len(conditions) > MAX_TRIGGER_CONDITIONS:
-            raise InvalidScheduleError(
-                f"trigger_conditions: at most {MAX_TRIGGER_CONDITIONS} conditions."
-            )
+            raise InvalidScheduleError(f"trigger_conditions: at most {MAX_TRIGGER_CONDITIONS} conditions.")
         names = await self._db(self._store.job_names)
         for cond in conditions:
             if cond["job_id"] == job_id:
                 raise InvalidScheduleError("trigger_conditions: a job cannot trigger itself.")
             if cond["job_id"] not in names:
-                raise InvalidScheduleError(
-                    f"trigger_conditions: no job with id {cond['job_id']!r}."
-                )
+                raise InvalidScheduleError(f"trigger_conditions: no job with id {cond['job_id']!r}.")
         # A cycle exists when this job is upstream of one of its own conditions.
         upstream_of: dict[str, set[str]] = {}
         for upstream, deps in self._dependents.items():
@@ -336,8 +327,7 @@ class JobOperations(ServiceBase):
                 names = await self._db(self._store.job_names)
                 listed = ", ".join(f"'{names.get(d, d)}'" for d in dependents)
                 raise ConflictError(
-                    f"'{row.name}' is a trigger condition of {listed}; edit or delete "
-                    "those jobs first."
+                    f"'{row.name}' is a trigger condition of {listed}; edit or delete those jobs first."
                 )
             self._unschedule(job_id)
             await self._db(self._store.delete_job, job_id)

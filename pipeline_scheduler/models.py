@@ -22,9 +22,7 @@ RunStatus = Literal[
 ]
 TriggeredBy = Literal["schedule", "manual", "trigger", "catchup", "retry"]
 
-FINAL_STATUSES = frozenset(
-    {"success", "failure", "cancelled", "timeout", "interrupted", "skipped"}
-)
+FINAL_STATUSES = frozenset({"success", "failure", "cancelled", "timeout", "interrupted", "skipped"})
 ACTIVE_STATUSES = frozenset({"queued", "running"})
 # Outcomes that count as "failure" for jobs triggered "on failure".
 FAILED_STATUSES = frozenset({"failure", "timeout"})

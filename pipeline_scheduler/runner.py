@@ -64,9 +64,7 @@ class RunnerBackend(ABC):
     """
 
     @abstractmethod
-    async def run(
-        self, request: RunRequest, on_started: Callable[[], Awaitable[None]]
-    ) -> RunOutcome: ...
+    async def run(self, request: RunRequest, on_started: Callable[[], Awaitable[None]]) -> RunOutcome: ...
 
     @abstractmethod
     async def cancel(self, run_id: int) -> bool:
@@ -178,9 +176,7 @@ class LocalSubprocessRunner(RunnerBackend):
         # One thread for log file writes keeps their order and keeps them off the loop.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-scheduler-log")
 
-    async def run(
-        self, request: RunRequest, on_started: Callable[[], Awaitable[None]]
-    ) -> RunOutcome:
+    async def run(self, request: RunRequest, on_started: Callable[[], Awaitable[None]]) -> RunOutcome:
         log = LogWriter(request.log_path, request.max_log_bytes, self._io)
         out_tail, err_tail = TailBuffer(request.tail_bytes), TailBuffer(request.tail_bytes)
         await log.open(request.header)
@@ -196,9 +192,9 @@ class LocalSubprocessRunner(RunnerBackend):
                     start_new_session=True,  # own process group: a kill reaches its children
                 )
             except OSError as err:
-                message = f"Could not start the pipeline: {err}"
-                await log.write((message + "\n").encode())
-                return RunOutcome("failure", None, "", message, log.size, log.truncated, message)
+                reason = f"Could not start the pipeline: {err}"
+                await log.write((reason + "\n").encode())
+                return RunOutcome("failure", None, "", reason, log.size, log.truncated, reason)
             active = _Active(process, request.kill_grace_seconds)
             self._active[request.run_id] = active
             await on_started()
@@ -230,6 +226,7 @@ class LocalSubprocessRunner(RunnerBackend):
             if active.stopping is not None:
                 await active.stopping
             code = await _exited(process)  # set even when SIGKILL just ended it
+            message: str | None
             if active.stop_reason == "timeout":
                 status, message = "timeout", f"Stopped after the {request.timeout_seconds:g} s timeout."
             elif active.stop_reason == "cancelled":

@@ -1,5 +1,4 @@
-"""Runs: starting, executing and recording pipeline runs, and their history.
-"""
+"""Runs: starting, executing and recording pipeline runs, and their history."""
 
 from __future__ import annotations
 
@@ -109,7 +108,8 @@ class RunOperations(ServiceBase):
             self._store.insert_run, **base, status="skipped", finished_at=time.time(), message=message
         )
         done: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        done.set_result(await self._db(self._store.get_run, run_id) or {})
+        record = await self._db(self._store.get_run, run_id)
+        done.set_result(record or {})
         return ActiveRun(run_id, base["job_id"], done)
 
     async def _refresh_code(self, row: JobRow, python_code: str) -> JobRow:
@@ -343,13 +343,9 @@ class RunOperations(ServiceBase):
                 continue
             conditions = dep.spec.get("trigger_conditions") or []
             if (dep.spec.get("logical_operator") or "OR") == "OR":
-                fire = any(
-                    c["job_id"] == job_id and _job_matches(status, c["on"]) for c in conditions
-                )
+                fire = any(c["job_id"] == job_id and _job_matches(status, c["on"]) for c in conditions)
             else:
-                latest = await self._db(
-                    self._store.latest_final_runs, [c["job_id"] for c in conditions]
-                )
+                latest = await self._db(self._store.latest_final_runs, [c["job_id"] for c in conditions])
                 fire = all(
                     c["job_id"] in latest
                     and latest[c["job_id"]][0] > dep.trigger_watermark
@@ -470,8 +466,7 @@ class RunOperations(ServiceBase):
             content = await self._fs(path.read_bytes)
         except FileNotFoundError:
             raise RunNotFoundError(
-                f"Run {run_id} has no executed notebook (it is not a notebook run, or it has "
-                "not run yet)."
+                f"Run {run_id} has no executed notebook (it is not a notebook run, or it has not run yet)."
             ) from None
         stem = Path(str(row["pipeline_path"])).stem
         return f"{stem}-run-{run_id}.ipynb", content

@@ -36,9 +36,7 @@ _MAX_CRON_LENGTH = 200
 def zone(name: str) -> ZoneInfo:
     """The ZoneInfo for an IANA name, or a clear error."""
     if not isinstance(name, str) or not name or len(name) > 64 or "\x00" in name:
-        raise InvalidScheduleError(
-            "timezone: give an IANA time zone name such as 'Europe/Paris' or 'UTC'."
-        )
+        raise InvalidScheduleError("timezone: give an IANA time zone name such as 'Europe/Paris' or 'UTC'.")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -52,8 +50,7 @@ def parse_run_date(text: Any, tz: ZoneInfo) -> datetime:
     """Parse an ISO 8601 date-time. A value without offset is wall-clock time in ``tz``."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidScheduleError(
-            "run_date: required for this schedule; give an ISO 8601 date-time such as "
-            "'2030-01-15T08:30:00Z'."
+            "run_date: required for this schedule; give an ISO 8601 date-time such as '2030-01-15T08:30:00Z'."
         )
     raw = text.strip()
     if raw.endswith(("Z", "z")):
@@ -108,8 +105,7 @@ def _translate_dow(field: str) -> str:
         stride = int(step) if step else 1
         if low > 7 or high > 7 or low > high or stride < 1:
             raise InvalidScheduleError(
-                f"cron_expression: day-of-week {token!r} is out of range "
-                "(0-7, where 0 and 7 are Sunday)."
+                f"cron_expression: day-of-week {token!r} is out of range (0-7, where 0 and 7 are Sunday)."
             )
         for day in range(low, high + 1, stride):
             name = _CRON_DOW_NAMES[day % 7]
@@ -193,9 +189,7 @@ def build_trigger(
             # Without a start, the first run is N days from now (as APScheduler would
             # fire it), so previews never show "now" as a fire time that will not happen.
             start = (
-                parse_run_date(spec["run_date"], tz)
-                if spec.get("run_date")
-                else now + timedelta(days=days)
+                parse_run_date(spec["run_date"], tz) if spec.get("run_date") else now + timedelta(days=days)
             )
             trigger = IntervalTrigger(days=days, start_date=start.astimezone(tz), timezone=tz)
         else:
@@ -230,13 +224,10 @@ def build_trigger(
                 )
             else:
                 raise InvalidScheduleError(
-                    "date_type: must be one of 'once', 'daily', 'weekly', 'monthly', "
-                    "'every_x_days'."
+                    "date_type: must be one of 'once', 'daily', 'weekly', 'monthly', 'every_x_days'."
                 )
     else:
-        raise InvalidScheduleError(
-            "schedule_type: must be one of 'date', 'interval', 'cron', 'trigger'."
-        )
+        raise InvalidScheduleError("schedule_type: must be one of 'date', 'interval', 'cron', 'trigger'.")
     if kind == "cron" and trigger.get_next_fire_time(None, now) is None:
         raise InvalidScheduleError(
             f"cron_expression: {spec.get('cron_expression')!r} never fires (no such date)."

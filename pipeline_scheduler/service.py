@@ -48,7 +48,6 @@ async def fire_scheduled_job(job_id: str) -> None:
     await service.on_schedule_fired(job_id)
 
 
-
 class SchedulerService(JobOperations, RunOperations):
     """The one place where jobs and runs change."""
 
@@ -206,11 +205,12 @@ class SchedulerService(JobOperations, RunOperations):
                     self._unschedule(row.id)
                 continue
             known = self._scheduled_versions.get(row.id)
-            changed = full and known is not None and known != row.updated_at
-            if row.id not in in_aps or changed or (full and known is None):
-                if row.id not in in_aps and kind == "date" and (row.spec.get("date_type") or "once") == "once":
-                    if not changed and not (full and known is None):
-                        continue  # a one-off that already fired
+            # Changed through another server (or created there) since we scheduled it.
+            changed = full and known != row.updated_at
+            if row.id not in in_aps or changed:
+                is_one_off = kind == "date" and (row.spec.get("date_type") or "once") == "once"
+                if is_one_off and not changed:
+                    continue  # a one-off that already fired
                 try:
                     trigger = schedules.build_trigger(
                         row.spec, self.settings.timezone, now=now, require_future=False

@@ -93,9 +93,7 @@ runs_table = Table(
     Index("ix_ps_runs_status", "status"),
 )
 
-RUN_SUMMARY_COLUMNS = [
-    c for c in runs_table.c if c.name not in ("output_tail", "error_tail")
-]
+RUN_SUMMARY_COLUMNS = [c for c in runs_table.c if c.name not in ("output_tail", "error_tail")]
 
 
 @dataclass
@@ -165,9 +163,7 @@ class Store:
                 select(meta_table.c.value).where(meta_table.c.key == "schema_version")
             ).scalar()
             if found is None:
-                conn.execute(
-                    insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION))
-                )
+                conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
             elif int(found) > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"The scheduler database has schema version {found}, newer than this "
@@ -181,9 +177,7 @@ class Store:
 
     def replace_job(self, row: JobRow) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                update(jobs_table).where(jobs_table.c.id == row.id).values(**self._job_values(row))
-            )
+            conn.execute(update(jobs_table).where(jobs_table.c.id == row.id).values(**self._job_values(row)))
 
     @staticmethod
     def _job_values(row: JobRow) -> dict[str, Any]:
@@ -214,9 +208,7 @@ class Store:
     def list_jobs(self, with_code: bool = False) -> list[JobRow]:
         cols = [c for c in jobs_table.c if with_code or c.name != "python_code"]
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*cols).order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)
-            ).all()
+            rows = conn.execute(select(*cols).order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)).all()
         return [_job_from_row(r, with_code) for r in rows]
 
     def job_names(self) -> dict[str, str]:
@@ -242,7 +234,9 @@ class Store:
         values.setdefault("created_at", time.time())
         with self.engine.begin() as conn:
             result = conn.execute(insert(runs_table).values(**values))
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def update_run(self, run_id: int, **values: Any) -> None:
         with self.engine.begin() as conn:
@@ -293,8 +287,9 @@ class Store:
             return {}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(jobs_table.c.id, jobs_table.c.last_run_id, jobs_table.c.last_run_status)
-                .where(jobs_table.c.id.in_(ids))
+                select(jobs_table.c.id, jobs_table.c.last_run_id, jobs_table.c.last_run_status).where(
+                    jobs_table.c.id.in_(ids)
+                )
             ).all()
         return {r[0]: (r[1], r[2]) for r in rows if r[1] is not None}
 
@@ -350,9 +345,7 @@ class Store:
                 )
         return [r[0] for r in rows]
 
-    def prune_runs(
-        self, *, keep_per_job: int, older_than: float | None
-    ) -> list[tuple[int, str | None]]:
+    def prune_runs(self, *, keep_per_job: int, older_than: float | None) -> list[tuple[int, str | None]]:
         """Retention: delete finished runs beyond the newest ``keep_per_job`` of each job,
         and finished runs created before ``older_than``. Answers (id, log_path) of each."""
         final = runs_table.c.status.not_in(["running", "queued"])

@@ -22,8 +22,7 @@ def normalize_relative(path: object, field: str = "pipeline_path") -> PurePosixP
     """Check the text of a workspace-relative path without touching the disk."""
     if not isinstance(path, str) or not path.strip():
         raise PathNotAllowedError(
-            f"{field}: required; give the pipeline's path relative to the workspace, "
-            "e.g. 'etl/load.py'."
+            f"{field}: required; give the pipeline's path relative to the workspace, e.g. 'etl/load.py'."
         )
     if "\x00" in path or len(path) > 1024:
         raise PathNotAllowedError(f"{field}: contains characters that are not allowed.")
@@ -67,8 +66,7 @@ def resolve_pipeline(root: Path, path: object, allowed_extensions: Iterable[str]
         )
     if not target.is_file():
         raise PathNotAllowedError(
-            f"pipeline_path: {str(rel)!r} does not exist in the workspace "
-            f"({root_real}); check the path."
+            f"pipeline_path: {str(rel)!r} does not exist in the workspace ({root_real}); check the path."
         )
     return rel.as_posix(), target
 
