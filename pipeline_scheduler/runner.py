@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 CHUNK_SIZE = 64 * 1024
 TRUNCATION_MARKER = "\n[amphi-scheduler] log truncated at {limit} bytes; later output was discarded.\n"
@@ -155,6 +155,24 @@ async def _exited(process: asyncio.subprocess.Process) -> int:
     return process.returncode
 
 
+async def _wait_exit(
+    process: asyncio.subprocess.Process, pumps: asyncio.Future[Any], timeout: float | None
+) -> bool:
+    """Wait until the pipeline process has exited; False on timeout.
+
+    Usually its pipes close as it exits, and ``process.wait()`` answers at once; a child
+    that keeps the pipes open is covered by polling ``returncode``.
+    """
+    waiter = asyncio.ensure_future(process.wait())
+    poller = asyncio.ensure_future(_exited(process))
+    try:
+        done, _ = await asyncio.wait({waiter, poller}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        return bool(done)
+    finally:
+        waiter.cancel()
+        poller.cancel()
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -210,9 +228,7 @@ class LocalSubprocessRunner(RunnerBackend):
                     await log.write(chunk)
 
             pumps = asyncio.gather(pump(process.stdout, out_tail), pump(process.stderr, err_tail))
-            try:
-                await asyncio.wait_for(_exited(process), request.timeout_seconds)
-            except asyncio.TimeoutError:
+            if not await _wait_exit(process, pumps, request.timeout_seconds):
                 active.stop_reason = active.stop_reason or "timeout"
                 await self._stop(active)
             # The main process has exited; children that keep the pipes open get a short
