@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml package.json yarn.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install -q "jupyterlab>=4.4,<5" "hatchling>=1.5" \
-		"hatch-jupyter-builder>=0.5" "hatch-nodejs-version>=0.3.2"
+		"hatch-jupyter-builder>=0.5" "hatch-nodejs-version>=0.3.2" editables
 	cd . && PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install --immutable
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm build
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pip install -q --no-build-isolation -e ".[test,dev]"
