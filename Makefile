@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml package.json yarn.lock
 	cd . && PATH="$(CURDIR)/$(BIN):$$PATH" jlpm install --immutable
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm build
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pip install -q --no-build-isolation -e ".[test,dev]"
-	$(BIN)/jupyter labextension develop . --overwrite
+	PATH="$(CURDIR)/$(BIN):$$PATH" jupyter labextension develop . --overwrite
 	touch $(STAMP)
 
 run: install
