@@ -109,11 +109,14 @@ class ServiceBase:
         self.runner: RunnerBackend = runner or LocalSubprocessRunner()
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-scheduler-db")
         self._file_thread = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pipeline-scheduler-fs")
+        # Webhook alerts wait on the network (up to their timeout): never on the file threads.
+        self._alert_thread = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pipeline-scheduler-alert")
         self.store: Store | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._runs: dict[int, ActiveRun] = {}
         self._slots: asyncio.Semaphore | None = None
-        self._scheduled_for: dict[str, datetime] = {}
+        # Fire times APScheduler submitted per job, in order, each taken by one call.
+        self._scheduled_for: dict[str, list[datetime]] = {}
         self._dependents: dict[str, set[str]] = {}
         self._hashes = HashCache()
         self._job_lock: asyncio.Lock | None = None
@@ -127,6 +130,8 @@ class ServiceBase:
         self._seen_revision: int | None = None
         self._activated_at = 0.0
         self._caught_up: set[str] = set()
+        # Jobs whose stored next fire time had passed when this server became active.
+        self._overdue: set[str] = set()
         self._lock: SchedulerLock | None = None
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -178,6 +178,20 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+def _partial_secret(data: bytes, secrets: list[bytes]) -> int:
+    """Length of the longest end of ``data`` that is the start of a secret: a read may cut
+    a secret in two, so that end waits for the next read before being masked."""
+    best = 0
+    for secret in secrets:
+        i = data.find(secret[:1], max(0, len(data) - len(secret) + 1))
+        while i != -1 and len(data) - i > best:
+            if secret.startswith(data[i:]):
+                best = len(data) - i
+                break
+            i = data.find(secret[:1], i + 1)
+    return best
+
+
 @dataclass
 class _Active:
     process: asyncio.subprocess.Process
@@ -221,11 +235,19 @@ class LocalSubprocessRunner(RunnerBackend):
 
             async def pump(stream: asyncio.StreamReader | None, tail: TailBuffer) -> None:
                 assert stream is not None
+                held = b""  # the end of the last read that may be the start of a secret
                 while chunk := await stream.read(CHUNK_SIZE):
-                    for secret in secrets:
-                        chunk = chunk.replace(secret, b"***")
+                    if secrets:
+                        chunk = held + chunk
+                        for secret in secrets:
+                            chunk = chunk.replace(secret, b"***")
+                        keep = _partial_secret(chunk, secrets)
+                        chunk, held = chunk[: len(chunk) - keep], chunk[len(chunk) - keep :]
                     tail.append(chunk)
                     await log.write(chunk)
+                if held:
+                    tail.append(held)
+                    await log.write(held)
 
             pumps = asyncio.gather(pump(process.stdout, out_tail), pump(process.stderr, err_tail))
             if not await _wait_exit(process, pumps, request.timeout_seconds):

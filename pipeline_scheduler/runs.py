@@ -311,7 +311,8 @@ class RunOperations(ServiceBase):
             "run": self._run_answer(run, detail=False),
             "error_tail": (run.get("error_tail") or "")[-2000:],
         }
-        self._spawn(self._fs(alerts.post_json, url, payload, self.log))
+        loop = asyncio.get_running_loop()
+        self._spawn(loop.run_in_executor(self._alert_thread, alerts.post_json, url, payload, self.log))
 
     async def _apply_retention(self, job_id: str | None = None) -> int:
         """Prune finished runs beyond the per-job count and older than the age limit."""

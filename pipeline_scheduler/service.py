@@ -104,6 +104,11 @@ class SchedulerService(JobOperations, RunOperations):
         if interrupted:
             self.log.warning("Marked %d run(s) interrupted by a previous stop", len(interrupted))
         self._activated_at = time.time()
+        self._overdue = {
+            job_id
+            for job_id, next_run in (await self._db(store.next_run_times)).items()
+            if next_run is not None and next_run < self._activated_at
+        }
         scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=APSCHEDULER_TABLE)},
             timezone=self.tz,
@@ -184,6 +189,7 @@ class SchedulerService(JobOperations, RunOperations):
             await self._db(self.store.engine.dispose)
         self._db_thread.shutdown(wait=False)
         self._file_thread.shutdown(wait=False)
+        self._alert_thread.shutdown(wait=False)
         self.started = False
 
     async def _reconcile(self, *, full: bool) -> None:
@@ -230,12 +236,16 @@ class SchedulerService(JobOperations, RunOperations):
             self._scheduled_versions.pop(stale, None)
 
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        # Without coalescing, APScheduler calls the job once per missed fire time (in
+        # order) after a single submission: each call takes its own fire time.
         if event.scheduled_run_times:
-            self._scheduled_for[event.job_id] = event.scheduled_run_times[-1]
+            self._scheduled_for.setdefault(event.job_id, []).extend(event.scheduled_run_times)
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         """A fire time missed beyond misfire_grace_time (the server was down): record it."""
-        self._scheduled_for.pop(event.job_id, None)
+        pending = self._scheduled_for.get(event.job_id)
+        if pending and event.scheduled_run_time in pending:
+            pending.remove(event.scheduled_run_time)
         self._spawn(self._record_missed(event.job_id, event.scheduled_run_time))
 
     async def _record_missed(self, job_id: str, when: datetime) -> None:
@@ -256,10 +266,14 @@ class SchedulerService(JobOperations, RunOperations):
         )
 
     async def on_schedule_fired(self, job_id: str) -> None:
-        scheduled = self._scheduled_for.pop(job_id, None)
+        pending = self._scheduled_for.get(job_id)
+        scheduled = pending.pop(0) if pending else None
+        if not pending:
+            self._scheduled_for.pop(job_id, None)
         when = scheduled.timestamp() if scheduled else time.time()
         try:
-            if when < self._activated_at - 1:
+            overdue = job_id in self._overdue and when < self._activated_at
+            if overdue or when < self._activated_at - 1:
                 # A fire time that passed while no server was running.
                 await self._catch_up(job_id, when)
             else:

@@ -186,9 +186,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
                     break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.time() > deadline:
-                    raise RuntimeError(
-                        f"jupyter lab did not answer:\n{log.read_text()[-4000:]}"
-                    ) from None
+                    raise RuntimeError(f"jupyter lab did not answer:\n{log.read_text()[-4000:]}") from None
                 time.sleep(0.3)
         # The scheduler extension must be loaded: without it every test would fail late.
         config = server.api("GET", "config")
@@ -205,8 +203,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
             sys.stderr.write(log.read_text()[-20000:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not session-wide: while Playwright's sync API is
+    active it keeps an asyncio loop running in this thread, which would break every
+    later test that calls asyncio.run() (the unit and API tests)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

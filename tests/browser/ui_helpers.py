@@ -91,13 +91,9 @@ def register_stand_in_generator(page: Page, code: str) -> None:
 
 
 def set_theme(page: Page, theme: str) -> None:
-    page.evaluate(
-        "(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme
-    )
+    page.evaluate("(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme)
     light = "true" if "Light" in theme else "false"
-    page.wait_for_selector(
-        f'body[data-jp-theme-light="{light}"]', state="attached", timeout=20000
-    )
+    page.wait_for_selector(f'body[data-jp-theme-light="{light}"]', state="attached", timeout=20000)
     page.wait_for_timeout(500)
 
 
@@ -110,7 +106,10 @@ def contrast_ratio(page: Page, selector: str) -> float:
                 const el = document.querySelector(selector);
                 const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
                 const lum = ([r, g, b]) => {
-                    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                    const f = v => {
+                        v /= 255;
+                        return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+                    };
                     return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
                 };
                 let node = el, bg = null;
