@@ -255,6 +255,15 @@ class ComponentsFileHandler(SchedulerAPIHandler):
         self.reply({"success": True, "filename": name})
 
 
+class OpenAPIHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from .openapi import build_spec
+
+        self.reply(build_spec())
+
+
 class NotFoundHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
@@ -280,5 +289,6 @@ def route_table() -> list[tuple[str, type[SchedulerAPIHandler]]]:
         (rf"/{p}/config/?", ConfigHandler),
         (rf"/{p}/components-config/?", ComponentsConfigHandler),
         (rf"/{p}/components-file/?", ComponentsFileHandler),
+        (rf"/{p}/openapi.json", OpenAPIHandler),
         (rf"/{p}/(.*)", NotFoundHandler),
     ]
