@@ -23,11 +23,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import OperationalError
 
 from . import schedules
-from .errors import (
-    JobNotFoundError,
-)
+from .errors import JobNotFoundError, StoreUnavailableError
 from .lock import SchedulerLock
 from .models import (
     FAILED_STATUSES,
@@ -136,7 +135,15 @@ class ServiceBase:
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args, **kwargs))
+        except OperationalError as err:
+            self.log.error("amphi-scheduler database error: %s", err)
+            raise StoreUnavailableError(
+                "The scheduler database is not usable right now "
+                f"({str(err.orig) if err.orig else err}); if another program holds it locked, "
+                "try again when it is done."
+            ) from None
 
     async def _fs(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -50,3 +50,9 @@ class ConflictError(SchedulerError):
 
 class PayloadTooLargeError(SchedulerError):
     status_code = 413
+
+
+class StoreUnavailableError(SchedulerError):
+    """The database cannot be used right now (locked by another process, disk error)."""
+
+    status_code = 503

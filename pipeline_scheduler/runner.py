@@ -109,6 +109,7 @@ class LogWriter:
         self.limit = limit
         self.size = 0
         self.truncated = False
+        self.error: str | None = None
         self._executor = executor
         self._file: IO[bytes] | None = None
 
@@ -134,7 +135,13 @@ class LogWriter:
             self.truncated = True
         data = chunk + marker
         self.size += len(data)
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._file.write, data)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._file.write, data)
+        except OSError as err:
+            # Disk full or the folder went away: keep the run going (its tails still reach
+            # the API) but stop writing, and say so where the log ends.
+            self.error = f"The run log could not be written further: {err.strerror or err}."
+            self.truncated = True
 
     async def close(self) -> None:
         if self._file is not None:
@@ -211,18 +218,35 @@ class LocalSubprocessRunner(RunnerBackend):
     async def run(self, request: RunRequest, on_started: Callable[[], Awaitable[None]]) -> RunOutcome:
         log = LogWriter(request.log_path, request.max_log_bytes, self._io)
         out_tail, err_tail = TailBuffer(request.tail_bytes), TailBuffer(request.tail_bytes)
-        await log.open(request.header)
+        try:
+            await log.open(request.header)
+        except OSError as err:
+            reason = (
+                f"Cannot write the run log in {request.log_path.parent}: {err.strerror or err}; "
+                "check that the log folder (log_dir) is writable."
+            )
+            return RunOutcome("failure", None, "", reason, 0, False, reason)
         try:
             try:
-                process = await asyncio.create_subprocess_exec(
-                    *request.argv,
-                    cwd=str(request.cwd),
-                    env=request.env,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    start_new_session=True,  # own process group: a kill reaches its children
+                spawn = asyncio.ensure_future(
+                    asyncio.create_subprocess_exec(
+                        *request.argv,
+                        cwd=str(request.cwd),
+                        env=request.env,
+                        stdin=asyncio.subprocess.DEVNULL,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.PIPE,
+                        start_new_session=True,  # own process group: a kill reaches its children
+                    )
                 )
+                try:
+                    process = await asyncio.shield(spawn)
+                except asyncio.CancelledError:
+                    # Stopped while starting: the pipeline may already run (and have started
+                    # children); asyncio would kill only its main process, so kill its group.
+                    with contextlib.suppress(Exception):
+                        _signal_group((await spawn).pid, signal.SIGKILL)
+                    raise
             except OSError as err:
                 reason = f"Could not start the pipeline: {err}"
                 await log.write((reason + "\n").encode())
@@ -273,6 +297,8 @@ class LocalSubprocessRunner(RunnerBackend):
                 status, message = "success", None
             else:
                 status, message = "failure", f"Exited with code {code}."
+            if log.error:
+                message = f"{message} {log.error}" if message else log.error
             if message:
                 await log.write(f"\n[amphi-scheduler] {message}\n".encode())
             return RunOutcome(

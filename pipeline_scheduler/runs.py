@@ -22,6 +22,7 @@ from .errors import (
     PathNotAllowedError,
     PayloadTooLargeError,
     RunNotFoundError,
+    StoreUnavailableError,
 )
 from .lock import this_process
 from .models import (
@@ -244,6 +245,12 @@ class RunOperations(ServiceBase):
                     outcome.message = active.cancel_reason
         except PathNotAllowedError as err:
             outcome = RunOutcome("failure", None, "", err.message, 0, False, err.message)
+        except OSError as err:
+            reason = (
+                f"Cannot prepare the run in {run_dir}: {err.strerror or err}; check that the "
+                "log folder (log_dir) is writable."
+            )
+            outcome = RunOutcome("failure", None, "", reason, 0, False, reason)
         except asyncio.CancelledError:
             outcome = RunOutcome("cancelled", None, "", "", 0, False, active.cancel_reason)
         except Exception as err:
@@ -269,12 +276,18 @@ class RunOperations(ServiceBase):
             "log_truncated": outcome.log_truncated,
             "message": outcome.message,
         }
-        try:
-            await self._db(store.finish_run, active.run_id, row.id, **values)
-            record = await self._db(store.get_run, active.run_id)
-        except Exception:
-            self.log.exception("Could not record the end of run %s", active.run_id)
-            record = None
+        record = None
+        for attempt in range(6):
+            try:
+                await self._db(store.finish_run, active.run_id, row.id, **values)
+                record = await self._db(store.get_run, active.run_id)
+                break
+            except StoreUnavailableError:
+                # Locked by another program: the outcome must not be lost, so try again.
+                await asyncio.sleep(2 * (attempt + 1))
+            except Exception:
+                self.log.exception("Could not record the end of run %s", active.run_id)
+                break
         self._runs.pop(active.run_id, None)
         if not active.done.done():
             active.done.set_result(record or {"id": active.run_id, **values})

@@ -64,7 +64,11 @@ class SchedulerService(JobOperations, RunOperations):
             return
         s = self.settings
         started_at = time.perf_counter()
-        await self._fs(s.log_dir.mkdir, parents=True, exist_ok=True)
+        try:
+            await self._fs(s.log_dir.mkdir, parents=True, exist_ok=True)
+        except OSError as err:
+            # Runs will fail with a clear message; the API and the schedules still work.
+            self.log.error("amphi-scheduler: cannot create the log folder %s: %s", s.log_dir, err)
         if s.db_url.startswith("sqlite:///"):
             db_file = Path(s.db_url[len("sqlite:///") :])
             await self._fs(db_file.parent.mkdir, parents=True, exist_ok=True)

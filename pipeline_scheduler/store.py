@@ -136,7 +136,7 @@ def make_engine(url: str) -> Engine:
     """An engine tuned for concurrent use from the DB thread and the scheduler."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=False
+            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False
         )
 
         @event.listens_for(engine, "connect")
@@ -144,7 +144,7 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA busy_timeout=10000")
             cur.close()
 
         return engine
