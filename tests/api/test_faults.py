@@ -67,7 +67,7 @@ async def test_log_file_deleted_mid_run(api: SchedulerClient, workspace: Path, t
     write_pipelines(
         workspace,
         {
-            "chatty.py": "import time\nfor i in range(30):\n    print('line', i, flush=True)\n    time.sleep(0.05)\n"
+            "chatty.py": "import time\nfor i in range(30):\n    print('line', i, flush=True)\n    time.sleep(0.05)\n"  # noqa: E501
         },
     )
     job = await api.create_job(**interval_job("chatty", path="chatty.py"))
