@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import IO
@@ -83,6 +84,22 @@ def process_is_alive(owner: str | None) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def stop_orphan(pid: int, run_id: int) -> bool:
+    """Kill the process group of a run whose server died, if ``pid`` is still that run's
+    pipeline (its environment names the run, so a reused pid is left alone)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    if f"AMPHI_SCHEDULER_RUN_ID={run_id}".encode() not in environ.split(b"\0"):
+        return False
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
     return True
 
 

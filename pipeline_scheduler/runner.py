@@ -35,6 +35,8 @@ class RunRequest:
     timeout_seconds: float | None = None
     kill_grace_seconds: float = 5.0
     header: str = ""
+    # Set by a local backend once the process started (its process group id too).
+    pid: int | None = None
     # Values (secrets) replaced by '***' in the log and tails, chunk by chunk.
     redact: list[str] = field(default_factory=list)
 
@@ -253,6 +255,7 @@ class LocalSubprocessRunner(RunnerBackend):
                 return RunOutcome("failure", None, "", reason, log.size, log.truncated, reason)
             active = _Active(process, request.kill_grace_seconds)
             self._active[request.run_id] = active
+            request.pid = process.pid
             await on_started()
 
             secrets = [v.encode() for v in request.redact if v]

@@ -235,6 +235,7 @@ class RunOperations(ServiceBase):
                         started_at=time.time(),
                         log_path=str(log_path),
                         pipeline_changed=changed,
+                        pid=request.pid,
                     )
 
                 if active.cancel_requested:

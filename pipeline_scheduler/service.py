@@ -30,7 +30,7 @@ from .errors import (
     JobNotFoundError,
 )
 from .jobs import JobOperations
-from .lock import SchedulerLock, process_is_alive, this_process
+from .lock import SchedulerLock, process_is_alive, stop_orphan, this_process
 from .runs import RunOperations
 from .store import APSCHEDULER_TABLE, Store, make_engine
 
@@ -107,6 +107,10 @@ class SchedulerService(JobOperations, RunOperations):
         interrupted = [r for r in interrupted if r not in own]
         if interrupted:
             self.log.warning("Marked %d run(s) interrupted by a previous stop", len(interrupted))
+            pids = await self._db(store.run_pids, interrupted)
+            for run_id, pid in pids.items():
+                if await self._fs(stop_orphan, pid, run_id):
+                    self.log.warning("Stopped the leftover processes of interrupted run %s", run_id)
         self._activated_at = time.time()
         self._overdue = {
             job_id

@@ -89,6 +89,8 @@ runs_table = Table(
     Column("message", Text, nullable=True),
     # host:pid of the server that runs it, so a restart only interrupts orphaned runs.
     Column("owner", String(300), nullable=True),
+    # Process (group) id of a local run, to stop its orphans after a crash of the server.
+    Column("pid", Integer, nullable=True),
     Index("ix_ps_runs_job_id_id", "job_id", "id"),
     Index("ix_ps_runs_status", "status"),
 )
@@ -344,6 +346,17 @@ class Store:
                     .values(last_run_id=run_id, last_run_status="interrupted", last_run_finished_at=now)
                 )
         return [r[0] for r in rows]
+
+    def run_pids(self, run_ids: Sequence[int]) -> dict[int, int]:
+        if not run_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs_table.c.id, runs_table.c.pid)
+                .where(runs_table.c.id.in_(list(run_ids)))
+                .where(runs_table.c.pid.is_not(None))
+            ).all()
+        return {int(r[0]): int(r[1]) for r in rows}
 
     def prune_runs(self, *, keep_per_job: int, older_than: float | None) -> list[tuple[int, str | None]]:
         """Retention: delete finished runs beyond the newest ``keep_per_job`` of each job,
