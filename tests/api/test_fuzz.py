@@ -19,43 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_server_restart import TOKEN, JupyterServer
 
+from pipeline_scheduler.models import JobSpecInput
+
 VALID_JOB = {
     "name": "fuzz",
     "pipeline_path": "ok.py",
     "schedule_type": "cron",
     "cron_expression": "0 3 * * *",
 }
-SPEC_FIELDS = [
-    "name",
-    "pipeline_path",
-    "python_code",
-    "schedule_type",
-    "date_type",
-    "run_date",
-    "interval_days",
-    "interval_seconds",
-    "cron_expression",
-    "logical_operator",
-    "trigger_conditions",
-    "timezone",
-    "paused",
-    "max_instances",
-    "coalesce",
-    "misfire_grace_time",
-    "timeout_seconds",
-    "max_retries",
-    "retry_delay_seconds",
-    "env",
-    "secret_env",
-    "parameters",
-    "python_executable",
-    "working_dir",
-    "kernel_name",
-    "webhook_url",
-    "catchup",
-    "id",
-    "description",
-]
+SPEC_FIELDS = sorted(JobSpecInput.model_fields)
 TRAVERSAL = [
     "..",
     "/",
