@@ -189,7 +189,16 @@ def wait_pids_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
 
 
 def kill_quietly(pid: int) -> None:
-    """Clean-up after a failed test so no stray pipeline outlives it."""
+    """Clean-up after a failed test so no stray pipeline outlives it (only a process that
+    still looks like one of ours: a pipeline, its ``sleep`` child or a notebook kernel)."""
+    if pid_gone(pid):
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if not any(mark in cmdline for mark in (b".py", b"sleep", b"ipykernel")):
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

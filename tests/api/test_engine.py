@@ -439,7 +439,6 @@ async def test_a_secret_is_masked_even_across_read_boundaries(api: SchedulerClie
     )
     result = await api.run_now(job["id"])
     assert result["success"] is True, result
-    log = await log_text(api, result["run_id"])
     size = (await api.get(f"runs/{result['run_id']}")).body["log_size"]
     offset, chunks = 0, []
     while offset < size:

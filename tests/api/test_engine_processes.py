@@ -105,7 +105,11 @@ def test_a_clean_stop_cancels_the_running_pipeline(
     started = time.monotonic()
     s.stop()
     assert time.monotonic() - started < 15
-    assert wait_pids_gone([pid, child], 5) == [], "a clean stop ends the pipeline and its child"
+    alive = wait_pids_gone([pid, child], 5)
+    assert alive == [], (
+        f"a clean stop ends the pipeline ({pid}) and its child ({child}); alive: {alive}, "
+        f"run: {stored_run(root, run['id'])}, server log: {s.tail()}"
+    )
     recorded = stored_run(root, run["id"])
     assert recorded["status"] == "cancelled", recorded
     assert "shut down" in (recorded["message"] or ""), recorded
