@@ -101,8 +101,10 @@ class JobOperations(ServiceBase):
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
         row = await self._get_row(job_id)
-        next_runs = await self._db(self._store.next_run_times)
-        names = await self._db(self._store.job_names)
+        next_runs = await self._db(self._store.next_run_times, [job_id])
+        names: dict[str, str] = {}
+        if row.spec.get("schedule_type") == "trigger":
+            names = await self._db(self._store.job_names)
         return await self._fs(self._job_answer, row, next_runs.get(job_id), names, with_code=True)
 
     async def create_job(self, body: Any) -> tuple[dict[str, Any], bool]:

@@ -24,12 +24,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -156,6 +158,7 @@ def make_engine(url: str) -> Engine:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._aps_table_seen = False
 
     # -- schema --------------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -221,15 +224,24 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id)).rowcount > 0
 
-    def next_run_times(self) -> dict[str, float | None]:
-        """Next fire times (POSIX) straight from APScheduler's job table, in one query."""
+    def next_run_times(self, job_ids: Sequence[str] | None = None) -> dict[str, float | None]:
+        """Next fire times (POSIX) straight from APScheduler's job table, in one query:
+        of every job, or of ``job_ids``."""
         with self.engine.connect() as conn:
-            if not self.engine.dialect.has_table(conn, APSCHEDULER_TABLE):
+            if not self._has_aps_table(conn):
                 return {}
-            rows = conn.exec_driver_sql(
-                f"SELECT id, next_run_time FROM {APSCHEDULER_TABLE}"  # noqa: S608 (constant)
-            ).all()
+            sql = f"SELECT id, next_run_time FROM {APSCHEDULER_TABLE}"  # noqa: S608 (constant)
+            if job_ids is None:
+                rows = conn.exec_driver_sql(sql).all()
+            else:
+                query = text(f"{sql} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+                rows = conn.execute(query, {"ids": list(job_ids)}).all()
         return {r[0]: r[1] for r in rows}
+
+    def _has_aps_table(self, conn: Any) -> bool:
+        if not self._aps_table_seen:
+            self._aps_table_seen = bool(self.engine.dialect.has_table(conn, APSCHEDULER_TABLE))
+        return self._aps_table_seen
 
     # -- runs ----------------------------------------------------------------------------
     def insert_run(self, **values: Any) -> int:
