@@ -132,6 +132,8 @@ class ServiceBase:
         # Jobs whose stored next fire time had passed when this server became active.
         self._overdue: set[str] = set()
         self._lock: SchedulerLock | None = None
+        # Job id -> (updated_at, static part of its answer, its zone): see list_jobs.
+        self._answer_cache: dict[str, tuple[float, dict[str, Any], Any]] = {}
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -29,7 +29,7 @@ from .models import (
     SPEC_FIELDS,
     parse_job_spec,
 )
-from .store import JobRow
+from .store import JobHead, JobRow
 from .workspace import resolve_pipeline
 
 _KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
@@ -38,14 +38,8 @@ _KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
 class JobOperations(ServiceBase):
     """Job definitions: validation, create/replace/update/delete, pause, preview."""
 
-    def _job_answer(
-        self,
-        row: JobRow,
-        next_run: float | None,
-        names: Mapping[str, str],
-        *,
-        with_code: bool,
-    ) -> dict[str, Any]:
+    def _static_answer(self, row: JobRow) -> tuple[dict[str, Any], Any]:
+        """The parts of a job's answer that change only when the job is edited, and its zone."""
         spec = row.spec
         tz_name = spec.get("timezone") or self.settings.timezone
         try:
@@ -59,43 +53,82 @@ class JobOperations(ServiceBase):
         answer["name"] = row.name
         answer["pipeline_path"] = row.pipeline_path
         answer["timezone"] = tz_name
-        if spec.get("schedule_type") == "trigger":
-            answer["schedule_description"] = schedules.describe(
-                spec, self.settings.timezone, lambda j: names.get(j, j)
-            )
-        else:
-            answer["schedule_description"] = spec.get("_description", "")
+        answer["schedule_description"] = spec.get("_description", "")
         answer["trigger"] = spec.get("_trigger", "")
-        answer["paused"] = row.paused
-        answer["next_run_time"] = None if row.paused else _iso(next_run, tz)
-        answer["last_run"] = (
-            {
-                "id": row.last_run_id,
-                "status": row.last_run_status,
-                "finished_at": _iso(row.last_run_finished_at),
-            }
-            if row.last_run_id is not None
-            else None
-        )
         answer["created_at"] = _iso(row.created_at)
         answer["updated_at"] = _iso(row.updated_at)
         answer["code_hash"] = row.code_hash
-        answer["pipeline_changed"] = None
-        if row.pipeline_path.lower().endswith(".ampln"):
-            current = self._hashes.get(self.settings.root_dir / row.pipeline_path)
-            answer["pipeline_changed"] = current is not None and current != row.code_hash
         answer["secret_env_keys"] = sorted(spec.get("_secret_env") or {})
+        return answer, tz
+
+    def _live_answer(
+        self,
+        static: dict[str, Any],
+        tz: Any,
+        head: JobHead,
+        next_run: float | None,
+        names: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """A job's answer: its static part plus what changes as it runs."""
+        answer = dict(static)
+        if answer.get("schedule_type") == "trigger":
+            answer["schedule_description"] = schedules.describe(
+                answer, self.settings.timezone, lambda j: names.get(j, j)
+            )
+        answer["paused"] = head.paused
+        answer["next_run_time"] = None if head.paused else _iso(next_run, tz)
+        answer["last_run"] = (
+            {
+                "id": head.last_run_id,
+                "status": head.last_run_status,
+                "finished_at": _iso(head.last_run_finished_at),
+            }
+            if head.last_run_id is not None
+            else None
+        )
+        answer["pipeline_changed"] = None
+        if head.pipeline_path.lower().endswith(".ampln"):
+            current = self._hashes.get(self.settings.root_dir / head.pipeline_path)
+            answer["pipeline_changed"] = current is not None and current != answer.get("code_hash")
+        return answer
+
+    def _job_answer(
+        self,
+        row: JobRow,
+        next_run: float | None,
+        names: Mapping[str, str],
+        *,
+        with_code: bool,
+    ) -> dict[str, Any]:
+        static, tz = self._static_answer(row)
+        answer = self._live_answer(static, tz, JobHead.of(row), next_run, names)
         if with_code:
             answer["python_code"] = row.python_code
         return answer
 
     async def list_jobs(self) -> list[dict[str, Any]]:
-        rows = await self._db(self._store.list_jobs)
+        """Every job, newest first. The static part of each answer is cached until the job
+        changes, so a long list costs one light query plus the fields that move."""
+        heads = await self._db(self._store.list_job_heads)
+        cache = self._answer_cache
+        stale = [h.id for h in heads if cache.get(h.id, (None,))[0] != h.updated_at]
+        for start in range(0, len(stale), 500):
+            for row in await self._db(self._store.get_jobs, stale[start : start + 500]):
+                static, tz = self._static_answer(row)
+                cache[row.id] = (row.updated_at, static, tz)
+        if len(cache) > len(heads):
+            live = {h.id for h in heads}
+            for gone in [k for k in cache if k not in live]:
+                del cache[gone]
         next_runs = await self._db(self._store.next_run_times)
-        names = {r.id: r.name for r in rows}
+        names = {h.id: h.name for h in heads}
 
         def build() -> list[dict[str, Any]]:
-            return [self._job_answer(r, next_runs.get(r.id), names, with_code=False) for r in rows]
+            out = []
+            for h in heads:
+                _, static, tz = cache[h.id]
+                out.append(self._live_answer(static, tz, h, next_runs.get(h.id), names))
+            return out
 
         return await self._fs(build)
 

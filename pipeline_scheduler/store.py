@@ -117,6 +117,33 @@ class JobRow:
     trigger_watermark: int
 
 
+@dataclass
+class JobHead:
+    """The fields of a job that change as it runs, plus what identifies it."""
+
+    id: str
+    name: str
+    pipeline_path: str
+    updated_at: float
+    paused: bool
+    last_run_id: int | None
+    last_run_status: str | None
+    last_run_finished_at: float | None
+
+    @classmethod
+    def of(cls, row: JobRow) -> JobHead:
+        return cls(
+            row.id,
+            row.name,
+            row.pipeline_path,
+            row.updated_at,
+            row.paused,
+            row.last_run_id,
+            row.last_run_status,
+            row.last_run_finished_at,
+        )
+
+
 def _job_from_row(row: Any, with_code: bool) -> JobRow:
     m = row._mapping
     return JobRow(
@@ -215,6 +242,29 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(*cols).order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)).all()
         return [_job_from_row(r, with_code) for r in rows]
+
+    def list_job_heads(self) -> list[JobHead]:
+        c = jobs_table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    c.id,
+                    c.name,
+                    c.pipeline_path,
+                    c.updated_at,
+                    c.paused,
+                    c.last_run_id,
+                    c.last_run_status,
+                    c.last_run_finished_at,
+                ).order_by(c.created_at.desc(), c.id)
+            ).all()
+        return [JobHead(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7]) for r in rows]
+
+    def get_jobs(self, job_ids: Sequence[str]) -> list[JobRow]:
+        cols = [c for c in jobs_table.c if c.name != "python_code"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(jobs_table.c.id.in_(list(job_ids)))).all()
+        return [_job_from_row(r, False) for r in rows]
 
     def job_names(self) -> dict[str, str]:
         with self.engine.connect() as conn:
