@@ -403,6 +403,8 @@ class RunOperations(ServiceBase):
             run = await self.get_run(run_id)
             raise ConflictError(f"Run {run_id} is not active (its status is '{run['status']}').")
         active.cancel_requested = True
+        if not active.started:
+            active.cancel_reason = "Cancelled while queued."
         if not await self.runner.cancel(run_id) and active.task is not None and not active.started:
             active.task.cancel()
         await asyncio.shield(active.done)

@@ -33,7 +33,7 @@ def normalize_relative(path: object, field: str = "pipeline_path") -> PurePosixP
     rel = PurePosixPath(path.strip())
     if any(part == ".." for part in rel.parts):
         raise PathNotAllowedError(
-            f"{field}: {path!r} leaves the workspace ('..'); only files inside it can be scheduled."
+            f"{field}: {path!r} leaves the workspace ('..'); only paths inside it are allowed."
         )
     parts = [p for p in rel.parts if p not in ("", ".")]
     if not parts:

@@ -9,19 +9,24 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { notebookFileName } from './payload';
 import type {
+  CatchupPolicy,
   DateType,
   JobSpec,
   LogicalOperator,
+  ParameterValue,
   ScheduleSpec,
   ScheduleType,
   TriggerCondition
 } from './payload';
 
 export type {
+  CatchupPolicy,
   DateType,
   JobSpec,
   LogicalOperator,
+  ParameterValue,
   ScheduleSpec,
   ScheduleType,
   TriggerCondition
@@ -80,6 +85,18 @@ export interface Job {
   updated_at: string;
   code_hash?: string | null;
   pipeline_changed?: boolean | null;
+  catchup?: CatchupPolicy | null;
+  timeout_seconds?: number | null;
+  max_retries?: number | null;
+  retry_delay_seconds?: number | null;
+  env?: Record<string, string> | null;
+  /** The names of the secret variables; their values are never answered. */
+  secret_env_keys?: string[];
+  parameters?: Record<string, ParameterValue> | null;
+  python_executable?: string | null;
+  working_dir?: string | null;
+  kernel_name?: string | null;
+  webhook_url?: string | null;
 }
 
 export interface Run {
@@ -90,6 +107,7 @@ export interface Run {
   status: RunStatus;
   triggered_by: TriggeredBy;
   scheduled_for: string | null;
+  created_at?: string | null;
   started_at: string | null;
   finished_at: string | null;
   exit_code: number | null;
@@ -97,7 +115,12 @@ export interface Run {
   log_size: number;
   log_truncated: boolean;
   pipeline_changed: boolean | null;
+  /** 1 for the first attempt, 2 for the first retry, ... */
+  attempt?: number;
+  /** Why it ended the way it did, e.g. why it was skipped. */
   message?: string | null;
+  /** A notebook run whose executed notebook can be downloaded. */
+  has_notebook?: boolean;
   /** detail answer only */
   output?: string;
   /** detail answer only */
@@ -148,6 +171,12 @@ export interface SchedulerConfig {
   version: string;
 }
 
+/** A file answered by the server, for a download. */
+export interface DownloadedFile {
+  name: string;
+  blob: Blob;
+}
+
 /** An error answered by the server (or the network), with the server's text. */
 export class SchedulerAPIError extends Error {
   constructor(
@@ -163,16 +192,15 @@ export class SchedulerAPIError extends Error {
 const API_NAMESPACE = 'pipeline-scheduler';
 
 /**
- * Call a route under `{base_url}pipeline-scheduler/`.
- *
- * ServerConnection adds the token and the XSRF header. A non-2xx answer
- * becomes a SchedulerAPIError whose message is the server's `error` field.
+ * Fetch a route under `{base_url}pipeline-scheduler/` and answer the raw
+ * response. ServerConnection adds the token and the XSRF header. A non-2xx
+ * answer becomes a SchedulerAPIError whose message is the server's `error`.
  */
-export async function requestAPI<T>(
+async function fetchAPI(
   endPoint: string,
-  init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-): Promise<T> {
+  init: RequestInit,
+  settings: ServerConnection.ISettings
+): Promise<Response> {
   const url = URLExt.join(settings.baseUrl, API_NAMESPACE, endPoint);
   let response: Response;
   try {
@@ -184,16 +212,8 @@ export async function requestAPI<T>(
       url
     );
   }
-  const text = await response.text();
-  let data: any = null;
-  if (text.length > 0) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
-  }
   if (!response.ok) {
+    const data = parseJSON(await response.text());
     const message =
       data && typeof data.error === 'string'
         ? data.error
@@ -202,7 +222,28 @@ export async function requestAPI<T>(
           : `The server answered ${response.status} ${response.statusText} without an explanation.`;
     throw new SchedulerAPIError(message, response.status, url);
   }
-  return data as T;
+  return response;
+}
+
+function parseJSON(text: string): any {
+  if (text.length === 0) {
+    return null;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Call a route and answer its JSON. */
+export async function requestAPI<T>(
+  endPoint: string,
+  init: RequestInit = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<T> {
+  const response = await fetchAPI(endPoint, init, settings);
+  return parseJSON(await response.text()) as T;
 }
 
 function jsonBody(method: string, body: unknown): RequestInit {
@@ -268,6 +309,25 @@ export const api = {
     ),
   cancelRun: (runId: number) =>
     requestAPI<Run>(`runs/${id(runId)}/cancel`, { method: 'POST' }),
+  /** The executed notebook of a notebook run, named for the download. */
+  getRunNotebook: async (
+    runId: number,
+    pipelinePath: string
+  ): Promise<DownloadedFile> => {
+    const response = await fetchAPI(
+      `runs/${id(runId)}/notebook`,
+      {},
+      ServerConnection.makeSettings()
+    );
+    return {
+      name: notebookFileName(
+        response.headers.get('Content-Disposition'),
+        pipelinePath,
+        runId
+      ),
+      blob: await response.blob()
+    };
+  },
   getRunLog: (runId: number, offset: number, maxBytes?: number) =>
     requestAPI<LogChunk>(
       `runs/${id(runId)}/log${query({ offset, max_bytes: maxBytes })}`

@@ -53,6 +53,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     const model = new SchedulerModel({
       contents: app.serviceManager.contents,
+      kernelspecs: app.serviceManager.kernelspecs,
       commands,
       trans
     });
@@ -195,6 +196,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           })
         : Promise.resolve(null)
     ]).then(([, settings]) => {
+      // Allowed extensions (context menu) and standby state, before any poll.
+      void model.refreshConfig();
       let openOnStartup = true;
       if (settings) {
         applySettings(settings);

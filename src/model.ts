@@ -6,7 +6,7 @@
  * server calls go through `api.ts`; workspace files are read through
  * JupyterLab's contents service.
  */
-import type { Contents } from '@jupyterlab/services';
+import type { Contents, KernelSpec } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
 import { IDisposable } from '@lumino/disposable';
@@ -23,6 +23,7 @@ import {
   SchedulerConfig,
   SchedulePreview
 } from './api';
+import { saveFile } from './download';
 import {
   buildJobSpec,
   buildScheduleSpec,
@@ -31,7 +32,8 @@ import {
   isAmplnPath,
   jobToFormState,
   JobSpec,
-  PIPELINE_EXTENSIONS
+  PIPELINE_EXTENSIONS,
+  withoutStoredSecrets
 } from './payload';
 import { browserTimeZone } from './time';
 
@@ -89,6 +91,8 @@ export interface SchedulerModelOptions {
   contents: Contents.IManager;
   commands: CommandRegistry;
   trans: TranslationBundle;
+  /** Offers the installed kernels for notebook jobs. */
+  kernelspecs?: KernelSpec.IManager;
   pollIntervalSeconds?: number;
   api?: SchedulerAPI;
 }
@@ -106,6 +110,7 @@ export class SchedulerModel implements IDisposable {
     this._api = options.api ?? defaultApi;
     this._contents = options.contents;
     this._commands = options.commands;
+    this._kernelspecs = options.kernelspecs ?? null;
     this._trans = options.trans;
     this._pollMs = secondsToMs(options.pollIntervalSeconds ?? 10);
     this._poll = new Poll({
@@ -165,7 +170,22 @@ export class SchedulerModel implements IDisposable {
   isWatched(runId: number): boolean {
     return this._watched.has(runId);
   }
-  /** File extensions the server runs (from its config; .py and .ampln until known). */
+  /**
+   * 'standby' when another Jupyter server holds this workspace's scheduler
+   * lock: this one serves the API but fires nothing.
+   */
+  get schedulerState(): 'active' | 'standby' | null {
+    return this._config?.scheduler_state ?? null;
+  }
+  /** Names of the kernels installed on this Jupyter server. */
+  get kernelNames(): string[] {
+    return Object.keys(this._kernelspecs?.specs?.kernelspecs ?? {}).sort();
+  }
+  /** A stop was asked for this run and the server has not confirmed it yet. */
+  isStopping(runId: number): boolean {
+    return this._stopping.has(runId);
+  }
+  /** File extensions the server runs (from its config; .py, .ampln, .ipynb until known). */
   get allowedExtensions(): ReadonlyArray<string> {
     return this._config?.allowed_extensions ?? PIPELINE_EXTENSIONS;
   }
@@ -209,13 +229,30 @@ export class SchedulerModel implements IDisposable {
     ]);
   }
 
+  /**
+   * The server's config: allowed extensions and whether this server is the
+   * active scheduler (that can change, so it is read again with the jobs).
+   */
+  async refreshConfig(): Promise<void> {
+    const config = await this._api.getConfig().catch(() => null);
+    if (config) {
+      const changed =
+        config.scheduler_state !== this._config?.scheduler_state ||
+        config.allowed_extensions.join() !==
+          this._config?.allowed_extensions.join();
+      this._config = config;
+      if (changed) {
+        this._changed.emit();
+      }
+    }
+  }
+
   async refreshJobs(): Promise<void> {
     try {
-      if (!this._config) {
-        // Only the allowed extensions come from it; defaults do until it answers.
-        this._config = await this._api.getConfig().catch(() => null);
-      }
-      const { jobs } = await this._api.listJobs();
+      const [{ jobs }] = await Promise.all([
+        this._api.listJobs(),
+        this.refreshConfig()
+      ]);
       this._jobs = jobs;
       this._jobsLoaded = true;
       if (this._banner?.kind === 'error' && this._lostServer) {
@@ -273,7 +310,7 @@ export class SchedulerModel implements IDisposable {
     if (!job) {
       return;
     }
-    const initial = jobToFormState(job, this._timeZone);
+    const initial = withoutStoredSecrets(jobToFormState(job, this._timeZone));
     initial.name = this._trans.__('Copy of %1', job.name);
     this._setView({
       kind: 'form',
@@ -319,7 +356,9 @@ export class SchedulerModel implements IDisposable {
    * the code is generated first; if it cannot be, nothing is sent.
    */
   async saveJob(form: FormState, mode: FormMode, jobId?: string): Promise<Job> {
-    const spec: JobSpec = buildJobSpec(form, new Date(), jobId);
+    const spec: JobSpec = buildJobSpec(form, new Date(), jobId, {
+      clearEmpty: mode === 'edit'
+    });
     const previous = jobId ? this.job(jobId) : undefined;
     const needsCode =
       isAmplnPath(spec.pipeline_path) &&
@@ -511,17 +550,43 @@ export class SchedulerModel implements IDisposable {
     }
   }
 
-  /** Ask the server to stop a running run. */
-  async cancelRun(runId: number): Promise<void> {
+  /**
+   * Ask the server to stop a queued or running run. The server answers once
+   * the run's processes are gone (after SIGTERM, or SIGKILL after its grace).
+   */
+  async cancelRun(runId: number): Promise<Run | null> {
+    if (this._stopping.has(runId)) {
+      return null;
+    }
+    this._stopping.add(runId);
+    this._changed.emit();
     try {
       const run = await this._api.cancelRun(runId);
       this._runs = this._runs.map(r =>
         r.id === run.id ? { ...r, ...run } : r
       );
-      this._changed.emit();
+      return run;
     } catch (error) {
-      this.showError(error);
+      if (error instanceof SchedulerAPIError && error.status === 409) {
+        // It ended by itself meanwhile: show how.
+        void this.refreshRuns();
+      } else {
+        this.showError(error);
+      }
+      return null;
+    } finally {
+      this._stopping.delete(runId);
+      void this.refreshJobs();
     }
+  }
+
+  /**
+   * Download the executed notebook of a notebook run (a browser download).
+   * Throws the server's error, for the view that asked to show it.
+   */
+  async downloadNotebook(run: Run): Promise<void> {
+    const file = await this._api.getRunNotebook(run.id, run.pipeline_path);
+    saveFile(file.name, file.blob);
   }
 
   /** A live view of one run's log; dispose it when the view closes. */
@@ -699,6 +764,7 @@ export class SchedulerModel implements IDisposable {
   private _api: SchedulerAPI;
   private _contents: Contents.IManager;
   private _commands: CommandRegistry;
+  private _kernelspecs: KernelSpec.IManager | null;
   private _trans: TranslationBundle;
   private _timeZone = browserTimeZone();
   private _poll: Poll;
@@ -718,6 +784,7 @@ export class SchedulerModel implements IDisposable {
   private _formKey = 0;
   private _banner: Banner | null = null;
   private _watched = new Set<number>();
+  private _stopping = new Set<number>();
   private _watchTimer: number | null = null;
   private _changed = new Signal<this, void>(this);
   private _runFinished = new Signal<this, Run>(this);

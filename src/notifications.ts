@@ -26,6 +26,16 @@ export function notifyRunOutcomes(
         trans.__('"%1" finished successfully (run %2).', run.job_name, run.id),
         { autoClose: 6000, actions }
       );
+    } else if (run.status === 'cancelled' || run.status === 'skipped') {
+      Notification.info(
+        trans.__(
+          '"%1" ended with status %2 (run %3).',
+          run.job_name,
+          run.status,
+          run.id
+        ),
+        { autoClose: 6000, actions }
+      );
     } else {
       Notification.error(
         trans.__(

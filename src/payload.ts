@@ -16,6 +16,10 @@ export type ScheduleType = 'date' | 'interval' | 'cron' | 'trigger';
 export type DateType = 'once' | 'daily' | 'weekly' | 'monthly' | 'every_x_days';
 export type LogicalOperator = 'AND' | 'OR';
 export type TriggerOn = 'success' | 'failure';
+/** What a fire time missed while no server ran does: run once at start-up, or skip. */
+export type CatchupPolicy = 'run_once' | 'skip';
+/** A parameter's JSON value (docs/api.md: `"parameters": {"LIMIT": 100}`). */
+export type ParameterValue = string | number | boolean;
 
 export interface TriggerCondition {
   job_id: string;
@@ -35,15 +39,35 @@ export interface ScheduleSpec {
   timezone?: string;
 }
 
+/**
+ * The execution options of a JobSpec. `null` clears an option on PUT (the
+ * form sends it for an option emptied while editing); a new job simply leaves
+ * the empty ones out.
+ */
+export interface ExecutionSpec {
+  max_instances?: number | null;
+  catchup?: CatchupPolicy | null;
+  timeout_seconds?: number | null;
+  max_retries?: number | null;
+  retry_delay_seconds?: number | null;
+  env?: Record<string, string> | null;
+  /** Write-only: sent only when the person changed the secrets; `{}` removes them all. */
+  secret_env?: Record<string, string>;
+  parameters?: Record<string, ParameterValue> | null;
+  python_executable?: string | null;
+  working_dir?: string | null;
+  kernel_name?: string | null;
+  webhook_url?: string | null;
+}
+
 /** What `POST jobs` and `PUT jobs/{id}` take. */
-export interface JobSpec extends ScheduleSpec {
+export interface JobSpec extends ScheduleSpec, ExecutionSpec {
   name: string;
   pipeline_path: string;
   python_code?: string;
   id?: string;
   paused?: boolean;
   description?: string;
-  max_instances?: number;
   coalesce?: boolean;
   misfire_grace_time?: number;
 }
@@ -83,6 +107,21 @@ export const INTERVAL_UNIT_SECONDS: Record<IntervalUnit, number> = {
   days: 86400
 };
 
+/** One row of the environment / parameters editors. */
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+/**
+ * One row of the secret variables editor. `stored` rows came from the job's
+ * `secret_env_keys`: their value is on the server only, and an empty value
+ * means "keep it".
+ */
+export interface SecretRow extends KeyValue {
+  stored: boolean;
+}
+
 /**
  * Everything the form edits. Inputs keep their text (numbers too) so that
  * what the person typed is never silently rewritten while they type.
@@ -109,7 +148,40 @@ export interface FormState {
   paused: boolean;
   /** IANA zone the wall-clock fields are in; the browser's for a new job. */
   timezone: string;
+
+  /* Advanced: execution options (empty text = not set). */
+  timeoutSeconds: string;
+  maxRetries: string;
+  retryDelaySeconds: string;
+  maxInstances: string;
+  /** '' = the server's default policy. */
+  catchup: '' | CatchupPolicy;
+  env: KeyValue[];
+  secretEnv: SecretRow[];
+  /** The secret names stored on the server when the form was opened (edit). */
+  secretEnvKeys: string[];
+  parameters: KeyValue[];
+  pythonExecutable: string;
+  workingDir: string;
+  kernelName: string;
+  webhookUrl: string;
 }
+
+/** The form fields of the collapsible "Advanced" section. */
+export const ADVANCED_FIELDS: ReadonlyArray<keyof FormState> = [
+  'timeoutSeconds',
+  'maxRetries',
+  'retryDelaySeconds',
+  'maxInstances',
+  'catchup',
+  'env',
+  'secretEnv',
+  'parameters',
+  'pythonExecutable',
+  'workingDir',
+  'kernelName',
+  'webhookUrl'
+];
 
 /** A problem the form can tell before asking the server, tied to a field. */
 export class FormError extends Error {
@@ -254,7 +326,20 @@ export function defaultFormState(
     logicalOperator: 'OR',
     conditions: [],
     paused: false,
-    timezone: timeZone
+    timezone: timeZone,
+    timeoutSeconds: '',
+    maxRetries: '',
+    retryDelaySeconds: '',
+    maxInstances: '',
+    catchup: '',
+    env: [],
+    secretEnv: [],
+    secretEnvKeys: [],
+    parameters: [],
+    pythonExecutable: '',
+    workingDir: '',
+    kernelName: '',
+    webhookUrl: ''
   };
 }
 
@@ -467,11 +552,20 @@ export function buildScheduleSpec(
   }
 }
 
+export interface BuildOptions {
+  /**
+   * Editing (PUT): an option left empty is sent as `null`, so that emptying a
+   * field removes the option on the server. Creating leaves empty ones out.
+   */
+  clearEmpty?: boolean;
+}
+
 /** The whole payload for POST jobs / PUT jobs/{id}. */
 export function buildJobSpec(
   form: FormState,
   now: Date = new Date(),
-  selfJobId?: string
+  selfJobId?: string,
+  options: BuildOptions = {}
 ): JobSpec {
   const name = form.name.trim();
   if (!name) {
@@ -486,8 +580,286 @@ export function buildJobSpec(
     pipeline_path: pipelinePath,
     ...buildScheduleSpec(form, now, selfJobId),
     paused: form.paused,
-    description: form.description
+    description: form.description,
+    ...buildExecutionSpec(form, options)
   };
+}
+
+/* ------------------------------------------------------------------ */
+/* Advanced section -> execution options                                */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A parameter's value as typed -> its JSON value. `true` / `false` become
+ * booleans; a number becomes a JSON number only when it reads back exactly
+ * as typed (`100`, `-2.5`, `0.1`), so the environment variable the pipeline
+ * gets is the text that was typed. Everything else stays text: `007`, `1.50`,
+ * `1e3`, `TRUE`, `" 5"`, the empty string.
+ */
+export function parseParameterValue(text: string): ParameterValue {
+  if (text === 'true') {
+    return true;
+  }
+  if (text === 'false') {
+    return false;
+  }
+  if (/^-?\d+(\.\d+)?$/.test(text)) {
+    const n = Number(text);
+    if (Number.isFinite(n) && String(n) === text) {
+      return n;
+    }
+  }
+  return text;
+}
+
+/** The text a parameter's value is edited as (the inverse of parseParameterValue). */
+export function formatParameterValue(value: unknown): string {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') {
+    return String(value);
+  }
+  return value === null || value === undefined ? '' : JSON.stringify(value);
+}
+
+function optionalWholeNumber(
+  text: string,
+  field: keyof FormState,
+  label: string
+): number | null {
+  return text.trim() ? parseWholeNumber(text, field, label) : null;
+}
+
+function optionalText(text: string): string | null {
+  const trimmed = text.trim();
+  return trimmed ? trimmed : null;
+}
+
+/** Key/value rows -> an object; blank rows are ignored, the rest must have a name. */
+function rowsToObject<T>(
+  rows: ReadonlyArray<KeyValue>,
+  field: keyof FormState,
+  convert: (value: string) => T
+): Record<string, T> | null {
+  const result: Record<string, T> = {};
+  let count = 0;
+  for (const row of rows) {
+    const key = row.key.trim();
+    if (!key) {
+      if (row.value !== '') {
+        throw new FormError(field, 'Give each variable a name.');
+      }
+      continue;
+    }
+    if (Object.prototype.hasOwnProperty.call(result, key)) {
+      throw new FormError(field, `The variable ${key} is given twice.`);
+    }
+    result[key] = convert(row.value);
+    count++;
+  }
+  return count ? result : null;
+}
+
+/** The rows of the secrets editor that have a name. */
+function namedSecrets(form: FormState): SecretRow[] {
+  return form.secretEnv.filter(row => row.key.trim() || row.value !== '');
+}
+
+/**
+ * Whether the person changed the secret variables: a value typed, a name
+ * added, renamed or removed. Untouched secrets are not sent at all, so the
+ * server keeps them.
+ */
+export function secretsChanged(form: FormState): boolean {
+  const rows = namedSecrets(form);
+  if (rows.some(row => row.value !== '' || !row.stored)) {
+    return true;
+  }
+  const names = rows.map(row => row.key.trim()).sort();
+  const stored = [...form.secretEnvKeys].sort();
+  return (
+    names.length !== stored.length || names.some((n, i) => n !== stored[i])
+  );
+}
+
+/**
+ * `secret_env` to send, or undefined to leave the stored secrets as they are.
+ *
+ * The server replaces the secrets as a whole (it never sends a value back),
+ * so once they change, every remaining secret needs its value again.
+ */
+function buildSecretEnv(form: FormState): Record<string, string> | undefined {
+  if (!secretsChanged(form)) {
+    return undefined;
+  }
+  const rows = namedSecrets(form);
+  const keep = rows.filter(row => row.value === '').map(row => row.key.trim());
+  if (keep.length) {
+    throw new FormError(
+      'secretEnv',
+      `Type the value of ${keep.join(', ')} again, or remove it: when the secret variables change, the server replaces all of them and cannot keep a value it never shows.`
+    );
+  }
+  return rowsToObject(rows, 'secretEnv', v => v) ?? {};
+}
+
+/** The execution options of the Advanced section. */
+export function buildExecutionSpec(
+  form: FormState,
+  options: BuildOptions = {}
+): ExecutionSpec {
+  const values: ExecutionSpec = {
+    timeout_seconds: optionalWholeNumber(
+      form.timeoutSeconds,
+      'timeoutSeconds',
+      'The timeout'
+    ),
+    max_retries: optionalWholeNumber(
+      form.maxRetries,
+      'maxRetries',
+      'The number of retries'
+    ),
+    retry_delay_seconds: optionalWholeNumber(
+      form.retryDelaySeconds,
+      'retryDelaySeconds',
+      'The retry delay'
+    ),
+    max_instances: optionalWholeNumber(
+      form.maxInstances,
+      'maxInstances',
+      'The number of instances'
+    ),
+    catchup: form.catchup || null,
+    env: rowsToObject(form.env, 'env', v => v),
+    parameters: rowsToObject(
+      form.parameters,
+      'parameters',
+      parseParameterValue
+    ),
+    python_executable: optionalText(form.pythonExecutable),
+    working_dir: optionalText(form.workingDir)?.replace(/^\/+/, '') || null,
+    kernel_name: isNotebookPath(form.pipelinePath)
+      ? optionalText(form.kernelName)
+      : null,
+    webhook_url: optionalText(form.webhookUrl)
+  };
+  const spec: ExecutionSpec = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== null || options.clearEmpty) {
+      (spec as any)[key] = value;
+    }
+  }
+  const secrets = buildSecretEnv(form);
+  if (secrets !== undefined) {
+    spec.secret_env = secrets;
+  }
+  return spec;
+}
+
+/** How many advanced options are set (shown next to the closed section). */
+export function countAdvanced(form: FormState): number {
+  const texts = [
+    form.timeoutSeconds,
+    form.maxRetries,
+    form.retryDelaySeconds,
+    form.maxInstances,
+    form.catchup,
+    form.pythonExecutable,
+    form.workingDir,
+    isNotebookPath(form.pipelinePath) ? form.kernelName : '',
+    form.webhookUrl
+  ].filter(t => t.trim() !== '').length;
+  const rows = [form.env, form.secretEnv, form.parameters].filter(list =>
+    list.some(row => row.key.trim())
+  ).length;
+  return texts + rows;
+}
+
+/* ------------------------------------------------------------------ */
+/* Server errors -> form fields                                         */
+/* ------------------------------------------------------------------ */
+
+/** The JobSpec field a server error names -> the form field that edits it. */
+const SERVER_FIELDS: Record<string, keyof FormState> = {
+  name: 'name',
+  pipeline_path: 'pipelinePath',
+  description: 'description',
+  timeout_seconds: 'timeoutSeconds',
+  max_retries: 'maxRetries',
+  retry_delay_seconds: 'retryDelaySeconds',
+  max_instances: 'maxInstances',
+  catchup: 'catchup',
+  env: 'env',
+  secret_env: 'secretEnv',
+  parameters: 'parameters',
+  python_executable: 'pythonExecutable',
+  working_dir: 'workingDir',
+  kernel_name: 'kernelName',
+  webhook_url: 'webhookUrl'
+};
+
+export interface ServerErrorPlacement {
+  /** Messages to show at a field of the form. */
+  fields: Partial<Record<keyof FormState, string>>;
+  /** The parts that name no field of the form (e.g. a schedule field). */
+  rest: string[];
+}
+
+/**
+ * Place a server error at the fields it names. The server starts each
+ * problem with the JobSpec field, e.g. `timeout_seconds: must be from 1 to
+ * 604800, not 0`, and joins several problems with `; `
+ * (`parameters.X: ...; env.Y: ...`).
+ */
+export function placeServerError(message: string): ServerErrorPlacement {
+  const parts = message.split(/; (?=[a-z_][a-z0-9_]*(?:\.[^\s:;]+)*: )/);
+  const result: ServerErrorPlacement = { fields: {}, rest: [] };
+  for (const part of parts) {
+    const match = /^([a-z_][a-z0-9_]*)[.:]/.exec(part);
+    const field = match ? SERVER_FIELDS[match[1]] : undefined;
+    if (field) {
+      const previous = result.fields[field];
+      result.fields[field] = previous ? `${previous}; ${part}` : part;
+    } else {
+      result.rest.push(part);
+    }
+  }
+  return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* Executed notebook download                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * The file name of a run's executed notebook: the server's
+ * Content-Disposition, else `<name>-run-<id>.ipynb`. Never a path.
+ */
+export function notebookFileName(
+  contentDisposition: string | null | undefined,
+  pipelinePath: string,
+  runId: number
+): string {
+  const header = contentDisposition || '';
+  let name = '';
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header);
+  if (star) {
+    try {
+      name = decodeURIComponent(star[1].trim());
+    } catch {
+      name = '';
+    }
+  }
+  if (!name) {
+    const plain = /filename\s*=\s*(?:"([^"]*)"|([^;]+))/.exec(header);
+    name = plain ? (plain[1] ?? plain[2] ?? '').trim() : '';
+  }
+  name = name.split(/[\\/]/).pop() || '';
+  if (!name) {
+    name = `${defaultJobName(pipelinePath) || 'notebook'}-run-${runId}.ipynb`;
+  }
+  return name;
 }
 
 /* ------------------------------------------------------------------ */
@@ -509,6 +881,18 @@ export interface JobLike {
   trigger_conditions?: TriggerCondition[] | null;
   timezone?: string | null;
   paused?: boolean | null;
+  max_instances?: number | null;
+  catchup?: CatchupPolicy | null;
+  timeout_seconds?: number | null;
+  max_retries?: number | null;
+  retry_delay_seconds?: number | null;
+  env?: Record<string, string> | null;
+  secret_env_keys?: string[] | null;
+  parameters?: Record<string, ParameterValue> | null;
+  python_executable?: string | null;
+  working_dir?: string | null;
+  kernel_name?: string | null;
+  webhook_url?: string | null;
 }
 
 /** Seconds as the largest whole unit: 7200 -> 2 hours. */
@@ -532,6 +916,30 @@ export function jobToFormState(
   form.name = job.name;
   form.description = job.description || '';
   form.paused = !!job.paused;
+  const text = (n: number | null | undefined) =>
+    n === null || n === undefined ? '' : String(n);
+  form.timeoutSeconds = text(job.timeout_seconds);
+  form.maxRetries = text(job.max_retries);
+  form.retryDelaySeconds = text(job.retry_delay_seconds);
+  form.maxInstances = text(job.max_instances);
+  form.catchup = job.catchup || '';
+  form.env = Object.entries(job.env || {}).map(([key, value]) => ({
+    key,
+    value: String(value)
+  }));
+  form.parameters = Object.entries(job.parameters || {}).map(
+    ([key, value]) => ({ key, value: formatParameterValue(value) })
+  );
+  form.secretEnvKeys = [...(job.secret_env_keys || [])];
+  form.secretEnv = form.secretEnvKeys.map(key => ({
+    key,
+    value: '',
+    stored: true
+  }));
+  form.pythonExecutable = job.python_executable || '';
+  form.workingDir = job.working_dir || '';
+  form.kernelName = job.kernel_name || '';
+  form.webhookUrl = job.webhook_url || '';
 
   if (job.run_date) {
     const instant = new Date(job.run_date);
@@ -578,8 +986,21 @@ export function jobToFormState(
   return form;
 }
 
-/** Pipelines the server runs. */
-export const PIPELINE_EXTENSIONS = ['.py', '.ampln'];
+/**
+ * A copy of a job's form for a new job: the stored secrets belong to the
+ * original job (their values are never sent back), so their names stay and
+ * their values must be typed again.
+ */
+export function withoutStoredSecrets(form: FormState): FormState {
+  return {
+    ...form,
+    secretEnvKeys: [],
+    secretEnv: form.secretEnv.map(row => ({ ...row, stored: false }))
+  };
+}
+
+/** Pipelines the server runs (until its config says otherwise). */
+export const PIPELINE_EXTENSIONS = ['.py', '.ampln', '.ipynb'];
 
 export function isPipelinePath(path: string): boolean {
   const lower = path.toLowerCase();
@@ -587,5 +1008,9 @@ export function isPipelinePath(path: string): boolean {
 }
 
 export function isAmplnPath(path: string): boolean {
-  return path.toLowerCase().endsWith('.ampln');
+  return path.trim().toLowerCase().endsWith('.ampln');
+}
+
+export function isNotebookPath(path: string): boolean {
+  return path.trim().toLowerCase().endsWith('.ipynb');
 }

@@ -46,21 +46,24 @@ export class SchedulerPanel extends ReactWidget {
 class RunLogContent extends ReactWidget {
   constructor(
     readonly stream: LogStream,
+    private _model: SchedulerModel,
     private _trans: TranslationBundle,
-    private _onDelete: () => void,
-    private _onCancel: () => void
+    private _onDelete: () => void
   ) {
     super();
     this.addClass('jp-scheduler-logContent');
   }
 
   render(): JSX.Element {
+    const model = this._model;
     return (
       <RunLogView
         stream={this.stream}
         trans={this._trans}
+        job={jobId => model.job(jobId)}
         onDelete={this._onDelete}
-        onCancel={this._onCancel}
+        onCancel={() => model.cancelRun(this.stream.runId)}
+        onDownloadNotebook={run => model.downloadNotebook(run)}
       />
     );
   }
@@ -80,16 +83,11 @@ export function createRunLogWidget(
 ): MainAreaWidget<ReactWidget> {
   const stream = model.openLog(runId);
   let widget: MainAreaWidget<ReactWidget> | null = null;
-  const content = new RunLogContent(
-    stream,
-    trans,
-    async () => {
-      if ((await confirmDelete()) && (await model.deleteRun(runId))) {
-        widget?.dispose();
-      }
-    },
-    () => void model.cancelRun(runId)
-  );
+  const content = new RunLogContent(stream, model, trans, async () => {
+    if ((await confirmDelete()) && (await model.deleteRun(runId))) {
+      widget?.dispose();
+    }
+  });
   widget = new MainAreaWidget<ReactWidget>({ content });
   widget.id = `pipeline-scheduler-run-${runId}`;
   widget.title.label = trans.__('Run %1', runId);

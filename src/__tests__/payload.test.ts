@@ -12,11 +12,19 @@ import {
   defaultJobName,
   FormError,
   FormState,
+  buildExecutionSpec,
+  countAdvanced,
   isAmplnPath,
+  isNotebookPath,
   isPipelinePath,
   jobToFormState,
   JobSpec,
+  notebookFileName,
+  parseParameterValue,
+  placeServerError,
+  secretsChanged,
   splitInterval,
+  withoutStoredSecrets,
   wallTimeInZone,
   zonedWallTimeToDate
 } from '../payload';
@@ -46,7 +54,18 @@ const CONTRACT_FIELDS = new Set([
   'description',
   'max_instances',
   'coalesce',
-  'misfire_grace_time'
+  'misfire_grace_time',
+  'catchup',
+  'timeout_seconds',
+  'max_retries',
+  'retry_delay_seconds',
+  'env',
+  'secret_env',
+  'parameters',
+  'python_executable',
+  'working_dir',
+  'kernel_name',
+  'webhook_url'
 ]);
 
 function form(patch: Partial<FormState>): FormState {
@@ -442,7 +461,10 @@ describe('helpers', () => {
   it('knows the pipeline extensions', () => {
     assert.ok(isPipelinePath('a/b.py'));
     assert.ok(isPipelinePath('a/b.AMPLN'));
-    assert.ok(!isPipelinePath('a/b.ipynb'));
+    assert.ok(isPipelinePath('a/b.ipynb'));
+    assert.ok(!isPipelinePath('a/notes.txt'));
+    assert.ok(isNotebookPath('report.IPYNB'));
+    assert.ok(!isNotebookPath('report.py'));
     assert.ok(isAmplnPath('x.ampln'));
     assert.ok(!isAmplnPath('x.py'));
   });
@@ -454,5 +476,414 @@ describe('helpers', () => {
     assert.equal(state.date, '2025-01-15');
     assert.equal(state.name, 'load');
     assert.equal(state.timezone, PARIS);
+  });
+});
+
+describe('advanced options (execution)', () => {
+  const EXECUTION_FIELDS = [
+    'catchup',
+    'timeout_seconds',
+    'max_retries',
+    'retry_delay_seconds',
+    'max_instances',
+    'env',
+    'secret_env',
+    'parameters',
+    'python_executable',
+    'working_dir',
+    'kernel_name',
+    'webhook_url'
+  ];
+
+  it('a new job with nothing advanced sends none of them', () => {
+    const payload = spec({});
+    for (const key of EXECUTION_FIELDS) {
+      assert.equal(key in payload, false, key);
+    }
+    assert.equal(countAdvanced(form({})), 0);
+  });
+
+  it('sends every option with the names and shapes of docs/api.md', () => {
+    const payload = buildJobSpec(
+      form({
+        pipelinePath: 'reports/daily.ipynb',
+        timeoutSeconds: '600',
+        maxRetries: ' 2 ',
+        retryDelaySeconds: '30',
+        maxInstances: '2',
+        catchup: 'skip',
+        env: [
+          { key: 'REGION', value: 'eu-west-1' },
+          { key: '', value: '' }
+        ],
+        secretEnv: [{ key: 'API_KEY', value: 's3cr3t', stored: false }],
+        parameters: [
+          { key: 'LIMIT', value: '100' },
+          { key: 'DRY_RUN', value: 'true' },
+          { key: 'COUNTRY', value: 'FR' }
+        ],
+        pythonExecutable: ' /opt/envs/etl/bin/python ',
+        workingDir: '/reports',
+        kernelName: 'python3',
+        webhookUrl: 'https://hooks.example/x'
+      }),
+      NOW
+    );
+    assertOnlyContractFields(payload);
+    assert.strictEqual(payload.timeout_seconds, 600);
+    assert.strictEqual(payload.max_retries, 2);
+    assert.strictEqual(payload.retry_delay_seconds, 30);
+    assert.strictEqual(payload.max_instances, 2);
+    assert.equal(payload.catchup, 'skip');
+    assert.deepEqual(payload.env, { REGION: 'eu-west-1' });
+    assert.deepEqual(payload.secret_env, { API_KEY: 's3cr3t' });
+    assert.deepEqual(payload.parameters, {
+      LIMIT: 100,
+      DRY_RUN: true,
+      COUNTRY: 'FR'
+    });
+    assert.equal(payload.python_executable, '/opt/envs/etl/bin/python');
+    assert.equal(payload.working_dir, 'reports');
+    assert.equal(payload.kernel_name, 'python3');
+    assert.equal(payload.webhook_url, 'https://hooks.example/x');
+    const roundTrip = JSON.parse(JSON.stringify(payload));
+    assert.deepEqual(roundTrip, payload);
+  });
+
+  it('catch-up is run_once or skip; empty leaves the server default', () => {
+    assert.equal(spec({ catchup: 'run_once' }).catchup, 'run_once');
+    assert.equal('catchup' in spec({ catchup: '' }), false);
+  });
+
+  it('kernel_name only for a notebook', () => {
+    assert.equal('kernel_name' in spec({ kernelName: 'python3' }), false);
+    assert.equal(
+      spec({ pipelinePath: 'n.ipynb', kernelName: ' ir ' }).kernel_name,
+      'ir'
+    );
+  });
+
+  it('catches text in number fields at their field; ranges are the server’s', () => {
+    const cases: [Partial<FormState>, keyof FormState][] = [
+      [{ timeoutSeconds: '1.5' }, 'timeoutSeconds'],
+      [{ maxRetries: 'two' }, 'maxRetries'],
+      [{ retryDelaySeconds: '5s' }, 'retryDelaySeconds'],
+      [{ maxInstances: 'x' }, 'maxInstances']
+    ];
+    for (const [patch, field] of cases) {
+      assert.throws(
+        () => spec(patch),
+        (e: unknown) => e instanceof FormError && e.field === field,
+        field
+      );
+    }
+    assert.strictEqual(spec({ timeoutSeconds: '0' }).timeout_seconds, 0);
+  });
+
+  it('refuses a value without a name and a name given twice', () => {
+    assert.throws(
+      () => spec({ env: [{ key: ' ', value: 'x' }] }),
+      (e: unknown) => e instanceof FormError && e.field === 'env'
+    );
+    assert.throws(
+      () =>
+        spec({
+          parameters: [
+            { key: 'A', value: '1' },
+            { key: 'A', value: '2' }
+          ]
+        }),
+      (e: unknown) => e instanceof FormError && e.field === 'parameters'
+    );
+    // Names are trimmed; values are sent exactly as typed.
+    assert.deepEqual(spec({ env: [{ key: ' A ', value: ' v ' }] }).env, {
+      A: ' v '
+    });
+  });
+
+  it('editing sends null for emptied options, so the server removes them', () => {
+    const payload = buildJobSpec(form({}), NOW, 'job_1', { clearEmpty: true });
+    assertOnlyContractFields(payload);
+    for (const key of EXECUTION_FIELDS) {
+      if (key === 'secret_env') {
+        // Untouched secrets are never sent: the server keeps them.
+        assert.equal(key in payload, false);
+      } else {
+        assert.strictEqual((payload as any)[key], null, key);
+      }
+    }
+  });
+});
+
+describe('parameter values', () => {
+  it('numbers that read back as typed, true and false; the rest is text', () => {
+    assert.strictEqual(parseParameterValue('100'), 100);
+    assert.strictEqual(parseParameterValue('-2.5'), -2.5);
+    assert.strictEqual(parseParameterValue('0'), 0);
+    assert.strictEqual(parseParameterValue('0.1'), 0.1);
+    assert.strictEqual(parseParameterValue('true'), true);
+    assert.strictEqual(parseParameterValue('false'), false);
+    for (const text of [
+      '007',
+      '1.50',
+      '1e3',
+      'TRUE',
+      'True',
+      ' 5',
+      '5 ',
+      '',
+      '12345678901234567890',
+      'FR',
+      'NaN',
+      'Infinity',
+      '0x10'
+    ]) {
+      assert.strictEqual(parseParameterValue(text), text, text);
+    }
+  });
+
+  it('round-trip through a job keeps values and their types', () => {
+    const state = jobToFormState(
+      {
+        name: 'p',
+        pipeline_path: 'p.py',
+        schedule_type: 'cron',
+        cron_expression: '0 8 * * *',
+        parameters: { LIMIT: 100, RATE: 0.5, DRY: false, NAME: 'x' }
+      },
+      PARIS,
+      NOW
+    );
+    assert.deepEqual(buildJobSpec(state, NOW).parameters, {
+      LIMIT: 100,
+      RATE: 0.5,
+      DRY: false,
+      NAME: 'x'
+    });
+  });
+});
+
+describe('secret variables', () => {
+  const job = {
+    name: 'Secretive',
+    pipeline_path: 'etl/load.py',
+    schedule_type: 'cron' as const,
+    cron_expression: '0 8 * * *',
+    timezone: PARIS,
+    secret_env_keys: ['API_KEY', 'DB_PASSWORD']
+  };
+
+  it('are read back as stored names with empty values', () => {
+    const state = jobToFormState(job, PARIS, NOW);
+    assert.deepEqual(state.secretEnvKeys, ['API_KEY', 'DB_PASSWORD']);
+    assert.deepEqual(
+      state.secretEnv.map(r => [r.key, r.value, r.stored]),
+      [
+        ['API_KEY', '', true],
+        ['DB_PASSWORD', '', true]
+      ]
+    );
+    assert.equal(countAdvanced(state), 1);
+  });
+
+  it('untouched: secret_env is not sent, on edit either', () => {
+    const state = jobToFormState(job, PARIS, NOW);
+    assert.equal(secretsChanged(state), false);
+    const payload = buildJobSpec(state, NOW, 'job_1', { clearEmpty: true });
+    assert.equal('secret_env' in payload, false);
+  });
+
+  it('all values typed again: the whole object is sent', () => {
+    const state = jobToFormState(job, PARIS, NOW);
+    state.secretEnv = state.secretEnv.map(r => ({ ...r, value: `v-${r.key}` }));
+    assert.equal(secretsChanged(state), true);
+    assert.deepEqual(buildExecutionSpec(state).secret_env, {
+      API_KEY: 'v-API_KEY',
+      DB_PASSWORD: 'v-DB_PASSWORD'
+    });
+  });
+
+  it('a removed one: the others need their values again', () => {
+    const state = jobToFormState(job, PARIS, NOW);
+    state.secretEnv = state.secretEnv.slice(1);
+    assert.equal(secretsChanged(state), true);
+    assert.throws(
+      () => buildExecutionSpec(state),
+      (e: unknown) =>
+        e instanceof FormError &&
+        e.field === 'secretEnv' &&
+        /DB_PASSWORD/.test(e.message)
+    );
+    state.secretEnv[0].value = 'pw';
+    assert.deepEqual(buildExecutionSpec(state).secret_env, {
+      DB_PASSWORD: 'pw'
+    });
+  });
+
+  it('all removed: an empty object removes them on the server', () => {
+    const state = jobToFormState(job, PARIS, NOW);
+    state.secretEnv = [];
+    assert.deepEqual(buildExecutionSpec(state).secret_env, {});
+  });
+
+  it('one added next to kept ones cannot keep the others', () => {
+    const state = jobToFormState(job, PARIS, NOW);
+    state.secretEnv.push({ key: 'TOKEN', value: 't', stored: false });
+    assert.throws(
+      () => buildExecutionSpec(state),
+      (e: unknown) => e instanceof FormError && e.field === 'secretEnv'
+    );
+  });
+
+  it('a duplicated job asks for the values again', () => {
+    const state = withoutStoredSecrets(jobToFormState(job, PARIS, NOW));
+    assert.equal(secretsChanged(state), true);
+    assert.throws(
+      () => buildJobSpec(state, NOW),
+      (e: unknown) => e instanceof FormError && e.field === 'secretEnv'
+    );
+  });
+
+  it('a new job without secrets sends none', () => {
+    assert.equal(secretsChanged(form({})), false);
+    assert.equal('secret_env' in spec({}), false);
+  });
+});
+
+describe('job -> form -> job (execution options)', () => {
+  it('round-trips every option', () => {
+    const job = {
+      name: 'Everything',
+      pipeline_path: 'reports/daily.ipynb',
+      schedule_type: 'cron' as const,
+      cron_expression: '0 8 * * *',
+      timezone: PARIS,
+      paused: false,
+      description: '',
+      catchup: 'run_once' as const,
+      timeout_seconds: 120,
+      max_retries: 3,
+      retry_delay_seconds: 10,
+      max_instances: 1,
+      env: { A: '1', B: 'two' },
+      parameters: { LIMIT: 5, MODE: 'full' },
+      python_executable: '/usr/bin/python3',
+      working_dir: 'reports',
+      kernel_name: 'python3',
+      webhook_url: 'https://hooks.example/x'
+    };
+    const state = jobToFormState(job, 'UTC', NOW);
+    assert.equal(state.env[1].value, 'two');
+    assert.equal(state.parameters[0].value, '5');
+    const again = buildJobSpec(state, NOW, 'job_1', { clearEmpty: true });
+    for (const [key, value] of Object.entries(job)) {
+      assert.deepEqual((again as any)[key], value, key);
+    }
+  });
+});
+
+describe('server errors at their fields', () => {
+  it('places an error that starts with a field name', () => {
+    assert.deepEqual(
+      placeServerError(
+        "working_dir: '../x' leaves the workspace ('..'); only files inside it can be scheduled."
+      ),
+      {
+        fields: {
+          workingDir:
+            "working_dir: '../x' leaves the workspace ('..'); only files inside it can be scheduled."
+        },
+        rest: []
+      }
+    );
+    assert.deepEqual(
+      placeServerError('timeout_seconds: must be from 1 to 604800, not 0')
+        .fields,
+      { timeoutSeconds: 'timeout_seconds: must be from 1 to 604800, not 0' }
+    );
+  });
+
+  it('splits several problems and groups them by field', () => {
+    const placed = placeServerError(
+      "max_retries: must be from 0 to 10, not 11; parameters.X.str: Input should be a valid string; parameters.X.int: Input should be a valid integer; env: '1A' is not a valid variable name"
+    );
+    assert.deepEqual(Object.keys(placed.fields).sort(), [
+      'env',
+      'maxRetries',
+      'parameters'
+    ]);
+    assert.match(placed.fields.parameters!, /str.*; parameters\.X\.int/);
+    assert.deepEqual(placed.rest, []);
+  });
+
+  it('leaves schedule and unknown problems to the form-wide message', () => {
+    const placed = placeServerError(
+      'cron_expression: wrong number of fields; got 1, expected 5 or 6'
+    );
+    assert.deepEqual(placed.fields, {});
+    assert.deepEqual(placed.rest, [
+      'cron_expression: wrong number of fields; got 1, expected 5 or 6'
+    ]);
+    assert.deepEqual(placeServerError('The server is unhappy.').rest, [
+      'The server is unhappy.'
+    ]);
+  });
+
+  it('maps every execution option', () => {
+    const names: [string, keyof FormState][] = [
+      ['timeout_seconds', 'timeoutSeconds'],
+      ['max_retries', 'maxRetries'],
+      ['retry_delay_seconds', 'retryDelaySeconds'],
+      ['max_instances', 'maxInstances'],
+      ['catchup', 'catchup'],
+      ['env', 'env'],
+      ['secret_env', 'secretEnv'],
+      ['parameters', 'parameters'],
+      ['python_executable', 'pythonExecutable'],
+      ['working_dir', 'workingDir'],
+      ['kernel_name', 'kernelName'],
+      ['webhook_url', 'webhookUrl'],
+      ['name', 'name'],
+      ['pipeline_path', 'pipelinePath']
+    ];
+    for (const [server, field] of names) {
+      assert.ok(placeServerError(`${server}: bad`).fields[field], server);
+    }
+  });
+});
+
+describe('executed notebook file name', () => {
+  it('takes the server’s Content-Disposition', () => {
+    assert.equal(
+      notebookFileName(
+        'attachment; filename="daily-run-12.ipynb"',
+        'reports/daily.ipynb',
+        12
+      ),
+      'daily-run-12.ipynb'
+    );
+    assert.equal(
+      notebookFileName(
+        "attachment; filename*=UTF-8''rapport%20%C3%A9t%C3%A9-run-3.ipynb",
+        'x.ipynb',
+        3
+      ),
+      'rapport été-run-3.ipynb'
+    );
+  });
+
+  it('falls back to <name>-run-<id>.ipynb and never keeps a folder', () => {
+    assert.equal(
+      notebookFileName(null, 'reports/daily.ipynb', 7),
+      'daily-run-7.ipynb'
+    );
+    assert.equal(
+      notebookFileName('attachment', 'daily.ipynb', 7),
+      'daily-run-7.ipynb'
+    );
+    assert.equal(
+      notebookFileName('attachment; filename="../../evil.ipynb"', 'a.ipynb', 1),
+      'evil.ipynb'
+    );
   });
 });

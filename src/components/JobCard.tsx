@@ -38,6 +38,7 @@ interface IconActionProps {
   onClick: () => void;
   action: string;
   className?: string;
+  disabled?: boolean;
 }
 
 /** A small icon button with a visible tooltip and an accessible name. */
@@ -49,6 +50,7 @@ export function IconAction(props: IconActionProps): JSX.Element {
       title={props.label}
       aria-label={props.label}
       data-action={props.action}
+      disabled={props.disabled}
       onClick={props.onClick}
     >
       <props.icon.react tag="span" elementSize="normal" />

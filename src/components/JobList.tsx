@@ -30,7 +30,7 @@ export function JobList(props: JobListProps): JSX.Element {
         <p>{trans.__('No scheduled jobs yet.')}</p>
         <p>
           {trans.__(
-            'Create one with "New job", or right-click a .py or .ampln file in the file browser and choose "Schedule…".'
+            'Create one with "New job", or right-click a .py, .ampln or .ipynb file in the file browser and choose "Schedule…".'
           )}
         </p>
       </div>

@@ -1,6 +1,11 @@
 import { Dialog, ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { fileIcon, folderIcon, pythonIcon } from '@jupyterlab/ui-components';
+import {
+  fileIcon,
+  folderIcon,
+  notebookIcon,
+  pythonIcon
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { DirectoryEntry, SchedulerModel } from '../model';
@@ -106,7 +111,9 @@ function PipelinePicker(props: PickerProps): JSX.Element {
             ? folderIcon
             : entry.name.endsWith('.py')
               ? pythonIcon
-              : fileIcon;
+              : entry.name.endsWith('.ipynb')
+                ? notebookIcon
+                : fileIcon;
           return (
             <li
               key={entry.path}

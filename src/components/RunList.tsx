@@ -1,11 +1,23 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { Button, deleteIcon, refreshIcon } from '@jupyterlab/ui-components';
+import {
+  Button,
+  deleteIcon,
+  downloadIcon,
+  refreshIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { isActiveStatus } from '../api';
 import type { Job, Run } from '../api';
 import { formatAbsolute, formatDuration, formatRelative } from '../time';
 import { IconAction } from './JobCard';
-import { StatusBadge, statusLabel, triggerLabel } from './StatusBadge';
+import {
+  attemptLabel,
+  StatusBadge,
+  statusLabel,
+  triggerLabel
+} from './StatusBadge';
 
 const STATUSES = [
   'running',
@@ -25,17 +37,59 @@ export interface RunListProps {
   hasMore: boolean;
   isLoading: boolean;
   trans: TranslationBundle;
+  isStopping: (runId: number) => boolean;
   onFilter: (filter: { jobId?: string; status?: string }) => void;
   onLoadMore: () => void;
   onRefresh: () => void;
   onOpenLog: (runId: number) => void;
   onDeleteRun: (run: Run) => void;
+  onCancelRun: (run: Run) => void;
+  onDownloadNotebook: (run: Run) => void;
   onClearAll: () => void;
+}
+
+/** The markers of a run next to its status: retry attempt, stale .ampln code. */
+export function RunMarkers(props: {
+  run: Run;
+  job: Job | undefined;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { run, job, trans } = props;
+  const attempt = attemptLabel(trans, run.attempt, job?.max_retries);
+  return (
+    <>
+      {attempt && (
+        <span
+          className="jp-scheduler-pill jp-scheduler-attempt"
+          data-attempt={run.attempt}
+        >
+          {attempt}
+        </span>
+      )}
+      {run.pipeline_changed && (
+        <span
+          className="jp-scheduler-pill jp-scheduler-changedPill"
+          data-testid="pipeline-changed"
+          title={trans.__(
+            'The pipeline file had changed after its code was generated: this run used the stored code.'
+          )}
+        >
+          {trans.__('pipeline changed')}
+        </span>
+      )}
+    </>
+  );
+}
+
+/** When it started; for a run that never did, its fire time or creation. */
+function shownTime(run: Run): string | null {
+  return run.started_at ?? run.scheduled_for ?? run.created_at ?? null;
 }
 
 export function RunList(props: RunListProps): JSX.Element {
   const { runs, jobs, filter, trans } = props;
   const now = new Date();
+  const jobsById = new Map(jobs.map(j => [j.id, j]));
   return (
     <div className="jp-scheduler-runs">
       <div className="jp-scheduler-filters">
@@ -98,49 +152,100 @@ export function RunList(props: RunListProps): JSX.Element {
         </p>
       ) : (
         <ul className="jp-scheduler-runList" aria-label={trans.__('Runs')}>
-          {runs.map(run => (
-            <li
-              key={run.id}
-              className="jp-scheduler-run"
-              data-run-id={run.id}
-              data-status={run.status}
-            >
-              <button
-                type="button"
-                className="jp-scheduler-runOpen"
-                title={trans.__('Open the log of run %1', run.id)}
-                onClick={() => props.onOpenLog(run.id)}
+          {runs.map(run => {
+            const isActive = isActiveStatus(run.status);
+            const isStopping = props.isStopping(run.id);
+            return (
+              <li
+                key={run.id}
+                className="jp-scheduler-run"
+                data-run-id={run.id}
+                data-status={run.status}
               >
-                <div className="jp-scheduler-runHeader">
-                  <StatusBadge status={run.status} trans={trans} />
-                  <span className="jp-scheduler-runJob">{run.job_name}</span>
-                  <span className="jp-scheduler-muted">#{run.id}</span>
-                </div>
-                <div className="jp-scheduler-runMeta jp-scheduler-muted">
-                  <span>{triggerLabel(trans, run.triggered_by)}</span>
-                  {run.started_at && (
-                    <span title={formatAbsolute(run.started_at)}>
-                      {' · '}
-                      {formatRelative(run.started_at, now)}
-                    </span>
+                <button
+                  type="button"
+                  className="jp-scheduler-runOpen"
+                  title={trans.__('Open the log of run %1', run.id)}
+                  onClick={() => props.onOpenLog(run.id)}
+                >
+                  <div className="jp-scheduler-runHeader">
+                    <StatusBadge status={run.status} trans={trans} />
+                    <span className="jp-scheduler-runJob">{run.job_name}</span>
+                    <span className="jp-scheduler-muted">#{run.id}</span>
+                  </div>
+                  <div className="jp-scheduler-runMeta jp-scheduler-muted">
+                    <span>{triggerLabel(trans, run.triggered_by)}</span>
+                    {shownTime(run) && (
+                      <span title={formatAbsolute(shownTime(run))}>
+                        {' · '}
+                        {formatRelative(shownTime(run), now)}
+                      </span>
+                    )}
+                    {run.duration_seconds !== null && (
+                      <span>
+                        {' · '}
+                        {formatDuration(run.duration_seconds)}
+                      </span>
+                    )}
+                  </div>
+                  {(run.attempt ?? 1) > 1 || run.pipeline_changed ? (
+                    <div className="jp-scheduler-runMarkers">
+                      <RunMarkers
+                        run={run}
+                        job={jobsById.get(run.job_id)}
+                        trans={trans}
+                      />
+                    </div>
+                  ) : null}
+                  {run.message && (
+                    <div
+                      className="jp-scheduler-runMessage"
+                      title={run.message}
+                    >
+                      {run.message}
+                    </div>
                   )}
-                  {run.duration_seconds !== null && (
-                    <span>
-                      {' · '}
-                      {formatDuration(run.duration_seconds)}
-                    </span>
+                </button>
+                <div className="jp-scheduler-runActions">
+                  {run.has_notebook && (
+                    <IconAction
+                      icon={downloadIcon}
+                      label={trans.__(
+                        'Download the executed notebook of run %1',
+                        run.id
+                      )}
+                      action="download-notebook"
+                      onClick={() => props.onDownloadNotebook(run)}
+                    />
+                  )}
+                  {isActive ? (
+                    <IconAction
+                      icon={stopIcon}
+                      label={
+                        isStopping
+                          ? trans.__('Stopping run %1…', run.id)
+                          : run.status === 'queued'
+                            ? trans.__('Cancel run %1 (queued)', run.id)
+                            : trans.__('Stop run %1', run.id)
+                      }
+                      action="cancel-run"
+                      className="jp-scheduler-danger"
+                      disabled={isStopping}
+                      onClick={() => props.onCancelRun(run)}
+                    />
+                  ) : (
+                    <IconAction
+                      icon={deleteIcon}
+                      label={trans.__('Delete run %1', run.id)}
+                      action="delete-run"
+                      className="jp-scheduler-danger"
+                      onClick={() => props.onDeleteRun(run)}
+                    />
                   )}
                 </div>
-              </button>
-              <IconAction
-                icon={deleteIcon}
-                label={trans.__('Delete run %1', run.id)}
-                action="delete-run"
-                className="jp-scheduler-danger"
-                onClick={() => props.onDeleteRun(run)}
-              />
-            </li>
-          ))}
+              </li>
+            );
+          })}
         </ul>
       )}
       {props.hasMore && (

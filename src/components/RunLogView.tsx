@@ -1,17 +1,25 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { Button } from '@jupyterlab/ui-components';
+import { Button, downloadIcon, stopIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { isActiveStatus } from '../api';
+import type { Job, Run } from '../api';
 import type { LogStream } from '../model';
+import { errorMessage } from '../model';
 import { formatAbsolute, formatDuration } from '../time';
+import { RunMarkers } from './RunList';
 import { StatusBadge, triggerLabel } from './StatusBadge';
 import { useSignalRerender } from './useSignal';
 
 export interface RunLogViewProps {
   stream: LogStream;
   trans: TranslationBundle;
+  /** The run's job, when it still exists (for "attempt 2 of 3"). */
+  job: (jobId: string) => Job | undefined;
   onDelete: () => void;
-  onCancel: () => void;
+  /** Resolves once the server has stopped the run. */
+  onCancel: () => Promise<unknown>;
+  onDownloadNotebook: (run: Run) => Promise<void>;
 }
 
 /** Distance from the bottom, in pixels, that still counts as "at the end". */
@@ -26,6 +34,8 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
   useSignalRerender(stream.changed);
   const logRef = React.useRef<HTMLPreElement>(null);
   const [isFollowing, setIsFollowing] = React.useState(true);
+  const [isStopping, setIsStopping] = React.useState(false);
+  const [actionError, setActionError] = React.useState<string | null>(null);
 
   React.useLayoutEffect(() => {
     const node = logRef.current;
@@ -44,6 +54,23 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
   };
 
   const run = stream.run;
+  const isActive = !stream.isFinished && (!run || isActiveStatus(run.status));
+
+  const stop = () => {
+    setIsStopping(true);
+    props.onCancel().finally(() => setIsStopping(false));
+  };
+
+  const download = () => {
+    if (!run) {
+      return;
+    }
+    setActionError(null);
+    props
+      .onDownloadNotebook(run)
+      .catch(error => setActionError(errorMessage(error)));
+  };
+
   return (
     <div
       className="jp-scheduler-log"
@@ -57,6 +84,9 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
             {run ? run.job_name : trans.__('Run %1', stream.runId)}
           </strong>
           <span className="jp-scheduler-muted">#{stream.runId}</span>
+          {run && (
+            <RunMarkers run={run} job={props.job(run.job_id)} trans={trans} />
+          )}
         </div>
         {run && (
           <div className="jp-scheduler-logMeta jp-scheduler-muted">
@@ -88,15 +118,33 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
                 : trans.__('Streaming (scrolled up: not following)')}
             </span>
           )}
-          {!stream.isFinished && (
+          {isActive && (
             <Button
               type="button"
               small
               minimal
-              onClick={props.onCancel}
+              onClick={stop}
+              disabled={isStopping}
               data-action="cancel-run"
             >
-              {trans.__('Stop this run')}
+              <stopIcon.react tag="span" elementSize="normal" />
+              {isStopping
+                ? trans.__('Stopping…')
+                : run?.status === 'queued'
+                  ? trans.__('Cancel this run')
+                  : trans.__('Stop this run')}
+            </Button>
+          )}
+          {run?.has_notebook && (
+            <Button
+              type="button"
+              small
+              minimal
+              onClick={download}
+              data-action="download-notebook"
+            >
+              <downloadIcon.react tag="span" elementSize="normal" />
+              {trans.__('Download executed notebook')}
             </Button>
           )}
           <Button
@@ -113,7 +161,25 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
         </div>
       </div>
       {run?.message && (
-        <div className="jp-scheduler-logMessage">{run.message}</div>
+        <div
+          className="jp-scheduler-logMessage"
+          data-testid="run-message"
+          data-status={run.status}
+        >
+          {run.message}
+        </div>
+      )}
+      {run?.pipeline_changed && (
+        <div className="jp-scheduler-logMessage">
+          {trans.__(
+            'The pipeline file had changed after its code was generated: this run used the stored code. Regenerate it from the job in the Scheduler.'
+          )}
+        </div>
+      )}
+      {actionError && (
+        <div className="jp-scheduler-formError" role="alert">
+          {actionError}
+        </div>
       )}
       {stream.error && (
         <div className="jp-scheduler-formError" role="alert">

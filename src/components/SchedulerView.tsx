@@ -92,6 +92,18 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
         </button>
       </div>
 
+      {model.schedulerState === 'standby' && (
+        <div
+          className="jp-scheduler-standby"
+          role="status"
+          data-testid="standby-notice"
+        >
+          {trans.__(
+            "Another Jupyter server runs this workspace's schedules; this one serves the API."
+          )}
+        </div>
+      )}
+
       {model.banner && (
         <div
           className={`jp-scheduler-banner jp-scheduler-banner-${model.banner.kind}`}
@@ -160,6 +172,11 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
             hasMore={model.hasMoreRuns}
             isLoading={model.runsLoading}
             trans={trans}
+            isStopping={runId => model.isStopping(runId)}
+            onCancelRun={run => void model.cancelRun(run.id)}
+            onDownloadNotebook={run =>
+              model.downloadNotebook(run).catch(error => model.showError(error))
+            }
             onFilter={filter => model.setRunsFilter(filter)}
             onLoadMore={() => void model.loadMoreRuns()}
             onRefresh={() => void model.refreshRuns()}

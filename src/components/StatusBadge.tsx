@@ -42,6 +42,24 @@ export function triggerLabel(trans: TranslationBundle, by: string): string {
   }
 }
 
+/**
+ * "attempt 2 of 3" for a retry (the total is known from the job's
+ * max_retries), "attempt 2" when the job is gone; nothing for a first attempt.
+ */
+export function attemptLabel(
+  trans: TranslationBundle,
+  attempt: number | undefined,
+  maxRetries?: number | null
+): string | null {
+  if (!attempt || attempt <= 1) {
+    return null;
+  }
+  const total = (maxRetries ?? 0) + 1;
+  return total >= attempt
+    ? trans.__('attempt %1 of %2', attempt, total)
+    : trans.__('attempt %1', attempt);
+}
+
 export interface StatusBadgeProps {
   status: string;
   trans: TranslationBundle;

@@ -59,6 +59,56 @@ QUICK_PY = """\
 print("quick run", flush=True)
 """
 
+# Prints what the job's advanced options give it, then sleeps past any short timeout.
+SLEEPY_PY = """\
+import os
+import time
+
+print("greeting:", os.environ.get("GREETING"), flush=True)
+print("secret:", os.environ.get("API_KEY"), flush=True)
+print("LIMIT=" + os.environ.get("LIMIT", "?"), flush=True)
+print("parameters:", os.environ.get("AMPHI_PARAMETERS"), flush=True)
+print("cwd:", os.path.basename(os.getcwd()), flush=True)
+time.sleep(60)
+"""
+
+# Starts a child process of its own (both must be gone after a cancel).
+FAMILY_PY = """\
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+pathlib.Path(os.environ["PIDS_FILE"]).write_text(f"{os.getpid()} {child.pid}")
+print("started child", child.pid, flush=True)
+time.sleep(120)
+"""
+
+SLEEP_PY = """\
+import time
+
+print("sleeping", flush=True)
+time.sleep(120)
+"""
+
+REPORT_IPYNB = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": ["print('notebook says hello')"],
+        },
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["6 * 7"]},
+    ],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4,
+    "nbformat_minor": 4,
+}
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -73,6 +123,10 @@ def _make_workspace(root: Path) -> None:
     (root / "etl" / "quick.py").write_text(QUICK_PY)
     (root / "etl" / "nightly_load.py").write_text(QUICK_PY)
     (root / "notes.txt").write_text("not a pipeline\n")
+    (root / "sleepy.py").write_text(SLEEPY_PY)
+    (root / "family.py").write_text(FAMILY_PY)
+    (root / "sleep.py").write_text(SLEEP_PY)
+    (root / "report.ipynb").write_text(json.dumps(REPORT_IPYNB, indent=1))
     shutil.copy(EXAMPLES / "customers_fr.ampln", root / "customers_fr.ampln")
     shutil.copytree(EXAMPLES / "data", root / "data")
 

@@ -1,0 +1,41 @@
+import * as React from 'react';
+
+import type { FormState } from '../payload';
+
+/** Messages shown at the form's fields. */
+export type FieldErrors = Partial<Record<keyof FormState, string>>;
+
+export interface FieldProps {
+  label: string;
+  id: string;
+  error?: string;
+  hint?: string;
+  /** The JobSpec field it edits, for tests and for finding it again. */
+  field?: string;
+  children: React.ReactNode;
+}
+
+export function Field(props: FieldProps): JSX.Element {
+  const errorId = `${props.id}-error`;
+  return (
+    <div
+      className="jp-scheduler-field"
+      data-field={props.field}
+      data-invalid={props.error ? 'true' : undefined}
+    >
+      <label htmlFor={props.id}>{props.label}</label>
+      {props.children}
+      {props.hint && <div className="jp-scheduler-hint">{props.hint}</div>}
+      {props.error && (
+        <div
+          id={errorId}
+          className="jp-scheduler-fieldError"
+          role="alert"
+          data-testid="field-error"
+        >
+          {props.error}
+        </div>
+      )}
+    </div>
+  );
+}
