@@ -133,7 +133,7 @@ class ServiceBase:
         self._overdue: set[str] = set()
         self._lock: SchedulerLock | None = None
         # Job id -> (updated_at, static part of its answer, its zone): see list_jobs.
-        self._answer_cache: dict[str, tuple[float, dict[str, Any], Any]] = {}
+        self._answer_cache: dict[str, Any] = {}
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

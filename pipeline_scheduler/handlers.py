@@ -101,7 +101,8 @@ class JobsHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"jobs": await self.service.list_jobs()})
+        self.set_header("Content-Type", "application/json")
+        self.finish(await self.service.list_jobs_json())
 
     @web.authenticated
     @authorized

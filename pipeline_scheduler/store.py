@@ -244,19 +244,11 @@ class Store:
         return [_job_from_row(r, with_code) for r in rows]
 
     def list_job_heads(self) -> list[JobHead]:
-        c = jobs_table.c
+        """Every job's head, newest first (plain SQL: this runs on every list refresh)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    c.id,
-                    c.name,
-                    c.pipeline_path,
-                    c.updated_at,
-                    c.paused,
-                    c.last_run_id,
-                    c.last_run_status,
-                    c.last_run_finished_at,
-                ).order_by(c.created_at.desc(), c.id)
+            rows = conn.exec_driver_sql(
+                "SELECT id, name, pipeline_path, updated_at, paused, last_run_id, last_run_status,"
+                " last_run_finished_at FROM pipeline_scheduler_jobs ORDER BY created_at DESC, id"
             ).all()
         return [JobHead(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7]) for r in rows]
 
