@@ -120,31 +120,44 @@ class JobOperations(ServiceBase):
             answer["python_code"] = row.python_code
         return answer
 
-    async def _list_heads(self) -> tuple[list[JobHead], dict[str, float | None]]:
-        """Every job's head, with the static part of each answer cached until the job
-        changes (so a long list costs one light query plus the fields that move)."""
+    async def _list_heads(
+        self,
+    ) -> tuple[list[JobHead], dict[str, CachedAnswer], dict[str, float | None]]:
+        """Every job's head and the static part of its answer, cached until the job changes
+        (so a long list costs one light query plus the fields that move).
+
+        Answers its own snapshot of the entries: concurrent lists may refresh or prune the
+        shared cache meanwhile."""
         heads = await self._db(self._store.list_job_heads)
         cache = self._answer_cache
-        stale = [h.id for h in heads if h.id not in cache or cache[h.id].updated_at != h.updated_at]
+        entries: dict[str, CachedAnswer] = {}
+        stale = []
+        for h in heads:
+            entry = cache.get(h.id)
+            if entry is not None and entry.updated_at == h.updated_at:
+                entries[h.id] = entry
+            else:
+                stale.append(h.id)
         for start in range(0, len(stale), 500):
             for row in await self._db(self._store.get_jobs, stale[start : start + 500]):
                 static, tz = self._static_answer(row)
-                cache[row.id] = CachedAnswer(row.updated_at, static, tz)
-        if len(cache) > len(heads):
+                entries[row.id] = cache[row.id] = CachedAnswer(row.updated_at, static, tz)
+        # A job deleted between the two queries has no row: leave it out of this answer.
+        heads = [h for h in heads if h.id in entries]
+        if len(cache) > 2 * len(heads) + 100:
             live = {h.id for h in heads}
             for gone in [k for k in cache if k not in live]:
-                del cache[gone]
-        return heads, await self._db(self._store.next_run_times)
+                cache.pop(gone, None)
+        return heads, entries, await self._db(self._store.next_run_times)
 
     async def list_jobs(self) -> list[dict[str, Any]]:
         """Every job's answer, newest first."""
-        heads, next_runs = await self._list_heads()
+        heads, entries, next_runs = await self._list_heads()
         names = {h.id: h.name for h in heads}
 
         def build() -> list[dict[str, Any]]:
-            cache = self._answer_cache
             return [
-                self._live_answer(cache[h.id].static, cache[h.id].tz, h, next_runs.get(h.id), names)
+                self._live_answer(entries[h.id].static, entries[h.id].tz, h, next_runs.get(h.id), names)
                 for h in heads
             ]
 
@@ -153,16 +166,17 @@ class JobOperations(ServiceBase):
     async def list_jobs_json(self) -> str:
         """``{"jobs": [...]}`` as JSON text, the same as ``list_jobs`` but built from cached
         JSON of each job's static part: the answer to ``GET jobs``, fast for 10,000 jobs."""
-        heads, next_runs = await self._list_heads()
+        heads, entries, next_runs = await self._list_heads()
         names = {h.id: h.name for h in heads}
         dumps = json.dumps
 
         def build() -> str:
-            cache = self._answer_cache
             parts = []
             for h in heads:
-                entry = cache[h.id]
-                if entry.static.get("schedule_type") == "trigger" or h.pipeline_path.lower().endswith(".ampln"):
+                entry = entries[h.id]
+                if entry.static.get("schedule_type") == "trigger" or h.pipeline_path.lower().endswith(
+                    ".ampln"
+                ):
                     live = self._live_answer(entry.static, entry.tz, h, next_runs.get(h.id), names)
                     parts.append(dumps(live))
                     continue
