@@ -4,23 +4,16 @@ jobs, next fire times and run history, and a pipeline running at stop is ended w
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_support import write_pipelines
+from engine_support import TOKEN, EngineServer, pid_gone
 
-REPO = Path(__file__).resolve().parents[2]
-TOKEN = "restart-test-token"
+__all__ = ["TOKEN", "JupyterServer"]
+
 
 PID_PIPELINE = """
 import os, time
@@ -31,122 +24,17 @@ time.sleep(120)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class JupyterServer(EngineServer):
+    """A real server with the extension's default settings (zone UTC)."""
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purpose; its parent (the stopped server) is gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-class JupyterServer:
-    def __init__(self, root: Path, home: Path) -> None:
-        self.root, self.home = root, home
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = home / f"server-{self.port}.log"
-
-    def start(self) -> None:
-        config_dir = self.home / "config"
-        config_dir.mkdir(parents=True, exist_ok=True)
-        (config_dir / "jupyter_server_config.json").write_text(
-            # Only this extension: the others installed here would just slow the start down.
-            json.dumps(
-                {
-                    "ServerApp": {
-                        "jpserver_extensions": {
-                            "pipeline_scheduler": True,
-                            "jupyterlab": False,
-                            "jupyter_lsp": False,
-                            "notebook_shim": False,
-                            "jupyter_server_terminals": False,
-                        }
-                    }
-                }
-            )
-        )
-        env = {
-            **os.environ,
-            "JUPYTER_CONFIG_DIR": str(config_dir),
-            "JUPYTER_DATA_DIR": str(self.home / "data"),
-            "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        }
-        argv = [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--no-browser",
-            "--allow-root",
-            f"--port={self.port}",
-            "--port-retries=0",
-            "--ip=127.0.0.1",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={self.root}",
-            "--PipelineSchedulerApp.timezone=UTC",
-        ]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.process.poll() is None, f"server exited: {self.log_path.read_text()[-3000:]}"
-            try:
-                status, _ = self.request("GET", "api/status", prefix="")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, self.log_path.read_text()[-3000:]
-            time.sleep(0.1)
-
-    def stop(self) -> float:
-        assert self.process is not None
+    def stop(self) -> float:  # type: ignore[override]
+        """SIGTERM (the server's own stop path); answers how long the stop took."""
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"server ignored SIGTERM: {self.log_path.read_text()[-3000:]}") from None
-        assert code == 0, f"server exited with {code}: {self.log_path.read_text()[-3000:]}"
+        super().stop()
         return time.monotonic() - started
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def request(
-        self, method: str, path: str, body: Any = None, prefix: str = "pipeline-scheduler/"
-    ) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/{prefix}{path}",
-            data=data,
-            method=method,
-            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
-
-    def ok(self, method: str, path: str, body: Any = None) -> Any:
-        status, answer = self.request(method, path, body)
-        assert 200 <= status < 300, (method, path, status, answer)
-        return answer
+        self.cleanup()
 
 
 @pytest.fixture
@@ -211,7 +99,7 @@ def test_real_server_restart_keeps_jobs_and_history(server_factory: Any) -> None
         assert time.monotonic() < deadline, "the pipeline never started"
         time.sleep(0.05)
     pipeline_pid = int((root / "pid.txt").read_text())
-    assert _alive(pipeline_pid)
+    assert not pid_gone(pipeline_pid)
 
     jobs_before = first.ok("GET", "jobs")["jobs"]
     runs_before = first.ok("GET", "runs")["runs"]
@@ -220,7 +108,7 @@ def test_real_server_restart_keeps_jobs_and_history(server_factory: Any) -> None
     took = first.stop()
     print(f"\nSIGTERM to exit: {took:.2f} s")
     assert took < 20
-    assert not _alive(pipeline_pid), "the pipeline must not outlive the server"
+    assert pid_gone(pipeline_pid), "the pipeline must not outlive the server"
     assert (root / ".amphi" / "scheduler.sqlite").is_file()
 
     second = server_factory()
