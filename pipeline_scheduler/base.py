@@ -180,6 +180,25 @@ class ServiceBase:
             for cond in spec.get("trigger_conditions") or []:
                 self._dependents.setdefault(cond["job_id"], set()).add(job_id)
 
+    def _fire_options(self, row: JobRow) -> dict[str, Any]:
+        """The job's options that APScheduler applies when it fires."""
+        return {
+            "misfire_grace_time": row.spec.get("misfire_grace_time")
+            or self.settings.default_misfire_grace_time,
+            "coalesce": row.spec.get("coalesce", True),
+        }
+
+    @staticmethod
+    def _run_fields(row: JobRow, triggered_by: str, scheduled_for: float | None) -> dict[str, Any]:
+        """The columns every new run of ``row`` starts with."""
+        return {
+            "job_id": row.id,
+            "job_name": row.name,
+            "pipeline_path": row.pipeline_path,
+            "triggered_by": triggered_by,
+            "scheduled_for": scheduled_for,
+        }
+
     def _schedule(self, row: JobRow, trigger: Any) -> None:
         if self.scheduler is None:
             return
@@ -187,9 +206,7 @@ class ServiceBase:
             self._unschedule(row.id)
             return
         options: dict[str, Any] = {
-            "misfire_grace_time": row.spec.get("misfire_grace_time")
-            or self.settings.default_misfire_grace_time,
-            "coalesce": row.spec.get("coalesce", True),
+            **self._fire_options(row),
             # Runs are started as tasks and return at once; instance limits are enforced
             # by the service so that a refused run is recorded as 'skipped'.
             "max_instances": 1000,
@@ -212,13 +229,7 @@ class ServiceBase:
             return
         self._scheduled_versions[row.id] = row.updated_at
         try:
-            self.scheduler.modify_job(
-                row.id,
-                name=row.name,
-                misfire_grace_time=row.spec.get("misfire_grace_time")
-                or self.settings.default_misfire_grace_time,
-                coalesce=row.spec.get("coalesce", True),
-            )
+            self.scheduler.modify_job(row.id, name=row.name, **self._fire_options(row))
             if pause_changed:
                 if row.paused:
                     self.scheduler.pause_job(row.id)

@@ -301,9 +301,8 @@ class JobOperations(ServiceBase):
             )
         if kind == "date" and not fields.get("date_type"):
             fields["date_type"] = "once"
+        # (build_trigger also checks the time zone, trigger-only jobs included.)
         trigger = schedules.build_trigger(fields, s.timezone, require_future=schedule_changed)
-        if fields.get("timezone"):
-            schedules.zone(fields["timezone"])
         if kind == "trigger":
             await self._check_conditions(job_id, fields)
 

@@ -80,14 +80,7 @@ class RunOperations(ServiceBase):
         row = await self._get_row(job_id)
         if python_code is not None and row.pipeline_path.lower().endswith(".ampln"):
             row = await self._refresh_code(row, python_code)
-        base = {
-            "job_id": job_id,
-            "job_name": row.name,
-            "pipeline_path": row.pipeline_path,
-            "triggered_by": triggered_by,
-            "scheduled_for": scheduled_for,
-            "attempt": attempt,
-        }
+        base = {**self._run_fields(row, triggered_by, scheduled_for), "attempt": attempt}
         if triggered_by in ("schedule", "trigger", "catchup"):
             limit = int(row.spec.get("max_instances") or 1000)
             active_count = sum(1 for a in self._runs.values() if a.job_id == job_id)
@@ -495,16 +488,11 @@ class RunOperations(ServiceBase):
         if row["status"] in ACTIVE_STATUSES and run_id in self._runs:
             raise ConflictError(f"Run {run_id} is still {row['status']}; cancel it first.")
         await self._db(self._store.delete_run, run_id)
-        await self._fs(shutil.rmtree, self.settings.log_dir / str(run_id), ignore_errors=True)
+        await self._fs(self._remove_run_dirs, [run_id])
 
     async def clear_runs(self, job_id: str | None = None) -> int:
         victims = await self._db(
             self._store.delete_runs, job_id=job_id, exclude_statuses=list(ACTIVE_STATUSES)
         )
-
-        def remove_logs() -> None:
-            for run_id, _ in victims:
-                shutil.rmtree(self.settings.log_dir / str(run_id), ignore_errors=True)
-
-        await self._fs(remove_logs)
+        await self._fs(self._remove_run_dirs, [run_id for run_id, _ in victims])
         return len(victims)

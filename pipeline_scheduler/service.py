@@ -260,15 +260,8 @@ class SchedulerService(JobOperations, RunOperations):
         row = await self._db(self._store.get_job, job_id, False)
         if row is None:
             return
-        base = {
-            "job_id": job_id,
-            "job_name": row.name,
-            "pipeline_path": row.pipeline_path,
-            "triggered_by": "catchup",
-            "scheduled_for": when.timestamp(),
-        }
         await self.record_skipped(
-            base,
+            self._run_fields(row, "catchup", when.timestamp()),
             f"Skipped: missed its fire time {when.isoformat()} by more than its "
             "misfire_grace_time (the server was not running).",
         )
@@ -292,13 +285,7 @@ class SchedulerService(JobOperations, RunOperations):
     async def _catch_up(self, job_id: str, when: float) -> None:
         row = await self._get_row(job_id, with_code=False)
         policy = row.spec.get("catchup") or self.settings.default_catchup
-        base = {
-            "job_id": job_id,
-            "job_name": row.name,
-            "pipeline_path": row.pipeline_path,
-            "triggered_by": "catchup",
-            "scheduled_for": when,
-        }
+        base = self._run_fields(row, "catchup", when)
         if policy == "skip":
             await self.record_skipped(
                 base, "Skipped: the server was not running at this fire time (catch-up policy 'skip')."
