@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 
 from . import schedules
 from .errors import JobNotFoundError, StoreUnavailableError
+from .listing import JobListing
 from .lock import SchedulerLock
 from .models import (
     FAILED_STATUSES,
@@ -132,8 +133,7 @@ class ServiceBase:
         # Jobs whose stored next fire time had passed when this server became active.
         self._overdue: set[str] = set()
         self._lock: SchedulerLock | None = None
-        # Job id -> (updated_at, static part of its answer, its zone): see list_jobs.
-        self._answer_cache: dict[str, Any] = {}
+        self._listing = JobListing()
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -199,12 +199,13 @@ class ServiceBase:
             "scheduled_for": scheduled_for,
         }
 
-    def _schedule(self, row: JobRow, trigger: Any) -> None:
+    def _schedule(self, row: JobRow, trigger: Any) -> float | None:
+        """Give the job to APScheduler (or take it away); answer its next fire time."""
         if self.scheduler is None:
-            return
+            return None
         if trigger is None:
             self._unschedule(row.id)
-            return
+            return None
         options: dict[str, Any] = {
             **self._fire_options(row),
             # Runs are started as tasks and return at once; instance limits are enforced
@@ -214,7 +215,7 @@ class ServiceBase:
         if row.paused:
             options["next_run_time"] = None
         self._scheduled_versions[row.id] = row.updated_at
-        self.scheduler.add_job(
+        job = self.scheduler.add_job(
             FIRE_FUNCTION,
             trigger=trigger,
             id=row.id,
@@ -223,6 +224,8 @@ class ServiceBase:
             replace_existing=True,
             **options,
         )
+        next_run = getattr(job, "next_run_time", None)
+        return next_run.timestamp() if next_run is not None else None
 
     def _update_scheduled(self, row: JobRow, *, pause_changed: bool) -> None:
         if self.scheduler is None or row.spec.get("schedule_type") == "trigger":
@@ -246,16 +249,18 @@ class ServiceBase:
         except JobLookupError:
             pass
 
+    def _note_revision(self, revision: int | None) -> None:
+        """Our own change of job definitions made ``revision``: when it directly follows
+        the last one applied, nothing else changed and the watch loop need not reload."""
+        if revision is not None and self._seen_revision is not None and revision == self._seen_revision + 1:
+            self._seen_revision = revision
+
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         """Run a coroutine in the background, kept until it ends (and stopped with us)."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
-
-    async def _jobs_changed(self) -> None:
-        """Tell other servers on this database that job definitions changed."""
-        self._seen_revision = await self._db(self._store.bump_revision)
 
     # Implemented by RunOperations; declared here for the job operations that use them.
     async def cancel_run(self, run_id: int) -> dict[str, Any]:

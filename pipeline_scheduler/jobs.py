@@ -7,7 +7,6 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from .errors import (
     InvalidScheduleError,
     PayloadTooLargeError,
 )
+from .listing import JobListing
 from .models import (
     ALL_SCHEDULE_FIELDS,
     MAX_DESCRIPTION_LENGTH,
@@ -35,18 +35,6 @@ from .store import JobHead, JobRow
 from .workspace import resolve_pipeline
 
 _KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
-
-
-@dataclass
-class CachedAnswer:
-    """The static part of a job's answer, valid while the job's updated_at is unchanged."""
-
-    updated_at: float
-    static: dict[str, Any]
-    tz: Any
-    json_prefix: str | None = None  # JSON of ``static`` without its closing brace
-    next_run: float | None = None
-    next_run_iso: str | None = None
 
 
 class JobOperations(ServiceBase):
@@ -89,7 +77,7 @@ class JobOperations(ServiceBase):
             answer["schedule_description"] = schedules.describe(
                 answer, self.settings.timezone, lambda j: names.get(j, j)
             )
-        answer["paused"] = head.paused
+        answer["paused"] = bool(head.paused)
         answer["next_run_time"] = None if head.paused else _iso(next_run, tz)
         answer["last_run"] = (
             {
@@ -120,71 +108,67 @@ class JobOperations(ServiceBase):
             answer["python_code"] = row.python_code
         return answer
 
-    async def _list_heads(
-        self,
-    ) -> tuple[list[JobHead], dict[str, CachedAnswer], dict[str, float | None]]:
-        """Every job's head and the static part of its answer, cached until the job changes
-        (so a long list costs one light query plus the fields that move).
-
-        Answers its own snapshot of the entries: concurrent lists may refresh or prune the
-        shared cache meanwhile."""
-        heads = await self._db(self._store.list_job_heads)
-        cache = self._answer_cache
-        entries: dict[str, CachedAnswer] = {}
-        stale = []
-        for h in heads:
-            entry = cache.get(h.id)
-            if entry is not None and entry.updated_at == h.updated_at:
-                entries[h.id] = entry
-            else:
-                stale.append(h.id)
-        for start in range(0, len(stale), 500):
-            for row in await self._db(self._store.get_jobs, stale[start : start + 500]):
-                static, tz = self._static_answer(row)
-                entries[row.id] = cache[row.id] = CachedAnswer(row.updated_at, static, tz)
-        # A job deleted between the two queries has no row: leave it out of this answer.
-        heads = [h for h in heads if h.id in entries]
-        if len(cache) > 2 * len(heads) + 100:
-            live = {h.id for h in heads}
-            for gone in [k for k in cache if k not in live]:
-                cache.pop(gone, None)
-        return heads, entries, await self._db(self._store.next_run_times)
-
     async def list_jobs(self) -> list[dict[str, Any]]:
         """Every job's answer, newest first."""
-        heads, entries, next_runs = await self._list_heads()
-        names = {h.id: h.name for h in heads}
-
-        def build() -> list[dict[str, Any]]:
-            return [
-                self._live_answer(entries[h.id].static, entries[h.id].tz, h, next_runs.get(h.id), names)
-                for h in heads
-            ]
-
-        return await self._fs(build)
+        return json.loads(await self.list_jobs_json())["jobs"]  # type: ignore[no-any-return]
 
     async def list_jobs_json(self) -> str:
-        """``{"jobs": [...]}`` as JSON text, the same as ``list_jobs`` but built from cached
-        JSON of each job's static part: the answer to ``GET jobs``, fast for 10,000 jobs."""
-        heads, entries, next_runs = await self._list_heads()
-        names = {h.id: h.name for h in heads}
-        dumps = json.dumps
+        """``{"jobs": [...]}`` as JSON text, newest first: the answer to ``GET jobs``.
 
-        def build() -> str:
-            parts = []
-            for h in heads:
-                entry = entries[h.id]
-                if entry.static.get("schedule_type") == "trigger" or h.pipeline_path.lower().endswith(
-                    ".ampln"
-                ):
-                    live = self._live_answer(entry.static, entry.tz, h, next_runs.get(h.id), names)
-                    parts.append(dumps(live))
-                    continue
-                if entry.json_prefix is None:
-                    entry.json_prefix = dumps(entry.static)[:-1]
-                nxt = next_runs.get(h.id)
-                if nxt != entry.next_run:
-                    entry.next_run, entry.next_run_iso = nxt, _iso(nxt, entry.tz)
+        Built from the in-memory ``JobListing``: one query reads what changed, the jobs
+        edited since are read again, and only the answers that changed are rendered."""
+        listing = self._listing
+        async with listing.lock:
+            # (Taking in 10,000 heads is work for a thread, not for the event loop.)
+            changes = await self._db(self._store.job_listing, listing.seq)
+            if not await self._fs(listing.apply, changes):
+                changes = await self._db(self._store.job_listing, None)
+                await self._fs(listing.apply, changes)
+            stale = await self._fs(listing.stale)
+            for start in range(0, len(stale), 500):
+                rows = await self._db(self._store.get_jobs, stale[start : start + 500])
+                await self._fs(self._take_static, listing, rows)
+            answer = listing.reusable(changes.next_runs)
+            if answer is None:
+                # A job deleted between the two queries has no static part: left out.
+                answer = await self._fs(self._render_listing, listing, changes.next_runs)
+            return answer
+
+    def _take_static(self, listing: JobListing, rows: list[JobRow]) -> None:
+        for row in rows:
+            entry = listing.jobs.get(row.id)
+            if entry is None:
+                continue
+            entry.static, entry.tz = self._static_answer(row)
+            entry.static_at, entry.prefix, entry.fragment = row.updated_at, None, None
+            entry.trigger = entry.static.get("schedule_type") == "trigger"
+            entry.ampln = row.pipeline_path.lower().endswith(".ampln")
+
+    def _render_listing(self, listing: JobListing, next_runs: Mapping[str, float | None]) -> str:
+        names: dict[str, str] | None = None
+        dumps = json.dumps
+        parts = []
+        for _, job_id in listing.order:
+            e = listing.jobs[job_id]
+            if e.static is None:  # deleted before its definition was read
+                continue
+            nxt = next_runs.get(job_id)
+            if (
+                e.fragment is not None
+                and e.next_run == nxt
+                and not e.ampln
+                and (not e.trigger or e.names_version == listing.names_version)
+            ):
+                parts.append(e.fragment)
+                continue
+            h = e.head
+            if e.trigger or e.ampln:
+                if names is None:
+                    names = {k: v.head.name for k, v in listing.jobs.items()}
+                e.fragment = dumps(self._live_answer(e.static, e.tz, h, nxt, names))
+            else:
+                if e.prefix is None:
+                    e.prefix = dumps(e.static)[:-1]
                 last = (
                     dumps(
                         {
@@ -196,14 +180,17 @@ class JobOperations(ServiceBase):
                     if h.last_run_id is not None
                     else "null"
                 )
-                parts.append(
-                    f'{entry.json_prefix}, "paused": {"true" if h.paused else "false"}, '
-                    f'"next_run_time": {"null" if h.paused else dumps(entry.next_run_iso)}, '
-                    f'"last_run": {last}, "pipeline_changed": null}}'
+                when = "null" if h.paused or nxt is None else dumps(_iso(nxt, e.tz))
+                e.fragment = (
+                    f'{e.prefix}, "paused": {"true" if h.paused else "false"}, '
+                    f'"next_run_time": {when}, "last_run": {last}, "pipeline_changed": null}}'
                 )
-            return '{"jobs": [' + ", ".join(parts) + "]}"
-
-        return await self._fs(build)
+            e.next_run, e.names_version = nxt, listing.names_version
+            parts.append(e.fragment)
+        listing.answer = '{"jobs": [' + ", ".join(parts) + "]}"
+        listing.next_runs = dict(next_runs)
+        listing.has_ampln = any(e.ampln for e in listing.jobs.values())
+        return listing.answer
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
         row = await self._get_row(job_id)
@@ -235,13 +222,16 @@ class JobOperations(ServiceBase):
                 fields["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
             row, trigger = await self._prepare(job_id, fields, existing, schedule_changed=True)
             if existing is None:
-                await self._db(self._store.insert_job, row)
+                self._note_revision(await self._db(self._store.insert_job, row))
             else:
-                await self._db(self._store.replace_job, row)
+                self._note_revision(await self._db(self._store.replace_job, row))
             self._index_dependent(row.id, row.spec)
-            self._schedule(row, trigger)
-            await self._jobs_changed()
-        return await self.get_job(job_id), existing is None
+            next_run = self._schedule(row, trigger)
+            names: dict[str, str] = {}
+            if row.spec.get("schedule_type") == "trigger":
+                names = await self._db(self._store.job_names)
+            answer = await self._fs(self._job_answer, row, next_run, names, with_code=True)
+        return answer, existing is None
 
     async def update_job(self, job_id: str, body: Any) -> dict[str, Any]:
         spec = parse_job_spec(body)
@@ -264,14 +254,13 @@ class JobOperations(ServiceBase):
             if "secret_env" not in patch and existing.spec.get("_secret_env"):
                 merged["secret_env"] = existing.spec["_secret_env"]
             row, trigger = await self._prepare(job_id, merged, existing, schedule_changed)
-            await self._db(self._store.replace_job, row)
+            self._note_revision(await self._db(self._store.replace_job, row))
             self._index_dependent(row.id, row.spec)
             if schedule_changed:
                 self._schedule(row, trigger)
             else:
                 # Re-adding the job would restart an interval's countdown: change it in place.
                 self._update_scheduled(row, pause_changed=existing.paused != row.paused)
-            await self._jobs_changed()
         return await self.get_job(job_id)
 
     async def _prepare(
@@ -437,11 +426,10 @@ class JobOperations(ServiceBase):
                     f"'{row.name}' is a trigger condition of {listed}; edit or delete those jobs first."
                 )
             self._unschedule(job_id)
-            await self._db(self._store.delete_job, job_id)
+            self._note_revision(await self._db(self._store.delete_job, job_id))
             self._index_dependent(job_id, None)
             self._dependents.pop(job_id, None)
             self._scheduled_versions.pop(job_id, None)
-            await self._jobs_changed()
         for active in [a for a in self._runs.values() if a.job_id == job_id]:
             await self.cancel_run(active.run_id)
         await self.clear_runs(job_id=job_id)
@@ -451,7 +439,11 @@ class JobOperations(ServiceBase):
         async with self._job_lock:
             row = await self._get_row(job_id, with_code=False)
             now = time.time()
-            await self._db(self._store.set_job_fields, job_id, paused=paused, updated_at=now)
+            self._note_revision(
+                await self._db(
+                    self._store.set_job_fields, job_id, paused=paused, updated_at=now, redefined=True
+                )
+            )
             if self.scheduler is not None and row.spec.get("schedule_type") != "trigger":
                 self._scheduled_versions[job_id] = now
                 try:
@@ -461,7 +453,6 @@ class JobOperations(ServiceBase):
                         self.scheduler.resume_job(job_id)
                 except JobLookupError:
                     pass  # a one-off that already fired has nothing to pause
-            await self._jobs_changed()
         return await self.get_job(job_id)
 
     async def preview(self, body: Any) -> dict[str, Any]:

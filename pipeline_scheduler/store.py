@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -25,18 +25,20 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    cast,
     create_engine,
     delete,
     event,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import Engine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APSCHEDULER_TABLE = "pipeline_scheduler_apscheduler_jobs"
 
 metadata = MetaData()
@@ -65,6 +67,10 @@ jobs_table = Table(
     Column("last_run_finished_at", Float, nullable=True),
     # Trigger jobs: only outcomes of runs with a larger id than this can fire the job again.
     Column("trigger_watermark", Integer, nullable=False, default=0),
+    # Change counter: every write to a job row sets it to the next value of the "jobs_seq"
+    # counter, so the job list reads only the rows changed since it last looked.
+    Column("seq", Integer, nullable=False, default=0, server_default="0"),
+    Index("ix_ps_jobs_seq", "seq"),
 )
 
 runs_table = Table(
@@ -118,12 +124,25 @@ class JobRow:
 
 
 @dataclass
-class JobHead:
-    """The fields of a job that change as it runs, plus what identifies it."""
+class JobListingChanges:
+    """What changed in the job list: every head when ``full``, else the heads written since
+    the ``seq`` asked about; ``count`` jobs in all (fewer than known means some were deleted)."""
+
+    seq: int
+    full: bool
+    heads: list[JobHead]
+    count: int
+    next_runs: dict[str, float | None]
+
+
+class JobHead(NamedTuple):
+    """The fields of a job that change as it runs, plus what identifies it (a tuple: the
+    job list compares 10,000 of them per refresh). ``paused`` may be stored as 0 or 1."""
 
     id: str
     name: str
     pipeline_path: str
+    created_at: float
     updated_at: float
     paused: bool
     last_run_id: int | None
@@ -136,12 +155,24 @@ class JobHead:
             row.id,
             row.name,
             row.pipeline_path,
+            row.created_at,
             row.updated_at,
             row.paused,
             row.last_run_id,
             row.last_run_status,
             row.last_run_finished_at,
         )
+
+
+def _raw_rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a parameterless query through the DBAPI cursor: 5x faster than SQLAlchemy's
+    rows for the 10,000-row reads of the job list."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    finally:
+        cursor.close()
 
 
 def _job_from_row(row: Any, with_code: bool) -> JobRow:
@@ -189,6 +220,14 @@ class Store:
 
     # -- schema --------------------------------------------------------------------------
     def create_schema(self) -> None:
+        with self.engine.begin() as conn:
+            # Version 1 had no change counter on jobs: add it before create_all indexes it.
+            if inspect(conn).has_table(jobs_table.name) and "seq" not in {
+                c["name"] for c in inspect(conn).get_columns(jobs_table.name)
+            }:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {jobs_table.name} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0"
+                )
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             found = conn.execute(
@@ -201,15 +240,47 @@ class Store:
                     f"The scheduler database has schema version {found}, newer than this "
                     f"amphi-scheduler understands ({SCHEMA_VERSION}); upgrade the package."
                 )
+            elif int(found) < SCHEMA_VERSION:
+                conn.execute(
+                    update(meta_table)
+                    .where(meta_table.c.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
+                )
+
+    @staticmethod
+    def _bump(conn: Any, key: str) -> int:
+        """Add one to the counter ``key`` in the meta table, in the caller's transaction.
+
+        Writes first, so the transaction holds the write lock before it reads the value
+        (two servers never hand out the same number)."""
+        changed = conn.execute(
+            update(meta_table)
+            .where(meta_table.c.key == key)
+            .values(value=cast(cast(meta_table.c.value, Integer) + 1, Text))
+        )
+        if changed.rowcount == 0:
+            conn.execute(insert(meta_table).values(key=key, value="1"))
+        return int(conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar_one())
+
+    def _touch(self, conn: Any, job_id: str) -> None:
+        """Mark a job row changed for the job list (see the ``seq`` column)."""
+        seq = self._bump(conn, "jobs_seq")
+        conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(seq=seq))
 
     # -- jobs ----------------------------------------------------------------------------
-    def insert_job(self, row: JobRow) -> None:
+    # Writes that change a job's definition answer the new "jobs_revision", which tells
+    # other servers (and the job list) to read the definitions again.
+    def insert_job(self, row: JobRow) -> int:
         with self.engine.begin() as conn:
             conn.execute(insert(jobs_table).values(**self._job_values(row), id=row.id))
+            self._touch(conn, row.id)
+            return self._bump(conn, "jobs_revision")
 
-    def replace_job(self, row: JobRow) -> None:
+    def replace_job(self, row: JobRow) -> int:
         with self.engine.begin() as conn:
             conn.execute(update(jobs_table).where(jobs_table.c.id == row.id).values(**self._job_values(row)))
+            self._touch(conn, row.id)
+            return self._bump(conn, "jobs_revision")
 
     @staticmethod
     def _job_values(row: JobRow) -> dict[str, Any]:
@@ -228,9 +299,12 @@ class Store:
             "trigger_watermark": row.trigger_watermark,
         }
 
-    def set_job_fields(self, job_id: str, **values: Any) -> None:
+    def set_job_fields(self, job_id: str, *, redefined: bool = False, **values: Any) -> int | None:
+        """Update some columns of a job; with ``redefined``, answer the new revision."""
         with self.engine.begin() as conn:
             conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
+            self._touch(conn, job_id)
+            return self._bump(conn, "jobs_revision") if redefined else None
 
     def get_job(self, job_id: str, with_code: bool = True) -> JobRow | None:
         with self.engine.connect() as conn:
@@ -243,15 +317,6 @@ class Store:
             rows = conn.execute(select(*cols).order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)).all()
         return [_job_from_row(r, with_code) for r in rows]
 
-    def list_job_heads(self) -> list[JobHead]:
-        """Every job's head, newest first (plain SQL: this runs on every list refresh)."""
-        with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(
-                "SELECT id, name, pipeline_path, updated_at, paused, last_run_id, last_run_status,"
-                " last_run_finished_at FROM pipeline_scheduler_jobs ORDER BY created_at DESC, id"
-            ).all()
-        return [JobHead(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7]) for r in rows]
-
     def get_jobs(self, job_ids: Sequence[str]) -> list[JobRow]:
         cols = [c for c in jobs_table.c if c.name != "python_code"]
         with self.engine.connect() as conn:
@@ -262,27 +327,66 @@ class Store:
         with self.engine.connect() as conn:
             return dict(conn.execute(select(jobs_table.c.id, jobs_table.c.name)).all())
 
-    def delete_job(self, job_id: str) -> bool:
+    def delete_job(self, job_id: str) -> int:
         with self.engine.begin() as conn:
-            return conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id)).rowcount > 0
+            conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
+            return self._bump(conn, "jobs_revision")
+
+    def job_listing(self, seq: int | None) -> JobListingChanges:
+        """The heads of the jobs written since ``seq`` (all of them when ``seq`` is None),
+        how many jobs there are, and every next fire time, read from one snapshot.
+
+        Plain SQL through the DBAPI cursor: this runs on every refresh of the job list."""
+        heads_sql = (
+            "SELECT id, name, pipeline_path, created_at, updated_at, paused, last_run_id,"
+            " last_run_status, last_run_finished_at FROM pipeline_scheduler_jobs"
+        )
+        sqlite = self.engine.dialect.name == "sqlite"
+        with self.engine.connect() as conn:
+            if sqlite:
+                _raw_rows(conn, "BEGIN")  # one read snapshot for the queries below
+            found = _raw_rows(conn, "SELECT value FROM pipeline_scheduler_meta WHERE key = 'jobs_seq'")
+            now_seq = int(found[0][0]) if found else 0
+            count = int(_raw_rows(conn, "SELECT COUNT(*) FROM pipeline_scheduler_jobs")[0][0])
+            if seq is None:
+                rows = _raw_rows(conn, heads_sql + " ORDER BY created_at DESC, id")
+            elif now_seq != seq:
+                rows = _raw_rows(conn, f"{heads_sql} WHERE seq > {int(seq)}")
+            else:
+                rows = []
+            next_runs = self._next_runs(conn)
+            if sqlite:
+                _raw_rows(conn, "ROLLBACK")
+        return JobListingChanges(now_seq, seq is None, list(map(JobHead._make, rows)), count, next_runs)
 
     def next_run_times(self, job_ids: Sequence[str] | None = None) -> dict[str, float | None]:
         """Next fire times (POSIX) straight from APScheduler's job table, in one query:
         of every job, or of ``job_ids``."""
         with self.engine.connect() as conn:
-            if not self._has_aps_table(conn):
-                return {}
-            sql = f"SELECT id, next_run_time FROM {APSCHEDULER_TABLE}"  # noqa: S608 (constant)
-            if job_ids is None:
-                rows = conn.exec_driver_sql(sql).all()
-            else:
-                query = text(f"{sql} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-                rows = conn.execute(query, {"ids": list(job_ids)}).all()
+            return self._next_runs(conn, job_ids)
+
+    def _next_runs(self, conn: Any, job_ids: Sequence[str] | None = None) -> dict[str, float | None]:
+        if not self._has_aps_table(conn):
+            return {}
+        sql = f"SELECT id, next_run_time FROM {APSCHEDULER_TABLE}"  # noqa: S608 (constant)
+        if job_ids is None:
+            return dict(_raw_rows(conn, sql))  # type: ignore[arg-type]
+        else:
+            query = text(f"{sql} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+            rows = conn.execute(query, {"ids": list(job_ids)}).all()
         return {r[0]: r[1] for r in rows}
 
     def _has_aps_table(self, conn: Any) -> bool:
         if not self._aps_table_seen:
             self._aps_table_seen = bool(self.engine.dialect.has_table(conn, APSCHEDULER_TABLE))
+            if self._aps_table_seen:
+                # A covering index: the job list reads every job's next fire time without
+                # reading APScheduler's pickled jobs (4x faster with 10,000 jobs).
+                with self.engine.begin() as ddl:
+                    ddl.exec_driver_sql(
+                        f"CREATE INDEX IF NOT EXISTS ix_ps_aps_id_next ON {APSCHEDULER_TABLE}"
+                        " (id, next_run_time)"
+                    )
         return self._aps_table_seen
 
     # -- runs ----------------------------------------------------------------------------
@@ -310,6 +414,7 @@ class Store:
                     last_run_id=run_id,
                     last_run_status=values.get("status"),
                     last_run_finished_at=values.get("finished_at"),
+                    seq=self._bump(conn, "jobs_seq"),
                 )
             )
 
@@ -397,7 +502,12 @@ class Store:
                     update(jobs_table)
                     .where(jobs_table.c.id == job_id)
                     .where(func.coalesce(jobs_table.c.last_run_id, 0) <= run_id)
-                    .values(last_run_id=run_id, last_run_status="interrupted", last_run_finished_at=now)
+                    .values(
+                        last_run_id=run_id,
+                        last_run_status="interrupted",
+                        last_run_finished_at=now,
+                        seq=self._bump(conn, "jobs_seq"),
+                    )
                 )
         return [r[0] for r in rows]
 
@@ -454,21 +564,6 @@ class Store:
     def count_runs(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(runs_table)).scalar() or 0)
-
-    def bump_revision(self) -> int:
-        """Count changes to job definitions, so other servers notice them."""
-        with self.engine.begin() as conn:
-            current = conn.execute(
-                select(meta_table.c.value).where(meta_table.c.key == "jobs_revision")
-            ).scalar()
-            value = int(current or 0) + 1
-            if current is None:
-                conn.execute(insert(meta_table).values(key="jobs_revision", value=str(value)))
-            else:
-                conn.execute(
-                    update(meta_table).where(meta_table.c.key == "jobs_revision").values(value=str(value))
-                )
-        return value
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:

@@ -14,6 +14,27 @@ from typing import Any
 import pytest
 from api_support import SchedulerClient, write_pipelines
 
+# Figures measured by the fault and load tests, printed at the end of the session (so CI
+# logs and `make soak` show them); never asserted as timings.
+_FIGURES: list[tuple[str, str]] = []
+
+
+@pytest.fixture(scope="session")
+def figure() -> Callable[[str, str], None]:
+    """``figure(name, value)`` records a measured figure for the session's summary."""
+
+    def record(name: str, value: str) -> None:
+        _FIGURES.append((name, value))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FIGURES:
+        terminalreporter.section("fault and load figures")
+        for name, value in _FIGURES:
+            terminalreporter.write_line(f"{name}: {value}")
+
 
 @pytest.fixture
 def db_file(tmp_path: Path) -> Path:

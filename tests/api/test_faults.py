@@ -8,6 +8,8 @@ import asyncio
 import os
 import sqlite3
 import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,31 @@ def extension_config(db_file: Path, tmp_path: Path) -> dict[str, Any]:
     return {"timezone": "UTC", "db_url": f"sqlite:///{db_file}", "log_dir": str(tmp_path / "logs")}
 
 
-async def test_database_locked_by_another_process(api: SchedulerClient, db_file: Path) -> None:
+async def test_database_locked_by_another_process(
+    api: SchedulerClient, db_file: Path, figure: Callable[[str, str], None]
+) -> None:
     job = await api.create_job(**interval_job("locked"))
     before = await api.jobs()
     holder = sqlite3.connect(db_file, timeout=1, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # nobody else may read or write now
     try:
-        reply = await api.post("jobs", interval_job("while locked"))
+        started = time.monotonic()
+        post = asyncio.ensure_future(api.post("jobs", interval_job("while locked")))
+        await asyncio.sleep(0.5)
+        # While the write waits for the lock, the server answers other requests.
+        polled = time.monotonic()
+        status = await api.request("GET", "status", prefix="api")
+        assert status.status == 200
+        status_ms = (time.monotonic() - polled) * 1000
+        reply = await post
+        waited = time.monotonic() - started
         assert reply.status == 503, reply
         assert "database" in reply.body["error"] and "locked" in reply.body["error"], reply
-        status = await api.request("GET", "status", prefix="api")
-        assert status.status == 200  # the server itself still answers
+        figure(
+            "database locked by another process",
+            f"POST jobs answered 503 after {waited:.1f} s (the SQLite busy timeout); "
+            f"GET /api/status meanwhile in {status_ms:.0f} ms",
+        )
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -39,7 +55,9 @@ async def test_database_locked_by_another_process(api: SchedulerClient, db_file:
 
 
 @pytest.mark.parametrize("started_first", [True, False])
-async def test_log_folder_not_writable(api: SchedulerClient, tmp_path: Path, started_first: bool) -> None:
+async def test_log_folder_not_writable(
+    api: SchedulerClient, tmp_path: Path, started_first: bool, figure: Callable[[str, str], None]
+) -> None:
     if started_first:
         assert (await api.get("config")).status == 200
     if os.geteuid() == 0:
@@ -61,9 +79,15 @@ async def test_log_folder_not_writable(api: SchedulerClient, tmp_path: Path, sta
     assert run["status"] == "failure"
     assert "log" in run["message"] and "writable" in run["message"], run
     assert (await api.get("jobs")).status == 200
+    figure(
+        f"log folder not writable ({'after' if started_first else 'before'} start-up)",
+        f"run recorded as failure with message {run['message']!r}; the API kept serving",
+    )
 
 
-async def test_log_file_deleted_mid_run(api: SchedulerClient, workspace: Path, tmp_path: Path) -> None:
+async def test_log_file_deleted_mid_run(
+    api: SchedulerClient, workspace: Path, tmp_path: Path, figure: Callable[[str, str], None]
+) -> None:
     write_pipelines(
         workspace,
         {
@@ -83,3 +107,8 @@ async def test_log_file_deleted_mid_run(api: SchedulerClient, workspace: Path, t
     assert "line 29" in final["output"]  # the tail is kept even without the file
     chunk = (await api.get(f"runs/{run['id']}/log")).body
     assert chunk["finished"] is True and chunk["data"] == ""
+    figure(
+        "log file deleted mid-run",
+        f"run ended '{final['status']}', last lines kept in its tail ({len(final['output'])} chars); "
+        "the log route answers an empty, finished log",
+    )

@@ -1,11 +1,15 @@
 """50 concurrent clients create, update, run and delete jobs for 30 s against a real
 server: no 5xx, never 'database is locked', and the final state matches the requests that
-succeeded. Plus static checks that nothing a client sends reaches a shell."""
+succeeded. Plus static checks that nothing a client sends reaches a shell.
+
+``make soak`` runs it for longer (AMPHI_SOAK_SECONDS)."""
 
 from __future__ import annotations
 
 import ast
+import os
 import random
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -15,7 +19,7 @@ import pytest
 from test_server_restart import JupyterServer
 
 CLIENTS = 50
-DURATION = 30.0
+DURATION = float(os.environ.get("AMPHI_SOAK_SECONDS") or 30)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -31,13 +35,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server.kill()
 
 
-def test_fifty_clients_for_thirty_seconds(server: JupyterServer) -> None:
+def test_fifty_clients_for_thirty_seconds(server: JupyterServer, figure: Any) -> None:
     created: dict[str, str] = {}  # job id -> client
     deleted: set[str] = set()
     errors: list[str] = []
     counts = {"requests": 0}
+    latencies: list[float] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + DURATION
+
+    def timed(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        started = time.monotonic()
+        answer = server.request(method, path, body)
+        with lock:
+            latencies.append(time.monotonic() - started)
+        return answer
 
     def check(status: int, answer: Any, what: str) -> bool:
         with lock:
@@ -60,30 +72,30 @@ def test_fifty_clients_for_thirty_seconds(server: JupyterServer) -> None:
                     "schedule_type": "cron",
                     "cron_expression": f"{rng.randrange(60)} {rng.randrange(24)} * * *",
                 }
-                status, answer = server.request("POST", "jobs", spec)
+                status, answer = timed("POST", "jobs", spec)
                 if check(status, answer, "create"):
                     mine.append(answer["id"])
                     with lock:
                         created[answer["id"]] = str(n)
             elif action == "update":
                 job = rng.choice(mine)
-                status, answer = server.request(
+                status, answer = timed(
                     "PUT", f"jobs/{job}", {"name": f"renamed {n}", "paused": rng.random() < 0.5}
                 )
                 check(status, answer, "update")
             elif action == "run":
-                status, answer = server.request("POST", f"run/{rng.choice(mine)}", {"wait": False})
+                status, answer = timed("POST", f"run/{rng.choice(mine)}", {"wait": False})
                 check(status, answer, "run")
             elif action == "delete":
                 job = mine.pop(rng.randrange(len(mine)))
-                status, answer = server.request("DELETE", f"jobs/{job}")
+                status, answer = timed("DELETE", f"jobs/{job}")
                 if check(status, answer, "delete"):
                     with lock:
                         deleted.add(job)
             elif action == "list":
-                check(*server.request("GET", "jobs"), "list")
+                check(*timed("GET", "jobs"), "list")
             else:
-                check(*server.request("GET", "runs?limit=50"), "runs")
+                check(*timed("GET", "runs?limit=50"), "runs")
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
     for t in threads:
@@ -93,6 +105,13 @@ def test_fifty_clients_for_thirty_seconds(server: JupyterServer) -> None:
     assert not any(t.is_alive() for t in threads), "a client hung"
     assert not errors, errors[:10]
     assert counts["requests"] > CLIENTS * 5, counts
+    ordered = sorted(latencies)
+    median, p99 = statistics.median(ordered), ordered[int(0.99 * (len(ordered) - 1))]
+    figure(
+        f"load: {CLIENTS} clients for {DURATION:.0f} s",
+        f"{counts['requests']} requests ({counts['requests'] / DURATION:.0f}/s), 0 errors; latency "
+        f"median {median * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms",
+    )
 
     final = {j["id"] for j in server.ok("GET", "jobs")["jobs"]}
     assert final == set(created) - deleted
