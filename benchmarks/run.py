@@ -243,8 +243,10 @@ def bench_memory(client: Client, ws: Path, server: LocalServer | None, quick: bo
 
 def seed_jobs(client: Client, ws: Path, server: LocalServer | None, count: int) -> None:
     existing = len(client.api("GET", "jobs")["jobs"])
+    # Daily jobs spread over the day's 1,440 minutes (about 7 per minute), like a real
+    # schedule, rather than bursts of many jobs at the same minute.
     for i in range(existing, count):
-        job(client, f"job {i}", "noop.py", cron_expression=f"{i % 60} {i % 24} * * *")
+        job(client, f"job {i}", "noop.py", cron_expression=f"{i % 60} {(i // 60) % 24} * * *")
 
 
 def bench_jobs(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
@@ -260,6 +262,7 @@ def bench_jobs(client: Client, ws: Path, server: LocalServer | None, quick: bool
         changed.append(client.timed("GET", "pipeline-scheduler/jobs"))
     body = {"name": "bench post", "pipeline_path": "noop.py", "schedule_type": "cron", "cron_expression": "5 4 * * *"}
     posts = [client.timed("POST", "pipeline-scheduler/jobs", body) for _ in range(50)]
+    baseline = statistics.median(client.timed("GET", "pipeline-scheduler/config") for _ in range(50)) * 1000
     # A new job is a change the list must pick up too.
     after_post = []
     for _ in range(10):
@@ -271,7 +274,12 @@ def bench_jobs(client: Client, ws: Path, server: LocalServer | None, quick: bool
         Figure(f"GET jobs with {count:,} jobs, none changed (median)", f"{u:.1f} ms", "< 100 ms", u < 100),
         Figure(f"GET jobs with {count:,} jobs, one paused before each (median)", f"{c:.1f} ms", "< 100 ms", c < 100),
         Figure(f"GET jobs with {count:,} jobs, one added before each (median)", f"{a:.1f} ms", "< 100 ms", a < 100),
-        Figure(f"POST jobs with {count:,} jobs present (median)", f"{p:.1f} ms", "< 10 ms", p < 10),
+        Figure(
+            f"POST jobs with {count:,} jobs present (median)",
+            f"{p:.1f} ms (an authenticated GET config: {baseline:.1f} ms)",
+            "< 10 ms",
+            p < 10,
+        ),
     ]
 
 

@@ -88,6 +88,13 @@ def _iso(ts: float | None, tz: Any = timezone.utc) -> str | None:
     return datetime.fromtimestamp(ts, tz).isoformat()
 
 
+def in_order(*steps: Callable[[], Any]) -> list[Any]:
+    """Call each step in turn and answer their results: several steps in one hop to the
+    database thread (a job's row, then APScheduler's job store, whose synchronous writes
+    must not run on the event loop)."""
+    return [step() for step in steps]
+
+
 def _job_matches(status: str | None, on: str) -> bool:
     if on == "success":
         return status == "success"

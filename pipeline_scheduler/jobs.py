@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.base import JobLookupError
 
 from . import alerts, schedules, workspace
-from .base import _JOB_ID, COMPONENT_LIMIT, SchedulerSettings, ServiceBase, _iso  # noqa: F401
+from .base import _JOB_ID, COMPONENT_LIMIT, SchedulerSettings, ServiceBase, _iso, in_order  # noqa: F401
 from .errors import (
     ConflictError,
     InvalidRequestError,
@@ -221,12 +221,12 @@ class JobOperations(ServiceBase):
             if "trigger_conditions" in fields and spec.trigger_conditions is not None:
                 fields["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
             row, trigger = await self._prepare(job_id, fields, existing, schedule_changed=True)
-            if existing is None:
-                self._note_revision(await self._db(self._store.insert_job, row))
-            else:
-                self._note_revision(await self._db(self._store.replace_job, row))
+            write = self._store.insert_job if existing is None else self._store.replace_job
+            revision, next_run = await self._db(
+                in_order, lambda: write(row), lambda: self._schedule(row, trigger)
+            )
+            self._note_revision(revision)
             self._index_dependent(row.id, row.spec)
-            next_run = self._schedule(row, trigger)
             names: dict[str, str] = {}
             if row.spec.get("schedule_type") == "trigger":
                 names = await self._db(self._store.job_names)
@@ -254,13 +254,17 @@ class JobOperations(ServiceBase):
             if "secret_env" not in patch and existing.spec.get("_secret_env"):
                 merged["secret_env"] = existing.spec["_secret_env"]
             row, trigger = await self._prepare(job_id, merged, existing, schedule_changed)
-            self._note_revision(await self._db(self._store.replace_job, row))
+
+            def reschedule() -> None:
+                if schedule_changed:
+                    self._schedule(row, trigger)
+                else:
+                    # Re-adding the job would restart an interval's countdown: change it in place.
+                    self._update_scheduled(row, pause_changed=existing.paused != row.paused)
+
+            revision, _ = await self._db(in_order, lambda: self._store.replace_job(row), reschedule)
+            self._note_revision(revision)
             self._index_dependent(row.id, row.spec)
-            if schedule_changed:
-                self._schedule(row, trigger)
-            else:
-                # Re-adding the job would restart an interval's countdown: change it in place.
-                self._update_scheduled(row, pause_changed=existing.paused != row.paused)
         return await self.get_job(job_id)
 
     async def _prepare(
@@ -425,8 +429,10 @@ class JobOperations(ServiceBase):
                 raise ConflictError(
                     f"'{row.name}' is a trigger condition of {listed}; edit or delete those jobs first."
                 )
-            self._unschedule(job_id)
-            self._note_revision(await self._db(self._store.delete_job, job_id))
+            _, revision = await self._db(
+                in_order, lambda: self._unschedule(job_id), lambda: self._store.delete_job(job_id)
+            )
+            self._note_revision(revision)
             self._index_dependent(job_id, None)
             self._dependents.pop(job_id, None)
             self._scheduled_versions.pop(job_id, None)
@@ -439,12 +445,10 @@ class JobOperations(ServiceBase):
         async with self._job_lock:
             row = await self._get_row(job_id, with_code=False)
             now = time.time()
-            self._note_revision(
-                await self._db(
-                    self._store.set_job_fields, job_id, paused=paused, updated_at=now, redefined=True
-                )
-            )
-            if self.scheduler is not None and row.spec.get("schedule_type") != "trigger":
+
+            def pause_or_resume() -> None:
+                if self.scheduler is None or row.spec.get("schedule_type") == "trigger":
+                    return
                 self._scheduled_versions[job_id] = now
                 try:
                     if paused:
@@ -453,6 +457,13 @@ class JobOperations(ServiceBase):
                         self.scheduler.resume_job(job_id)
                 except JobLookupError:
                     pass  # a one-off that already fired has nothing to pause
+
+            revision, _ = await self._db(
+                in_order,
+                lambda: self._store.set_job_fields(job_id, paused=paused, updated_at=now, redefined=True),
+                pause_or_resume,
+            )
+            self._note_revision(revision)
         return await self.get_job(job_id)
 
     async def preview(self, body: Any) -> dict[str, Any]:

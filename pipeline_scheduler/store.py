@@ -103,6 +103,18 @@ runs_table = Table(
     Index("ix_ps_runs_status", "status"),
 )
 
+# Statements of the hot paths, built once (SQLAlchemy then reuses their compiled form).
+_BUMP_COUNTER = (
+    update(meta_table)
+    .where(meta_table.c.key == bindparam("counter"))
+    .values(value=cast(cast(meta_table.c.value, Integer) + 1, Text))
+)
+_READ_COUNTERS = select(meta_table.c.key, meta_table.c.value).where(
+    meta_table.c.key.in_(bindparam("counters", expanding=True))
+)
+_INSERT_JOB = jobs_table.insert()
+_UPDATE_JOB = jobs_table.update().where(jobs_table.c.id == bindparam("job_id_"))
+
 RUN_SUMMARY_COLUMNS = [c for c in runs_table.c if c.name not in ("output_tail", "error_tail")]
 
 
@@ -248,39 +260,31 @@ class Store:
                 )
 
     @staticmethod
-    def _bump(conn: Any, key: str) -> int:
-        """Add one to the counter ``key`` in the meta table, in the caller's transaction.
+    def _bump(conn: Any, *keys: str) -> dict[str, int]:
+        """Add one to each counter in ``keys`` (meta table), in the caller's transaction;
+        answer the new values.
 
-        Writes first, so the transaction holds the write lock before it reads the value
+        Writes first, so the transaction holds the write lock before it reads the values
         (two servers never hand out the same number)."""
-        changed = conn.execute(
-            update(meta_table)
-            .where(meta_table.c.key == key)
-            .values(value=cast(cast(meta_table.c.value, Integer) + 1, Text))
-        )
-        if changed.rowcount == 0:
-            conn.execute(insert(meta_table).values(key=key, value="1"))
-        return int(conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar_one())
-
-    def _touch(self, conn: Any, job_id: str) -> None:
-        """Mark a job row changed for the job list (see the ``seq`` column)."""
-        seq = self._bump(conn, "jobs_seq")
-        conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(seq=seq))
+        for key in keys:
+            if conn.execute(_BUMP_COUNTER, {"counter": key}).rowcount == 0:
+                conn.execute(insert(meta_table).values(key=key, value="1"))
+        return {key: int(value) for key, value in conn.execute(_READ_COUNTERS, {"counters": list(keys)})}
 
     # -- jobs ----------------------------------------------------------------------------
-    # Writes that change a job's definition answer the new "jobs_revision", which tells
-    # other servers (and the job list) to read the definitions again.
+    # Every write to a job row sets its ``seq`` to the next "jobs_seq" (for the job list);
+    # writes that change a definition also answer the next "jobs_revision", which tells
+    # other servers to apply the definitions again.
     def insert_job(self, row: JobRow) -> int:
         with self.engine.begin() as conn:
-            conn.execute(insert(jobs_table).values(**self._job_values(row), id=row.id))
-            self._touch(conn, row.id)
-            return self._bump(conn, "jobs_revision")
+            counters = self._bump(conn, "jobs_seq", "jobs_revision")
+            conn.execute(_INSERT_JOB, {**self._job_values(row), "id": row.id, "seq": counters["jobs_seq"]})
+            return counters["jobs_revision"]
 
     def replace_job(self, row: JobRow) -> int:
-        with self.engine.begin() as conn:
-            conn.execute(update(jobs_table).where(jobs_table.c.id == row.id).values(**self._job_values(row)))
-            self._touch(conn, row.id)
-            return self._bump(conn, "jobs_revision")
+        revision = self.set_job_fields(row.id, redefined=True, **self._job_values(row))
+        assert revision is not None
+        return revision
 
     @staticmethod
     def _job_values(row: JobRow) -> dict[str, Any]:
@@ -302,9 +306,9 @@ class Store:
     def set_job_fields(self, job_id: str, *, redefined: bool = False, **values: Any) -> int | None:
         """Update some columns of a job; with ``redefined``, answer the new revision."""
         with self.engine.begin() as conn:
-            conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
-            self._touch(conn, job_id)
-            return self._bump(conn, "jobs_revision") if redefined else None
+            counters = self._bump(conn, "jobs_seq", *(["jobs_revision"] if redefined else []))
+            conn.execute(_UPDATE_JOB, {**values, "seq": counters["jobs_seq"], "job_id_": job_id})
+            return counters.get("jobs_revision")
 
     def get_job(self, job_id: str, with_code: bool = True) -> JobRow | None:
         with self.engine.connect() as conn:
@@ -330,7 +334,7 @@ class Store:
     def delete_job(self, job_id: str) -> int:
         with self.engine.begin() as conn:
             conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
-            return self._bump(conn, "jobs_revision")
+            return self._bump(conn, "jobs_revision")["jobs_revision"]
 
     def job_listing(self, seq: int | None) -> JobListingChanges:
         """The heads of the jobs written since ``seq`` (all of them when ``seq`` is None),
@@ -414,7 +418,7 @@ class Store:
                     last_run_id=run_id,
                     last_run_status=values.get("status"),
                     last_run_finished_at=values.get("finished_at"),
-                    seq=self._bump(conn, "jobs_seq"),
+                    seq=self._bump(conn, "jobs_seq")["jobs_seq"],
                 )
             )
 
@@ -506,7 +510,7 @@ class Store:
                         last_run_id=run_id,
                         last_run_status="interrupted",
                         last_run_finished_at=now,
-                        seq=self._bump(conn, "jobs_seq"),
+                        seq=self._bump(conn, "jobs_seq")["jobs_seq"],
                     )
                 )
         return [r[0] for r in rows]
