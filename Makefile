@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install run test test-js test-python chromium bench lint clean
+.PHONY: install run test test-js test-python chromium bench soak lint clean
 
 install: $(STAMP)
 
@@ -40,6 +40,14 @@ test: test-js test-python
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+
+# The fault and load tests of `make test`, longer: 50 clients for 5 minutes, 20 kill -9
+# cycles. Prints the measured figures at the end.
+SOAK_SECONDS ?= 300
+SOAK_CYCLES ?= 20
+soak: install
+	AMPHI_SOAK_SECONDS=$(SOAK_SECONDS) AMPHI_SOAK_CYCLES=$(SOAK_CYCLES) $(BIN)/python -m pytest -q \
+		tests/api/test_load.py tests/api/test_crash_cycles.py tests/api/test_faults.py
 
 lint: install
 	$(BIN)/ruff check pipeline_scheduler tests

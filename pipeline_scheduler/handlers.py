@@ -7,6 +7,7 @@ Errors are raised as typed exceptions and turned into JSON answers in ONE place:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -76,8 +77,22 @@ class SchedulerAPIHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(payload))
 
+    def text_argument(self, name: str) -> str | None:
+        """A query argument as sent. (Tornado's own getter turns control characters into
+        spaces and strips them, so 'a.json%00' would silently name 'a.json': refuse.)"""
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return None
+        try:
+            value = values[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequestError(f"{name}: not valid UTF-8.") from None
+        if _CONTROL_CHARACTERS.search(value):
+            raise InvalidRequestError(f"{name}: contains control characters (such as NUL).")
+        return value
+
     def int_argument(self, name: str, default: int | None, low: int, high: int) -> int | None:
-        raw = self.get_query_argument(name, None)
+        raw = self.text_argument(name)
         if raw is None or raw == "":
             return default
         try:
@@ -87,6 +102,9 @@ class SchedulerAPIHandler(APIHandler):
         if not low <= value <= high:
             raise InvalidRequestError(f"{name}: must be from {low} to {high}, not {value}.")
         return value
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _run_id(raw: str) -> int:
@@ -159,7 +177,7 @@ class RunsHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        status = self.get_query_argument("status", None)
+        status = self.text_argument("status")
         statuses = [s for s in status.split(",") if s] if status else None
         for s in statuses or []:
             if s not in RUN_STATUSES:
@@ -168,7 +186,7 @@ class RunsHandler(SchedulerAPIHandler):
                 )
         self.reply(
             await self.service.list_runs(
-                job_id=self.get_query_argument("job_id", None) or None,
+                job_id=self.text_argument("job_id") or None,
                 statuses=statuses,
                 before=self.int_argument("before", None, 1, 2**62),
                 limit=self.int_argument("limit", 200, 1, 1000) or 200,
@@ -178,7 +196,7 @@ class RunsHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def delete(self) -> None:
-        deleted = await self.service.clear_runs(self.get_query_argument("job_id", None) or None)
+        deleted = await self.service.clear_runs(self.text_argument("job_id") or None)
         self.reply({"success": True, "deleted": deleted})
 
 
@@ -252,7 +270,7 @@ class ComponentsFileHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def delete(self) -> None:
-        name = await self.service.delete_component_file(self.get_query_argument("filename", None))
+        name = await self.service.delete_component_file(self.text_argument("filename"))
         self.reply({"success": True, "filename": name})
 
 

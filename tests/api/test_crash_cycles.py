@@ -34,7 +34,7 @@ def _reads(path: Path) -> str:
         return ""
 
 
-def test_five_kill_nine_cycles(tmp_path: Path, figure: Any) -> None:
+def test_kill_nine_cycles(tmp_path: Path, figure: Any) -> None:
     root = tmp_path / "workspace"
     root.mkdir()
     (root / "long.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(120)\n")

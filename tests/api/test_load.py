@@ -35,7 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server.kill()
 
 
-def test_fifty_clients_for_thirty_seconds(server: JupyterServer, figure: Any) -> None:
+def test_fifty_concurrent_clients(server: JupyterServer, figure: Any) -> None:
     created: dict[str, str] = {}  # job id -> client
     deleted: set[str] = set()
     errors: list[str] = []
