@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from ui_helpers import (
     PANEL,
     card_action,
@@ -46,27 +47,25 @@ def test_open_panel_from_palette(page: Page) -> None:
     page.bring_to_front()  # the modal palette closes when its page loses focus
     palette = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-input")
     item = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-item", has_text="Open Scheduler")
-    # Right after start-up JupyterLab may miss the first shortcut, or close the palette
-    # again while focus settles: try a few times.
+    header = page.locator(".jp-ModalCommandPalette .lm-CommandPalette-header", has_text="Amphi")
+    # Right after start-up JupyterLab may miss the first shortcut, or close the modal
+    # palette again while focus settles (even between finding the item and clicking it):
+    # the whole gesture is tried a few times.
     for _ in range(10):
-        if not palette.is_visible():
-            page.locator("#jp-main-dock-panel").click()
-            page.keyboard.press("Control+Shift+C")
         try:
+            if not palette.is_visible():
+                page.locator("#jp-main-dock-panel").click()
+                page.keyboard.press("Control+Shift+C")
             expect(palette).to_be_visible(timeout=1000)
             palette.fill("Open Scheduler")
             expect(item).to_be_visible(timeout=2000)
-            page.wait_for_timeout(300)  # the palette can still be closed once: check again
-            expect(item).to_be_visible(timeout=500)
+            # Listed under the category "Amphi".
+            expect(header).to_have_count(1, timeout=500)
+            item.click(timeout=2000)
+            expect(page.locator(PANEL)).to_be_visible(timeout=2000)
             break
-        except AssertionError:
+        except (AssertionError, PlaywrightTimeoutError):
             continue
-    expect(item).to_be_visible()
-    # Listed under the category "Amphi" (JupyterLab hides category headers while searching).
-    expect(page.locator(".jp-ModalCommandPalette .lm-CommandPalette-header", has_text="Amphi")).to_have_count(
-        1
-    )
-    item.click()
     expect(page.locator(PANEL)).to_be_visible()
     expect(page.locator(f"{PANEL} .jp-scheduler-empty")).to_contain_text("No scheduled jobs")
     # Its own icon in the left sidebar.
