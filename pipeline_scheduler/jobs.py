@@ -230,7 +230,10 @@ class JobOperations(ServiceBase):
             names: dict[str, str] = {}
             if row.spec.get("schedule_type") == "trigger":
                 names = await self._db(self._store.job_names)
-            answer = await self._fs(self._job_answer, row, next_run, names, with_code=True)
+            if row.pipeline_path.lower().endswith(".ampln"):  # reads the file's hash
+                answer = await self._fs(self._job_answer, row, next_run, names, with_code=True)
+            else:
+                answer = self._job_answer(row, next_run, names, with_code=True)
         return answer, existing is None
 
     async def update_job(self, job_id: str, body: Any) -> dict[str, Any]:
