@@ -37,6 +37,16 @@ from .workspace import resolve_pipeline
 _KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
 
 
+def _schedule_kind(fields: dict[str, Any]) -> str:
+    """The job's schedule_type (required); a 'date' schedule is 'once' unless told."""
+    kind = fields.get("schedule_type")
+    if kind is None:
+        raise InvalidScheduleError("schedule_type: required; one of 'date', 'interval', 'cron', 'trigger'.")
+    if kind == "date" and not fields.get("date_type"):
+        fields["date_type"] = "once"
+    return str(kind)
+
+
 class JobOperations(ServiceBase):
     """Job definitions: validation, create/replace/update/delete, pause, preview."""
 
@@ -77,22 +87,31 @@ class JobOperations(ServiceBase):
             answer["schedule_description"] = schedules.describe(
                 answer, self.settings.timezone, lambda j: names.get(j, j)
             )
-        answer["paused"] = bool(head.paused)
-        answer["next_run_time"] = None if head.paused else _iso(next_run, tz)
-        answer["last_run"] = (
-            {
-                "id": head.last_run_id,
-                "status": head.last_run_status,
-                "finished_at": _iso(head.last_run_finished_at),
-            }
-            if head.last_run_id is not None
-            else None
-        )
-        answer["pipeline_changed"] = None
+        answer.update(self._moving_fields(static, tz, head, next_run))
+        return answer
+
+    def _moving_fields(
+        self, static: Mapping[str, Any], tz: Any, head: JobHead, next_run: float | None
+    ) -> dict[str, Any]:
+        """The fields of a job's answer that change as it runs (reads an .ampln's hash)."""
+        changed = None
         if head.pipeline_path.lower().endswith(".ampln"):
             current = self._hashes.get(self.settings.root_dir / head.pipeline_path)
-            answer["pipeline_changed"] = current is not None and current != answer.get("code_hash")
-        return answer
+            changed = current is not None and current != static.get("code_hash")
+        return {
+            "paused": bool(head.paused),
+            "next_run_time": None if head.paused else _iso(next_run, tz),
+            "last_run": (
+                {
+                    "id": head.last_run_id,
+                    "status": head.last_run_status,
+                    "finished_at": _iso(head.last_run_finished_at),
+                }
+                if head.last_run_id is not None
+                else None
+            ),
+            "pipeline_changed": changed,
+        }
 
     def _job_answer(
         self,
@@ -146,50 +165,34 @@ class JobOperations(ServiceBase):
 
     def _render_listing(self, listing: JobListing, next_runs: Mapping[str, float | None]) -> str:
         names: dict[str, str] | None = None
-        dumps = json.dumps
         parts = []
+        has_ampln = False
         for _, job_id in listing.order:
             e = listing.jobs[job_id]
             if e.static is None:  # deleted before its definition was read
                 continue
+            has_ampln = has_ampln or e.ampln
             nxt = next_runs.get(job_id)
             if (
-                e.fragment is not None
-                and e.next_run == nxt
-                and not e.ampln
-                and (not e.trigger or e.names_version == listing.names_version)
+                e.fragment is None
+                or e.next_run != nxt
+                or e.ampln
+                or (e.trigger and e.names_version != listing.names_version)
             ):
-                parts.append(e.fragment)
-                continue
-            h = e.head
-            if e.trigger or e.ampln:
-                if names is None:
-                    names = {k: v.head.name for k, v in listing.jobs.items()}
-                e.fragment = dumps(self._live_answer(e.static, e.tz, h, nxt, names))
-            else:
-                if e.prefix is None:
-                    e.prefix = dumps(e.static)[:-1]
-                last = (
-                    dumps(
-                        {
-                            "id": h.last_run_id,
-                            "status": h.last_run_status,
-                            "finished_at": _iso(h.last_run_finished_at),
-                        }
-                    )
-                    if h.last_run_id is not None
-                    else "null"
-                )
-                when = "null" if h.paused or nxt is None else dumps(_iso(nxt, e.tz))
-                e.fragment = (
-                    f'{e.prefix}, "paused": {"true" if h.paused else "false"}, '
-                    f'"next_run_time": {when}, "last_run": {last}, "pipeline_changed": null}}'
-                )
-            e.next_run, e.names_version = nxt, listing.names_version
+                if e.trigger:  # its description names other jobs
+                    if names is None:
+                        names = {k: v.head.name for k, v in listing.jobs.items()}
+                    e.fragment = json.dumps(self._live_answer(e.static, e.tz, e.head, nxt, names))
+                else:
+                    if e.prefix is None:
+                        e.prefix = json.dumps(e.static)[:-1]
+                    moving = json.dumps(self._moving_fields(e.static, e.tz, e.head, nxt))
+                    e.fragment = f"{e.prefix}, {moving[1:]}"
+                e.next_run, e.names_version = nxt, listing.names_version
             parts.append(e.fragment)
         listing.answer = '{"jobs": [' + ", ".join(parts) + "]}"
         listing.next_runs = dict(next_runs)
-        listing.has_ampln = any(e.ampln for e in listing.jobs.values())
+        listing.has_ampln = has_ampln
         return listing.answer
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
@@ -218,8 +221,6 @@ class JobOperations(ServiceBase):
             else:
                 job_id = f"job_{uuid.uuid4().hex[:16]}"
             fields = spec.model_dump(exclude_unset=True, exclude={"id"})
-            if "trigger_conditions" in fields and spec.trigger_conditions is not None:
-                fields["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
             row, trigger = await self._prepare(job_id, fields, existing, schedule_changed=True)
             write = self._store.insert_job if existing is None else self._store.replace_job
             revision, next_run = await self._db(
@@ -242,8 +243,6 @@ class JobOperations(ServiceBase):
         async with self._job_lock:
             existing = await self._get_row(job_id)
             patch = spec.model_dump(exclude_unset=True, exclude={"id"})
-            if "trigger_conditions" in patch and spec.trigger_conditions is not None:
-                patch["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
             merged = {k: v for k, v in existing.spec.items() if not k.startswith("_")}
             merged["name"] = existing.name
             merged["pipeline_path"] = existing.pipeline_path
@@ -290,13 +289,7 @@ class JobOperations(ServiceBase):
         rel, target = await self._fs(
             resolve_pipeline, s.root_dir, fields.get("pipeline_path"), s.allowed_extensions
         )
-        kind = fields.get("schedule_type")
-        if kind is None:
-            raise InvalidScheduleError(
-                "schedule_type: required; one of 'date', 'interval', 'cron', 'trigger'."
-            )
-        if kind == "date" and not fields.get("date_type"):
-            fields["date_type"] = "once"
+        kind = _schedule_kind(fields)
         # (build_trigger also checks the time zone, trigger-only jobs included.)
         trigger = schedules.build_trigger(fields, s.timezone, require_future=schedule_changed)
         if kind == "trigger":
@@ -472,15 +465,7 @@ class JobOperations(ServiceBase):
     async def preview(self, body: Any) -> dict[str, Any]:
         spec = parse_job_spec(body)
         fields = spec.model_dump(exclude_unset=True)
-        if spec.trigger_conditions is not None:
-            fields["trigger_conditions"] = [c.model_dump() for c in spec.trigger_conditions]
-        kind = fields.get("schedule_type")
-        if kind is None:
-            raise InvalidScheduleError(
-                "schedule_type: required; one of 'date', 'interval', 'cron', 'trigger'."
-            )
-        if kind == "date" and not fields.get("date_type"):
-            fields["date_type"] = "once"
+        kind = _schedule_kind(fields)
         now = datetime.now(timezone.utc)
         trigger = schedules.build_trigger(fields, self.settings.timezone, now=now)
         tz_name = fields.get("timezone") or self.settings.timezone
