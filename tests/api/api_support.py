@@ -162,3 +162,15 @@ def interval_job(
         "interval_seconds": seconds,
         **extra,
     }
+
+
+async def scheduler_state(api: SchedulerClient, workspace: Path) -> Any:
+    """Everything a request can change: jobs, runs, component files and the config file
+    (compared before and after a request that must change nothing)."""
+    components = workspace / ".amphi" / "components"
+    return (
+        await api.jobs(),
+        await api.runs(),
+        sorted(p.name for p in components.iterdir()) if components.exists() else [],
+        (workspace / ".amphi" / "config.toml").exists(),
+    )

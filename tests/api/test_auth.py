@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import SchedulerClient, interval_job
+from api_support import SchedulerClient, interval_job, scheduler_state
 from jupyter_server.auth.authorizer import Authorizer
 
 NO_CREDENTIALS = {"Authorization": ""}
@@ -48,16 +48,6 @@ async def _seed(api: SchedulerClient) -> tuple[dict[str, Any], int]:
     return job, run_id
 
 
-async def _state(api: SchedulerClient, workspace: Path) -> Any:
-    components = workspace / ".amphi" / "components"
-    return (
-        await api.jobs(),
-        await api.runs(),
-        sorted(p.name for p in components.iterdir()),
-        (workspace / ".amphi" / "config.toml").exists(),
-    )
-
-
 # An empty Authorization header, and the same with a matching XSRF cookie/header pair: the
 # second passes Tornado's XSRF check, so only the route's own authentication can refuse it.
 CREDENTIAL_CASES = {
@@ -78,7 +68,7 @@ async def test_route_refuses_requests_without_credentials(
     credentials: str,
 ) -> None:
     job, run_id = await _seed(api)
-    before = await _state(api, workspace)
+    before = await scheduler_state(api, workspace)
     url = path.format(job=job["id"], run=run_id)
     headers = dict(CREDENTIAL_CASES[credentials])
     reply = await api.request(method, url, body, params=query, headers=headers)
@@ -87,7 +77,7 @@ async def test_route_refuses_requests_without_credentials(
     if credentials == "no-token-valid-xsrf":
         error = reply.body["error"]
         assert "'_xsrf'" not in error and "does not match" not in error, "XSRF should have passed"
-    assert await _state(api, workspace) == before, "a refused request must change nothing"
+    assert await scheduler_state(api, workspace) == before, "a refused request must change nothing"
 
 
 class DenySchedulerAuthorizer(Authorizer):

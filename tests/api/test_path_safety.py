@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import Reply, SchedulerClient, interval_job
+from api_support import Reply, SchedulerClient, interval_job, scheduler_state
 
 OUTSIDE_PIPELINE = "import pathlib\npathlib.Path(__file__).with_suffix('.ran').write_text('ran')\n"
 
@@ -71,11 +71,8 @@ def fill(value: str, paths: dict[str, Path]) -> str:
 
 
 async def snapshot(api: SchedulerClient, paths: dict[str, Path]) -> Any:
-    components = paths["workspace"] / ".amphi" / "components"
     return (
-        await api.jobs(),
-        await api.runs(),
-        sorted(p.name for p in components.iterdir()) if components.exists() else [],
+        await scheduler_state(api, paths["workspace"]),
         sorted(p.name for p in paths["outside"].iterdir()),
     )
 
