@@ -22,17 +22,20 @@ const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ['second', 1]
 ];
 
+/** The instant an ISO 8601 text names, or null for nothing or garbage. */
+function parseInstant(iso: string | null | undefined): Date | null {
+  const then = iso ? new Date(iso) : null;
+  return then && !isNaN(then.getTime()) ? then : null;
+}
+
 /** "in 5 minutes", "2 hours ago". */
 export function formatRelative(
   iso: string | null | undefined,
   now: Date = new Date(),
   locale?: string
 ): string {
-  if (!iso) {
-    return '';
-  }
-  const then = new Date(iso);
-  if (isNaN(then.getTime())) {
+  const then = parseInstant(iso);
+  if (!then) {
     return '';
   }
   const seconds = Math.round((then.getTime() - now.getTime()) / 1000);
@@ -53,11 +56,8 @@ export function formatAbsolute(
   timeZone?: string,
   withSeconds = false
 ): string {
-  if (!iso) {
-    return '';
-  }
-  const then = new Date(iso);
-  if (isNaN(then.getTime())) {
+  const then = parseInstant(iso);
+  if (!then) {
     return '';
   }
   return then.toLocaleString(locale, {
