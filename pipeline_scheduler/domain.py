@@ -1,0 +1,119 @@
+"""Typed domain models of the scheduler core: run statuses, what started a run, and the
+stored job definition.
+
+One enum for statuses, used everywhere (store rows, answers, policies, handlers), so a
+status is never a string literal scattered over modules. ``RunStatus`` is a ``str`` enum:
+it compares equal to its value and serialises as it, so answers and database rows keep
+the plain strings of the original API (``"success"``, ``"failure"``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+
+class RunStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"  # the server died while it ran
+    SKIPPED = "skipped"  # a fire time that did not run (kept with the reason)
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATUSES
+
+    @property
+    def is_failed(self) -> bool:
+        """Counts as "failure" for jobs triggered on failure, for retries and for alerts."""
+        return self in FAILED_STATUSES
+
+
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+FINAL_STATUSES = frozenset(set(RunStatus) - ACTIVE_STATUSES)
+FAILED_STATUSES = frozenset({RunStatus.FAILURE, RunStatus.TIMEOUT})
+RUN_STATUS_VALUES = tuple(s.value for s in RunStatus)
+
+
+class TriggeredBy(str, enum.Enum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    TRIGGER = "trigger"
+    CATCHUP = "catchup"
+    RETRY = "retry"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TRIGGERED_BY_VALUES = tuple(t.value for t in TriggeredBy)
+# Runs started by the scheduler itself: limited by the job's max_instances.
+SCHEDULED_ORIGINS = frozenset({TriggeredBy.SCHEDULE, TriggeredBy.TRIGGER, TriggeredBy.CATCHUP})
+
+
+def outcome_matches(status: str | None, on: str) -> bool:
+    """Whether a final status satisfies a trigger condition's ``on`` ("success"/"failure")."""
+    if status is None:
+        return False
+    if on == "success":
+        return status == RunStatus.SUCCESS
+    return status in FAILED_STATUSES
+
+
+@dataclass
+class JobDefinition:
+    """A job as stored: identity, file, schedule and options (``spec``), code snapshot,
+    and the columns that move as it runs. ``spec`` holds the validated JobSpec fields that
+    apply to its schedule, plus derived keys starting with ``_`` (description, trigger
+    text, secrets) that answers never echo as given."""
+
+    id: str
+    name: str
+    pipeline_path: str
+    spec: dict[str, Any]
+    python_code: str | None
+    code_hash: str | None
+    paused: bool
+    created_at: float
+    updated_at: float
+    last_run_id: int | None = None
+    last_run_status: str | None = None
+    last_run_finished_at: float | None = None
+    # Trigger jobs: only outcomes of runs with a larger id than this can fire the job again.
+    trigger_watermark: int = 0
+    # Bumped only when the schedule itself changes (not on renames, pauses or code
+    # refreshes), so the schedule driver re-adds a job, restarting an interval's countdown,
+    # only when its schedule really changed.
+    schedule_version: int = 0
+
+    @property
+    def schedule_type(self) -> str:
+        return str(self.spec.get("schedule_type") or "")
+
+    @property
+    def is_trigger_only(self) -> bool:
+        return self.schedule_type == "trigger"
+
+    @property
+    def is_ampln(self) -> bool:
+        return self.pipeline_path.lower().endswith(".ampln")
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.pipeline_path.lower().endswith(".ipynb")
+
+    @property
+    def is_one_off(self) -> bool:
+        return self.schedule_type == "date" and (self.spec.get("date_type") or "once") == "once"
+
+    @property
+    def secret_env(self) -> dict[str, str]:
+        return dict(self.spec.get("_secret_env") or {})
