@@ -329,6 +329,104 @@ def bench_overhead(client: Client, ws: Path, server: LocalServer | None, quick: 
     ]
 
 
+def bare_drain(python: str, script: Path, env: dict[str, str], count: int, width: int) -> float:
+    """Seconds to start ``count`` bare interpreters on ``script`` and wait for each, ``width``
+    at a time (as a pool of ``width`` workers, each starting the next as one ends)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> int:
+        proc = subprocess.Popen(
+            [python, "-u", str(script)],
+            cwd=script.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        proc.communicate()
+        return proc.returncode
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        codes = list(pool.map(one, range(count)))
+    elapsed = time.perf_counter() - start
+    if any(codes):
+        raise RuntimeError(f"a bare start of {script} failed")
+    return elapsed
+
+
+def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    """200 no-op runs started at once through the API, against 200 bare interpreter starts
+    (as many at a time as the machine has cores) measured in the same run."""
+    count = 50 if quick else 200
+    write(ws, "noop.py", "pass\n")
+    # A cron job that never fires during the bench; manual runs are not limited by
+    # max_instances, which only applies to scheduled and triggered fires.
+    j = job(client, "launch drain", "noop.py", max_instances=1)
+    settings = client.api("GET", "config")
+    width = int(settings.get("max_concurrent_runs") or 0)
+    if server is not None and width != os.cpu_count():
+        raise RuntimeError(f"the server runs {width} at a time, not one per core ({os.cpu_count()})")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "AMPHI_SCHEDULER_RUN_ID": "0"}
+    env.pop("JUPYTER_TOKEN", None)
+    bare_before = bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2)
+
+    # Fire the requests from a few threads, as fast as the server takes them.
+    ids: list[int] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    share = [count // 4 + (1 if i < count % 4 else 0) for i in range(4)]
+
+    def fire(n: int) -> None:
+        for _ in range(n):
+            try:
+                run = client.api("POST", f"run/{j['id']}", {"wait": False})
+                with lock:
+                    ids.append(int(run["id"]))
+            except Exception as err:  # counted below
+                with lock:
+                    errors.append(str(err))
+
+    threads = [threading.Thread(target=fire, args=(n,)) for n in share]
+    start_wall, start = time.time(), time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {count} POST run failed: {errors[0]}")
+    posted = time.perf_counter() - start
+    # Every run is recorded (queued) before its POST answers, so no queued or running run
+    # of the job left means all of them finished. Poll sparsely: each poll costs the
+    # server a request and a database hop.
+    deadline = time.time() + 300
+    while client.api("GET", f"runs?job_id={j['id']}&status=queued,running&limit=1")["runs"]:
+        if time.time() > deadline:
+            raise RuntimeError(f"the {count} runs did not finish within 300 s")
+        time.sleep(0.1)
+    runs = client.api("GET", f"runs?job_id={j['id']}&limit={min(1000, count)}")["runs"]
+    from datetime import datetime
+
+    # The end is the last recorded finish (server clock, same machine), not the poll.
+    finished = [datetime.fromisoformat(r["finished_at"]).timestamp() for r in runs if r["finished_at"]]
+    failed = [r for r in runs if r["status"] != "success"]
+    if len(runs) != count or failed:
+        raise RuntimeError(f"{len(runs)} runs recorded, {len(failed)} not successful: {failed[:1]}")
+    scheduler = max(finished) - start_wall
+    bare_after = bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2)
+    bare = min(bare_before, bare_after)
+    ratio = bare / scheduler
+    return [
+        Figure(
+            f"launch drain: {count} no-op runs started at once, bare starts / scheduler",
+            f"{ratio:.2f} ({count} bare starts {width} at a time: {bare:.2f} s; through the"
+            f" scheduler: {scheduler:.2f} s, the POSTs took {posted:.2f} s)",
+            ">= 0.8",
+            ratio >= 0.8,
+        ),
+    ]
+
+
 def bench_precision(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
     fires = 15 if quick else 100
     write(ws, "noop.py", "pass\n")
@@ -379,6 +477,7 @@ BENCHES = {
     "jobs": bench_jobs,
     "runs": bench_runs_list,
     "overhead": bench_overhead,
+    "launch": bench_launch,
     "precision": bench_precision,
     "startup": bench_startup,
     "js": bench_js,
