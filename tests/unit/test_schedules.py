@@ -11,7 +11,6 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -24,6 +23,7 @@ from pipeline_scheduler.schedules import (
     parse_run_date,
     zone,
 )
+from pipeline_scheduler.triggers import CrontabTrigger, EveryNDaysTrigger
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
@@ -49,7 +49,7 @@ ORIGINAL_PAYLOADS = [
     ),
     pytest.param(
         {"schedule_type": "date", "date_type": "daily", "run_date": "2026-01-15T08:30:00.000Z"},
-        CronTrigger,
+        CrontabTrigger,
         "Every day at 08:30 (UTC)",
         [datetime(2026, 1, d, 8, 30, tzinfo=UTC) for d in (11, 12, 13)],
         id="daily",
@@ -57,14 +57,14 @@ ORIGINAL_PAYLOADS = [
     pytest.param(
         # Thursday 15 January 2026
         {"schedule_type": "date", "date_type": "weekly", "run_date": "2026-01-15T17:45:00.000Z"},
-        CronTrigger,
+        CrontabTrigger,
         "Every Thursday at 17:45 (UTC)",
         [datetime(2026, 1, d, 17, 45, tzinfo=UTC) for d in (15, 22, 29)],
         id="weekly",
     ),
     pytest.param(
         {"schedule_type": "date", "date_type": "monthly", "run_date": "2026-01-05T06:00:00.000Z"},
-        CronTrigger,
+        CrontabTrigger,
         "Every month on day 5 at 06:00 (UTC)",
         [datetime(2026, m, 5, 6, 0, tzinfo=UTC) for m in (2, 3, 4)],
         id="monthly",
@@ -76,7 +76,7 @@ ORIGINAL_PAYLOADS = [
             "interval_days": 3,
             "run_date": "2026-01-11T06:00:00.000Z",
         },
-        IntervalTrigger,
+        EveryNDaysTrigger,
         "Every 3 days at 06:00 from 2026-01-11 (UTC)",
         [datetime(2026, 1, d, 6, 0, tzinfo=UTC) for d in (11, 14, 17)],
         id="every_x_days",
@@ -90,7 +90,7 @@ ORIGINAL_PAYLOADS = [
     ),
     pytest.param(
         {"schedule_type": "cron", "cron_expression": "*/5 * * * *"},
-        CronTrigger,
+        CrontabTrigger,
         "Every 5 minutes (UTC)",
         [datetime(2026, 1, 10, 12, m, tzinfo=UTC) for m in (5, 10, 15)],
         id="cron",
@@ -233,7 +233,8 @@ def test_daily_in_the_repeated_hour_fires_once_when_clocks_go_back() -> None:
 
 
 def test_daily_in_the_skipped_hour_still_fires_that_day() -> None:
-    """02:30 does not exist in Paris on 29 March 2026: the job runs once that day anyway."""
+    """02:30 does not exist in Paris on 29 March 2026: the job runs once that day anyway,
+    at the jump (03:00 summer time, the first instant after the gap), as cron(8) does."""
     spec = {
         "schedule_type": "date",
         "date_type": "daily",
@@ -242,7 +243,8 @@ def test_daily_in_the_skipped_hour_still_fires_that_day() -> None:
     }
     got = fires(spec, 4, now=datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
     assert [t.astimezone(PARIS).day for t in got] == [28, 29, 30, 31]
-    assert got[1].astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 summer time
+    assert got[1].astimezone(UTC) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 03:00 summer time
+    assert got[2].astimezone(UTC) == datetime(2026, 3, 30, 0, 30, tzinfo=UTC)  # 02:30 again
 
 
 def test_cron_with_wildcard_hours_fires_at_every_real_instant_of_the_repeated_hour() -> None:
@@ -278,8 +280,8 @@ def test_run_date_in_utc_is_read_in_the_job_zone() -> None:
         "timezone": "Europe/Paris",
     }
     trigger = build_trigger(spec, "UTC", now=NOW)
-    assert isinstance(trigger, CronTrigger)
-    assert "hour='8'" in str(trigger) and "minute='30'" in str(trigger)
+    assert isinstance(trigger, CrontabTrigger)
+    assert str(trigger) == "cron['0 30 8 * * *', Europe/Paris]"
     first = next_fire_times(trigger, 1, NOW)[0]
     assert first == datetime(2026, 1, 11, 8, 30, tzinfo=PARIS)
     assert first.astimezone(UTC).hour == 7
