@@ -1,37 +1,72 @@
-"""API models: what clients send (validated with pydantic) and what they get back.
+"""Request models: what clients send, validated with pydantic. One contract source.
 
-Input models validate shapes and ranges only; checks that need the workspace or the
-other jobs (file exists, trigger targets, cycles) live in ``service``. Answers are plain
-dicts typed with ``TypedDict`` so that listing thousands of jobs stays cheap.
+The OpenAPI document (``openapi.py``) is generated from these models and from the answer
+models of ``api_models.py``; the TypeScript types of the frontend are generated from that
+document. So every range and enum a request field has is written here once, as a
+``Field``/``Annotated`` constraint that the JSON Schema shows. The person-readable
+messages (``interval_seconds: must be from 1 to 316224000, not 0``) come from the
+``BeforeValidator`` in front of each constraint, which runs first and also keeps the
+lenient coercion of ``"3"`` and ``3.0`` for whole numbers.
+
+``JobSpecInput`` parses every job body (every field optional, so that it also parses a
+partial update). The schedule variants (``IntervalJobSpec``, ``CronJobSpec``, ...) add the
+fields that each kind of schedule requires: they document ``POST jobs`` and
+``POST schedule/preview``; the server parses with ``JobSpecInput`` and then checks what
+needs the workspace or the other jobs (the file exists, trigger targets, cycles, a
+one-off date in the future) in the job service.
+
+Statuses are the one ``RunStatus`` enum of ``domain``; the names below are re-exported
+for the modules that import them from here.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal, TypedDict
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
+from .domain import (  # noqa: F401  (re-exported)
+    ACTIVE_STATUSES,
+    FAILED_STATUSES,
+    FINAL_STATUSES,
+    RUN_STATUS_VALUES,
+    TRIGGERED_BY_VALUES,
+    RunStatus,
+    TriggeredBy,
+)
 from .errors import InvalidRequestError
 
 ScheduleType = Literal["date", "interval", "cron", "trigger"]
 DateType = Literal["once", "daily", "weekly", "monthly", "every_x_days"]
-RunStatus = Literal[
-    "queued", "running", "success", "failure", "cancelled", "timeout", "interrupted", "skipped"
-]
-TriggeredBy = Literal["schedule", "manual", "trigger", "catchup", "retry"]
-
-FINAL_STATUSES = frozenset({"success", "failure", "cancelled", "timeout", "interrupted", "skipped"})
-ACTIVE_STATUSES = frozenset({"queued", "running"})
-# Outcomes that count as "failure" for jobs triggered "on failure".
-FAILED_STATUSES = frozenset({"failure", "timeout"})
+LogicalOperator = Literal["AND", "OR"]
+CatchupPolicy = Literal["run_once", "skip"]
+TriggerOn = Literal["success", "failure"]
 
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
 MAX_INTERVAL_SECONDS = 10 * 366 * 24 * 3600
 MAX_INTERVAL_DAYS = 3660
 MAX_TRIGGER_CONDITIONS = 50
+MAX_INSTANCES = 100
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_MISFIRE_GRACE_SECONDS = 7 * 24 * 3600
+MAX_RETRIES = 10
+MAX_RETRY_DELAY_SECONDS = 24 * 3600
+MAX_ENV_ENTRIES = 100
+MAX_ENV_VALUE_LENGTH = 32768
+MAX_WEBHOOK_URL_LENGTH = 2000
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+KERNEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
+# Five fields, or six with seconds first; what each field may hold is checked by the server.
+CRON_PATTERN = r"^\s*\S+(\s+\S+){4,5}\s*$"
+# Text that is not only white space (names are stripped before they are checked).
+NOT_BLANK_PATTERN = r"\S"
+WEBHOOK_URL_PATTERN = r"^https?://[^/?#\s]+"
+_ENV_NAME = re.compile(ENV_NAME_PATTERN.strip("^$"))
 
 # Fields of a stored job specification, in the order answers list them.
 SPEC_FIELDS = (
@@ -61,8 +96,6 @@ SPEC_FIELDS = (
     "kernel_name",
     "webhook_url",
 )
-MAX_ENV_ENTRIES = 100
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # Which schedule fields apply to which schedule; the others are dropped on save.
 SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
     "date": ("date_type", "run_date", "interval_days"),
@@ -73,7 +106,10 @@ SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
 ALL_SCHEDULE_FIELDS = frozenset(f for fs in SCHEDULE_FIELDS.values() for f in fs)
 
 
-def _whole_number(value: Any, field: str, low: int, high: int) -> int:
+# ------------------------------------------------------------------ constrained types
+
+
+def _whole_number(value: Any, low: int, high: int) -> int:
     """Accept 3, 3.0 and "3"; refuse booleans, fractions and text."""
     if isinstance(value, bool):
         raise ValueError(f"must be a whole number from {low} to {high}, not {value!r}")
@@ -88,109 +124,387 @@ def _whole_number(value: Any, field: str, low: int, high: int) -> int:
     return value
 
 
+def _whole(low: int, high: int) -> BeforeValidator:
+    return BeforeValidator(lambda v: _whole_number(v, low, high))
+
+
+def _text(high: int, *, required: str | None = None, strip: bool = True) -> BeforeValidator:
+    """Strip text, then check its length (``required``: the message for blank text)."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # pydantic's own type error names the field
+        if strip:
+            value = value.strip()
+        if required is not None and not value:
+            raise ValueError(required)
+        if len(value) > high:
+            raise ValueError(f"at most {high} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _variables(what: str) -> Callable[[Any], Any]:
+    """Checks of an ``env``/``secret_env``/``parameters`` object, before its value types."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        if len(value) > MAX_ENV_ENTRIES:
+            raise ValueError(f"at most {MAX_ENV_ENTRIES} entries")
+        for key, item in value.items():
+            if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+                raise ValueError(
+                    f"{key!r} is not a valid {what} name (letters, digits, '_'; not starting with a digit)"
+                )
+            if isinstance(item, str) and ("\x00" in item or len(item) > MAX_ENV_VALUE_LENGTH):
+                raise ValueError(f"the value of {key!r} is too long or holds a NUL byte")
+        return value
+
+    return check
+
+
+def _matching(pattern: str, message: str) -> BeforeValidator:
+    """Refuse text that does not match ``pattern`` with a message a person can act on
+    (the same pattern is the schema's ``pattern``)."""
+    regex = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not regex.search(value):
+            raise ValueError(message.format(value=value))
+        return value
+
+    return BeforeValidator(check)
+
+
+def _at_most_conditions(value: Any) -> Any:
+    if isinstance(value, list) and len(value) > MAX_TRIGGER_CONDITIONS:
+        raise ValueError(f"at most {MAX_TRIGGER_CONDITIONS} conditions")
+    return value
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+IntervalSeconds = Annotated[int, Field(ge=1, le=MAX_INTERVAL_SECONDS), _whole(1, MAX_INTERVAL_SECONDS)]
+IntervalDays = Annotated[int, Field(ge=1, le=MAX_INTERVAL_DAYS), _whole(1, MAX_INTERVAL_DAYS)]
+MaxInstances = Annotated[int, Field(ge=1, le=MAX_INSTANCES), _whole(1, MAX_INSTANCES)]
+MisfireGrace = Annotated[int, Field(ge=1, le=MAX_MISFIRE_GRACE_SECONDS), _whole(1, MAX_MISFIRE_GRACE_SECONDS)]
+TimeoutSeconds = Annotated[int, Field(ge=1, le=MAX_TIMEOUT_SECONDS), _whole(1, MAX_TIMEOUT_SECONDS)]
+Retries = Annotated[int, Field(ge=0, le=MAX_RETRIES), _whole(0, MAX_RETRIES)]
+RetryDelay = Annotated[int, Field(ge=0, le=MAX_RETRY_DELAY_SECONDS), _whole(0, MAX_RETRY_DELAY_SECONDS)]
+JobName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NOT_BLANK_PATTERN),
+    _text(MAX_NAME_LENGTH, required="required; give the job a name"),
+]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH), _text(MAX_DESCRIPTION_LENGTH)]
+_strip = BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)
+CronExpression = Annotated[
+    str,
+    Field(
+        # Stated, not enforced here: the cron parser's messages say which field is wrong.
+        json_schema_extra={"pattern": CRON_PATTERN},
+        description="5 fields (minute hour day month weekday), or 6 with seconds first, "
+        "e.g. '*/5 * * * *'; each field's values are checked by the server.",
+        examples=["*/5 * * * *", "0 8 * * mon-fri"],
+    ),
+    _strip,
+]
+RunDate = Annotated[
+    str,
+    Field(
+        json_schema_extra={"format": "date-time"},
+        description="ISO 8601 date-time, e.g. '2030-01-15T08:30:00.000Z' (as Date.toISOString() "
+        "sends it). A value without an offset is wall-clock time in `timezone`. "
+        "For date_type 'once' it must be in the future.",
+    ),
+    _strip,
+]
+TimeZone = Annotated[
+    str,
+    Field(
+        description="IANA time zone name (e.g. 'Europe/Paris'); default: the server's configured zone.",
+        examples=["Europe/Paris", "UTC"],
+    ),
+    _strip,
+]
+PipelinePath = Annotated[
+    str,
+    Field(
+        # Stated, not enforced here: the workspace check refuses it (PathNotAllowedError).
+        json_schema_extra={"minLength": 1},
+        description="A file inside the workspace, relative to it, that exists and has an "
+        "allowed extension (.py, .ampln, .ipynb by default; see GET config). An .ampln "
+        "pipeline needs `python_code`.",
+    ),
+]
+# Variable names and values, as the schema states them; the before-validator checks the
+# same with messages that name the variable.
+_VARIABLES_SCHEMA = {
+    "type": "object",
+    "maxProperties": MAX_ENV_ENTRIES,
+    "propertyNames": {"pattern": ENV_NAME_PATTERN},
+}
+EnvVariables = Annotated[
+    dict[str, str],
+    WithJsonSchema(
+        {
+            **_VARIABLES_SCHEMA,
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": MAX_ENV_VALUE_LENGTH,
+                "pattern": "^[^\\x00]*$",
+            },
+        }
+    ),
+    BeforeValidator(_variables("variable")),
+]
+ParameterValue = str | int | float | bool
+Parameters = Annotated[
+    dict[str, ParameterValue],
+    WithJsonSchema(
+        {
+            **_VARIABLES_SCHEMA,
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        }
+    ),
+    BeforeValidator(_variables("parameter")),
+]
+KernelName = Annotated[
+    str,
+    Field(pattern=KERNEL_NAME_PATTERN),
+    _matching(KERNEL_NAME_PATTERN, "{value!r} is not a kernel name (see `jupyter kernelspec list`)"),
+]
+WebhookUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_WEBHOOK_URL_LENGTH,
+        pattern=WEBHOOK_URL_PATTERN,
+        description="http(s) URL that receives a JSON POST when a run fails or times out.",
+    ),
+    _matching(WEBHOOK_URL_PATTERN, "{value!r} is not an http(s) URL"),
+    _text(MAX_WEBHOOK_URL_LENGTH, strip=False),
+]
+
+
+JobId = Annotated[
+    str,
+    Field(pattern=JOB_ID_PATTERN),
+    _matching(JOB_ID_PATTERN, "use 1-100 letters, digits, '_', '-' or '.', starting with a letter or digit"),
+]
+
+
 class TriggerCondition(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    job_id: str = Field(min_length=1, max_length=100)
-    on: Literal["success", "failure"]
+    job_id: str = Field(min_length=1, max_length=100, description="The id of another, existing job.")
+    on: TriggerOn
+
+
+TriggerConditions = Annotated[
+    list[TriggerCondition], Field(max_length=MAX_TRIGGER_CONDITIONS), BeforeValidator(_at_most_conditions)
+]
 
 
 class JobSpecInput(BaseModel):
     """A job specification as a client sends it. Every field is optional here so that the
-    same model parses a partial update (PUT); ``service`` checks the complete result."""
+    same model parses a partial update (PUT); ``service`` checks the complete result.
+    Fields that do not apply to the schedule type are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", title="JobSpec")
 
-    id: str | None = None
-    name: str | None = None
-    pipeline_path: str | None = None
-    python_code: str | None = None
-    description: str | None = None
+    id: JobId | None = Field(
+        default=None,
+        description="POST jobs only: the id of an existing job to replace (or the id a new job gets).",
+    )
+    name: JobName | None = None
+    pipeline_path: PipelinePath | None = None
+    python_code: str | None = Field(
+        default=None, description="The Python code generated from an .ampln pipeline; ignored for others."
+    )
+    description: Description | None = None
     schedule_type: ScheduleType | None = None
-    date_type: DateType | None = None
-    run_date: str | None = None
-    interval_days: int | None = None
-    interval_seconds: int | None = None
-    cron_expression: str | None = None
-    logical_operator: Literal["AND", "OR"] | None = None
-    trigger_conditions: list[TriggerCondition] | None = None
-    timezone: str | None = None
+    date_type: DateType | None = Field(default=None, description="With schedule_type 'date'; default 'once'.")
+    run_date: RunDate | None = None
+    interval_days: IntervalDays | None = Field(default=None, description="With date_type 'every_x_days'.")
+    interval_seconds: IntervalSeconds | None = Field(
+        default=None, description="With schedule_type 'interval'."
+    )
+    cron_expression: CronExpression | None = None
+    logical_operator: Annotated[LogicalOperator, BeforeValidator(_upper)] | None = Field(
+        default=None, description="With schedule_type 'trigger'; default 'OR'."
+    )
+    trigger_conditions: TriggerConditions | None = Field(
+        default=None, description="With schedule_type 'trigger': at least one condition."
+    )
+    timezone: TimeZone | None = None
     paused: bool | None = None
-    max_instances: int | None = None
+    max_instances: MaxInstances | None = None
     coalesce: bool | None = None
-    misfire_grace_time: int | None = None
-    catchup: Literal["run_once", "skip"] | None = None
-    timeout_seconds: int | None = None
-    max_retries: int | None = None
-    retry_delay_seconds: int | None = None
-    env: dict[str, str] | None = None
-    secret_env: dict[str, str] | None = None
-    parameters: dict[str, str | int | float | bool] | None = None
-    python_executable: str | None = None
-    working_dir: str | None = None
-    kernel_name: str | None = None
-    webhook_url: str | None = None
+    misfire_grace_time: MisfireGrace | None = Field(default=None, description="Seconds.")
+    catchup: CatchupPolicy | None = Field(
+        default=None, description="What a fire time missed while no server ran does."
+    )
+    timeout_seconds: TimeoutSeconds | None = None
+    max_retries: Retries | None = None
+    retry_delay_seconds: RetryDelay | None = Field(default=None, description="Doubles at each retry.")
+    env: EnvVariables | None = Field(default=None, description="Environment variables of the runs.")
+    secret_env: EnvVariables | None = Field(
+        default=None, description="Write-only environment variables; answers list their names only."
+    )
+    parameters: Parameters | None = Field(
+        default=None, description="Passed to the runs as environment variables (and AMPHI_PARAMETERS)."
+    )
+    python_executable: str | None = Field(
+        default=None, description="Absolute path of an existing Python interpreter."
+    )
+    working_dir: str | None = Field(default=None, description="An existing folder inside the workspace.")
+    kernel_name: KernelName | None = Field(default=None, description="For .ipynb pipelines.")
+    webhook_url: WebhookUrl | None = None
 
-    @field_validator("timeout_seconds", mode="before")
-    @classmethod
-    def _timeout(cls, v: Any) -> Any:
-        return None if v is None else _whole_number(v, "timeout_seconds", 1, 7 * 24 * 3600)
 
-    @field_validator("max_retries", mode="before")
-    @classmethod
-    def _retries(cls, v: Any) -> Any:
-        return None if v is None else _whole_number(v, "max_retries", 0, 10)
+# ------------------------------------------------------------------ schedule variants
+# They require what each kind of schedule needs; they describe the bodies of POST jobs
+# and POST schedule/preview (the server parses both with JobSpecInput).
 
-    @field_validator("retry_delay_seconds", mode="before")
-    @classmethod
-    def _retry_delay(cls, v: Any) -> Any:
-        return None if v is None else _whole_number(v, "retry_delay_seconds", 0, 24 * 3600)
 
-    @field_validator("env", "secret_env", "parameters", mode="after")
-    @classmethod
-    def _env_names(cls, v: Any) -> Any:
-        if v is None:
-            return v
-        if len(v) > MAX_ENV_ENTRIES:
-            raise ValueError(f"at most {MAX_ENV_ENTRIES} entries")
-        for key, value in v.items():
-            if not _ENV_NAME.fullmatch(key):
-                raise ValueError(
-                    f"{key!r} is not a valid variable name (letters, digits, '_'; not starting with a digit)"
-                )
-            if isinstance(value, str) and ("\x00" in value or len(value) > 32768):
-                raise ValueError(f"the value of {key!r} is too long or holds a NUL byte")
-        return v
+class OnceSchedule(JobSpecInput):
+    """Once, at ``run_date`` (in the future)."""
 
-    @field_validator("interval_seconds", mode="before")
-    @classmethod
-    def _interval_seconds(cls, v: Any) -> Any:
-        return None if v is None else _whole_number(v, "interval_seconds", 1, MAX_INTERVAL_SECONDS)
+    model_config = ConfigDict(title="OnceSchedule")
+    schedule_type: Literal["date"]
+    date_type: Literal["once"] | None = Field(default=None, description="Default 'once'.")
+    run_date: RunDate
 
-    @field_validator("interval_days", mode="before")
-    @classmethod
-    def _interval_days(cls, v: Any) -> Any:
-        return None if v is None else _whole_number(v, "interval_days", 1, MAX_INTERVAL_DAYS)
 
-    @field_validator("max_instances", mode="before")
-    @classmethod
-    def _max_instances(cls, v: Any) -> Any:
-        return None if v is None else _whole_number(v, "max_instances", 1, 100)
+class WallClockSchedule(JobSpecInput):
+    """Daily / weekly / monthly at the wall-clock time (and weekday, day of month) that
+    ``run_date`` has in ``timezone``."""
 
-    @field_validator("misfire_grace_time", mode="before")
-    @classmethod
-    def _misfire(cls, v: Any) -> Any:
-        return None if v is None else _whole_number(v, "misfire_grace_time", 1, 7 * 24 * 3600)
+    model_config = ConfigDict(title="WallClockSchedule")
+    schedule_type: Literal["date"]
+    date_type: Literal["daily", "weekly", "monthly"]
+    run_date: RunDate
 
-    @field_validator("logical_operator", mode="before")
-    @classmethod
-    def _operator(cls, v: Any) -> Any:
-        return v.upper() if isinstance(v, str) else v
 
-    @field_validator("name", "description", "cron_expression", "run_date", "timezone", mode="before")
-    @classmethod
-    def _strip(cls, v: Any) -> Any:
-        return v.strip() if isinstance(v, str) else v
+class EveryXDaysSchedule(JobSpecInput):
+    """Every ``interval_days`` days, from ``run_date`` (optional start)."""
+
+    model_config = ConfigDict(title="EveryXDaysSchedule")
+    schedule_type: Literal["date"]
+    date_type: Literal["every_x_days"]
+    interval_days: IntervalDays
+
+
+class IntervalSchedule(JobSpecInput):
+    model_config = ConfigDict(title="IntervalSchedule")
+    schedule_type: Literal["interval"]
+    interval_seconds: IntervalSeconds
+
+
+class CronSchedule(JobSpecInput):
+    model_config = ConfigDict(title="CronSchedule")
+    schedule_type: Literal["cron"]
+    cron_expression: CronExpression
+
+
+class TriggerSchedule(JobSpecInput):
+    """Runs when other jobs' runs end: any condition (OR) or all of them (AND)."""
+
+    model_config = ConfigDict(title="TriggerSchedule")
+    schedule_type: Literal["trigger"]
+    trigger_conditions: Annotated[
+        list[TriggerCondition],
+        Field(min_length=1, max_length=MAX_TRIGGER_CONDITIONS),
+        BeforeValidator(_at_most_conditions),
+    ]
+
+
+SCHEDULE_VARIANTS: tuple[type[JobSpecInput], ...] = (
+    OnceSchedule,
+    WallClockSchedule,
+    EveryXDaysSchedule,
+    IntervalSchedule,
+    CronSchedule,
+    TriggerSchedule,
+)
+
+
+# A new job: one of the schedules, with the name and the file it runs.
+class OnceJobSpec(OnceSchedule):
+    model_config = ConfigDict(title="OnceJobSpec")
+    name: JobName
+    pipeline_path: PipelinePath
+
+
+class WallClockJobSpec(WallClockSchedule):
+    model_config = ConfigDict(title="WallClockJobSpec")
+    name: JobName
+    pipeline_path: PipelinePath
+
+
+class EveryXDaysJobSpec(EveryXDaysSchedule):
+    model_config = ConfigDict(title="EveryXDaysJobSpec")
+    name: JobName
+    pipeline_path: PipelinePath
+
+
+class IntervalJobSpec(IntervalSchedule):
+    model_config = ConfigDict(title="IntervalJobSpec")
+    name: JobName
+    pipeline_path: PipelinePath
+
+
+class CronJobSpec(CronSchedule):
+    model_config = ConfigDict(title="CronJobSpec")
+    name: JobName
+    pipeline_path: PipelinePath
+
+
+class TriggerJobSpec(TriggerSchedule):
+    model_config = ConfigDict(title="TriggerJobSpec")
+    name: JobName
+    pipeline_path: PipelinePath
+
+
+JOB_VARIANTS: tuple[type[JobSpecInput], ...] = (
+    OnceJobSpec,
+    WallClockJobSpec,
+    EveryXDaysJobSpec,
+    IntervalJobSpec,
+    CronJobSpec,
+    TriggerJobSpec,
+)
+
+
+class RunNowRequest(BaseModel):
+    """The optional body of ``POST run/{job_id}``."""
+
+    model_config = ConfigDict(extra="ignore", title="RunNowRequest")
+
+    wait: bool = Field(
+        default=True,
+        description="true: answer when the run ends (RunNowResult); false: answer 202 with the Run at once.",
+    )
+    python_code: str | None = Field(
+        default=None, description="Fresh generated code of an .ampln job, stored before the run."
+    )
+
+
+class ComponentsConfigWrite(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="ComponentsConfigWrite")
+
+    content: str = Field(description="The TOML text of .amphi/config.toml.")
+
+
+class ComponentFileWrite(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="ComponentFileWrite")
+
+    filename: str = Field(min_length=1, description="A file name (no folders) in .amphi/components/.")
+    content: str
 
 
 def pydantic_message(err: ValidationError) -> str:
@@ -230,51 +544,8 @@ def parse_json_object(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any
     return data
 
 
-class LastRun(TypedDict):
-    id: int
-    status: str
-    finished_at: str | None
-
-
-class JobAnswer(TypedDict, total=False):
-    id: str
-    name: str
-    pipeline_path: str
-    python_code: str | None
-    schedule_type: str
-    next_run_time: str | None
-    trigger: str
-    schedule_description: str
-    paused: bool
-    last_run: LastRun | None
-    created_at: str
-    updated_at: str
-    code_hash: str | None
-    pipeline_changed: bool | None
-
-
-class RunAnswer(TypedDict, total=False):
-    id: int
-    job_id: str
-    job_name: str
-    pipeline_path: str
-    status: str
-    triggered_by: str
-    scheduled_for: str | None
-    started_at: str | None
-    finished_at: str | None
-    exit_code: int | None
-    duration_seconds: float | None
-    log_size: int
-    log_truncated: bool
-    pipeline_changed: bool | None
-    message: str | None
-    output: str
-    error: str
-
-
 class RunResult(TypedDict):
-    """The original system's answer to a waited run-now."""
+    """The original system's answer to a waited run-now (``api_models.RunNowResult``)."""
 
     success: bool
     output: str

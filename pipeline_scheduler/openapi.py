@@ -1,186 +1,198 @@
-"""The OpenAPI 3 description of the REST API, built from the request models.
+"""The OpenAPI 3.1 document of the REST API, generated from the pydantic models.
 
-``python -m pipeline_scheduler.openapi > docs/openapi.json`` writes the checked-in copy;
-a test keeps it, the route table and the models in step. The server also answers it at
+Request bodies come from ``models`` (``JobSpecInput`` and its schedule variants), answers
+from ``api_models``; this module only adds the routes, their parameters and which model
+each status code answers. The server answers the document at
 ``GET {base_url}pipeline-scheduler/openapi.json``.
+
+Regenerate the two checked-in copies after changing a model (``tests/api/test_openapi.py``
+fails until they match)::
+
+    .venv/bin/python -m pipeline_scheduler.openapi --write   # docs/openapi.json
+    PATH=.venv/bin:$PATH jlpm gen:types                       # src/generated/openapi.ts
+
+(``python -m pipeline_scheduler.openapi > docs/openapi.json`` writes the same file.)
 """
 
 from __future__ import annotations
 
-import copy
+import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .models import JobSpecInput
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
-RUN_STATUSES = ["queued", "running", "success", "failure", "cancelled", "timeout", "interrupted", "skipped"]
+from . import __version__, api_models
+from .models import (
+    JOB_VARIANTS,
+    SCHEDULE_VARIANTS,
+    ComponentFileWrite,
+    ComponentsConfigWrite,
+    JobSpecInput,
+    RunNowRequest,
+)
+from .models import RUN_STATUS_VALUES as RUN_STATUSES
+
+DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
+_REF = "#/components/schemas/{model}"
+# Component names that differ from the class names.
+_RENAMED = {"JobSpecInput": "JobSpec"}
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    JobSpecInput,
+    *SCHEDULE_VARIANTS,
+    *JOB_VARIANTS,
+    RunNowRequest,
+    ComponentsConfigWrite,
+    ComponentFileWrite,
+)
+ANSWER_MODELS: tuple[type[BaseModel], ...] = tuple(getattr(api_models, name) for name in api_models.__all__)
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": _REF.format(model=name)}
+
+
+def _rename_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                name = value.rsplit("/", 1)[-1]
+                value = _REF.format(model=_RENAMED.get(name, name))
+            out[key] = _rename_refs(value)
+        return out
+    if isinstance(node, list):
+        return [_rename_refs(v) for v in node]
+    return node
+
+
+def _without_field_titles(node: Any) -> Any:
+    """Drop pydantic's field titles ("Interval Seconds"): they repeat the field name (and
+    would become noise comments in the generated TypeScript). Model titles stay."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                value = {
+                    name: {k: v for k, v in _without_field_titles(prop).items() if k != "title"}
+                    for name, prop in value.items()
+                }
+            else:
+                value = _without_field_titles(value)
+            out[key] = value
+        return out
+    if isinstance(node, list):
+        return [_without_field_titles(v) for v in node]
+    return node
+
+
+def _as_extension(schemas: dict[str, Any], model: type[BaseModel]) -> None:
+    """Write a subclass's schema as ``allOf`` its base plus what it changes (the schedule
+    variants repeat none of the 30 JobSpec fields that they leave as they are)."""
+    base = model.__mro__[1]
+    name, base_name = model.__name__, _RENAMED.get(base.__name__, base.__name__)
+    full, parent = schemas[name], schemas[base_name]
+    changed = {
+        key: value
+        for key, value in full["properties"].items()
+        if parent.get("properties", {}).get(key) != value
+    }
+    extension = {"type": "object", "properties": changed, "required": full.get("required", [])}
+    schemas[name] = {
+        "title": full["title"],
+        **({"description": full["description"]} if "description" in full else {}),
+        "allOf": [_ref(base_name), extension],
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    _, top = models_json_schema(
+        [(m, "validation") for m in (*REQUEST_MODELS, *ANSWER_MODELS)], ref_template=_REF
+    )
+    schemas = {
+        _RENAMED.get(name, name): _without_field_titles(_rename_refs(schema))
+        for name, schema in top["$defs"].items()
+    }
+    # Bases before subclasses: a job variant extends its schedule variant, which extends JobSpec.
+    for model in (*JOB_VARIANTS, *SCHEDULE_VARIANTS):
+        _as_extension(schemas, model)
+    schemas["NewJob"] = {
+        "description": "The body of POST jobs: a JobSpec with the fields its schedule type requires. "
+        "Not expressible here, and checked by the server: the file exists in the workspace, a "
+        "cron expression's values, the time zone exists, a one-off run_date is in the future, "
+        "trigger conditions name existing jobs without forming a cycle, an .ampln file comes "
+        "with python_code.",
+        "oneOf": [_ref(m.__name__) for m in JOB_VARIANTS],
+    }
+    schemas["ScheduleRequest"] = {
+        "description": "The body of POST schedule/preview: the schedule fields of a JobSpec "
+        "(name and pipeline_path are not needed).",
+        "oneOf": [_ref(m.__name__) for m in SCHEDULE_VARIANTS],
+    }
+    return dict(sorted(schemas.items()))
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
+def _body(name: str, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
 
 
 ERRORS = {
-    "400": _json(_ref("Error"), "Bad input: the message names the field"),
-    "403": _json(_ref("Error"), "Not authenticated or not authorised"),
+    "400": _error("Bad input: the message (and `fields`) name the field"),
+    "403": _error("Not authenticated or not authorised"),
+    "503": _error("The database stays locked by another program"),
 }
-NOT_FOUND = {"404": _json(_ref("Error"), "No such job or run")}
+NOT_FOUND = {"404": _error("No such job or run")}
+TOO_LARGE = {"413": _error("Too large")}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+JOB_ID_QUERY = {"name": "job_id", "in": "query", "schema": {"type": "string"}}
 
 
-def _schemas() -> dict[str, Any]:
-    spec_schema = JobSpecInput.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs = spec_schema.pop("$defs", {})
-    job_props = copy.deepcopy(spec_schema["properties"])
-    job_props.pop("secret_env", None)
-    job_props.pop("python_code", None)
-    nullable_text = {"type": ["string", "null"]}
-    job_props.update(
-        {
-            "id": {"type": "string"},
-            "next_run_time": {**nullable_text, "format": "date-time"},
-            "trigger": {"type": "string"},
-            "schedule_description": {"type": "string"},
-            "paused": {"type": "boolean"},
-            "last_run": {"anyOf": [_ref("LastRun"), {"type": "null"}]},
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "code_hash": nullable_text,
-            "pipeline_changed": {"type": ["boolean", "null"]},
-            "secret_env_keys": {"type": "array", "items": {"type": "string"}},
-            "python_code": {**nullable_text, "description": "only in GET jobs/{id}"},
-        }
-    )
-    run_props: dict[str, Any] = {
-        "id": {"type": "integer"},
-        "job_id": {"type": "string"},
-        "job_name": {"type": "string"},
-        "pipeline_path": {"type": "string"},
-        "status": {"type": "string", "enum": RUN_STATUSES},
-        "triggered_by": {"type": "string", "enum": ["schedule", "manual", "trigger", "catchup", "retry"]},
-        "attempt": {"type": "integer"},
-        "scheduled_for": {**nullable_text, "format": "date-time"},
-        "created_at": {**nullable_text, "format": "date-time"},
-        "started_at": {**nullable_text, "format": "date-time"},
-        "finished_at": {**nullable_text, "format": "date-time"},
-        "exit_code": {"type": ["integer", "null"]},
-        "duration_seconds": {"type": ["number", "null"]},
-        "log_size": {"type": "integer"},
-        "log_truncated": {"type": "boolean"},
-        "pipeline_changed": {"type": ["boolean", "null"]},
-        "message": nullable_text,
-        "has_notebook": {"type": "boolean"},
-        "output": {"type": "string", "description": "detail only: end of stdout"},
-        "error": {"type": "string", "description": "detail only: end of stderr"},
-    }
-    return {
-        **defs,
-        "JobSpec": spec_schema,
-        "Job": {"type": "object", "properties": job_props, "required": ["id", "name", "pipeline_path"]},
-        "LastRun": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "status": {"type": "string"},
-                "finished_at": {**nullable_text, "format": "date-time"},
-            },
-        },
-        "Run": {"type": "object", "properties": run_props, "required": ["id", "job_id", "status"]},
-        "RunResult": {
-            "type": "object",
-            "properties": {
-                "success": {"type": "boolean"},
-                "output": {"type": "string"},
-                "error": {"type": "string"},
-                "exit_code": {"type": ["integer", "null"]},
-                "run_id": {"type": "integer"},
-            },
-            "required": ["success", "output", "error", "exit_code", "run_id"],
-        },
-        "Preview": {
-            "type": "object",
-            "properties": {
-                "description": {"type": "string"},
-                "trigger": {"type": "string"},
-                "timezone": {"type": "string"},
-                "next_run_times": {"type": "array", "items": {"type": "string", "format": "date-time"}},
-            },
-        },
-        "LogChunk": {
-            "type": "object",
-            "properties": {
-                "data": {"type": "string"},
-                "offset": {"type": "integer"},
-                "next_offset": {"type": "integer"},
-                "size": {"type": "integer"},
-                "finished": {"type": "boolean"},
-                "status": {"type": "string"},
-            },
-        },
-        "Success": {
-            "type": "object",
-            "properties": {
-                "success": {"type": "boolean"},
-                "deleted": {"type": "integer"},
-                "filename": {"type": "string"},
-            },
-            "required": ["success"],
-        },
-        "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
-    }
-
-
-def build_spec() -> dict[str, Any]:
+def _paths() -> dict[str, Any]:
     p = "/pipeline-scheduler"
-    paths: dict[str, Any] = {
+    job = _json(_ref("JobDetail"))
+    return {
         f"{p}/jobs": {
             "get": {
                 "summary": "List jobs (newest first, without python_code)",
-                "responses": {
-                    "200": _json(
-                        {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("Job")}}}
-                    ),
-                    **ERRORS,
-                },
+                "responses": {"200": _json(_ref("JobList")), **ERRORS},
             },
             "post": {
                 "summary": "Create a job, or replace the job whose id is given",
-                "requestBody": _body(_ref("JobSpec")),
+                "requestBody": _body("NewJob"),
                 "responses": {
-                    "201": _json(_ref("Job"), "Created"),
-                    "200": _json(_ref("Job"), "Replaced"),
-                    "413": _json(_ref("Error"), "Too large"),
+                    "201": _json(_ref("JobDetail"), "Created"),
+                    "200": _json(_ref("JobDetail"), "Replaced"),
                     **ERRORS,
+                    **TOO_LARGE,
                 },
             },
         },
         f"{p}/jobs/{{job_id}}": {
             "parameters": [JOB_ID],
-            "get": {
-                "summary": "One job, with python_code",
-                "responses": {"200": _json(_ref("Job")), **ERRORS, **NOT_FOUND},
-            },
+            "get": {"summary": "One job, with python_code", "responses": {"200": job, **ERRORS, **NOT_FOUND}},
             "put": {
-                "summary": "Change some fields of a job",
-                "requestBody": _body(_ref("JobSpec")),
-                "responses": {"200": _json(_ref("Job")), **ERRORS, **NOT_FOUND},
+                "summary": "Change some fields of a job (the result is checked as a whole)",
+                "requestBody": _body("JobSpec"),
+                "responses": {"200": job, **ERRORS, **NOT_FOUND, **TOO_LARGE},
             },
             "delete": {
                 "summary": "Delete a job and its history",
                 "responses": {
                     "200": _json(_ref("Success")),
-                    "409": _json(_ref("Error"), "Other jobs depend on it"),
+                    "409": _error("Other jobs depend on it"),
                     **ERRORS,
                     **NOT_FOUND,
                 },
@@ -188,44 +200,30 @@ def build_spec() -> dict[str, Any]:
         },
         f"{p}/jobs/{{job_id}}/pause": {
             "parameters": [JOB_ID],
-            "post": {
-                "summary": "Pause a job",
-                "responses": {"200": _json(_ref("Job")), **ERRORS, **NOT_FOUND},
-            },
+            "post": {"summary": "Pause a job", "responses": {"200": job, **ERRORS, **NOT_FOUND}},
         },
         f"{p}/jobs/{{job_id}}/resume": {
             "parameters": [JOB_ID],
-            "post": {
-                "summary": "Resume a job",
-                "responses": {"200": _json(_ref("Job")), **ERRORS, **NOT_FOUND},
-            },
+            "post": {"summary": "Resume a job", "responses": {"200": job, **ERRORS, **NOT_FOUND}},
         },
         f"{p}/schedule/preview": {
             "post": {
-                "summary": "Validate a schedule: description and next 5 fire times",
-                "requestBody": _body(_ref("JobSpec")),
+                "summary": "Check a schedule: its description and next 5 fire times",
+                "requestBody": _body("ScheduleRequest"),
                 "responses": {"200": _json(_ref("Preview")), **ERRORS},
             },
         },
         f"{p}/run/{{job_id}}": {
             "parameters": [JOB_ID],
             "post": {
-                "summary": "Run a job now",
-                "requestBody": _body(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "wait": {"type": "boolean", "default": True},
-                            "python_code": {"type": "string"},
-                        },
-                    },
-                    required=False,
-                ),
+                "summary": "Run a job now (waiting for the end does not block the server)",
+                "requestBody": _body("RunNowRequest", required=False),
                 "responses": {
-                    "200": _json(_ref("RunResult"), "The run ended (wait: true)"),
+                    "200": _json(_ref("RunNowResult"), "The run ended (wait: true)"),
                     "202": _json(_ref("Run"), "Started (wait: false)"),
                     **ERRORS,
                     **NOT_FOUND,
+                    **TOO_LARGE,
                 },
             },
         },
@@ -233,12 +231,12 @@ def build_spec() -> dict[str, Any]:
             "get": {
                 "summary": "Run history, newest first",
                 "parameters": [
-                    {"name": "job_id", "in": "query", "schema": {"type": "string"}},
+                    JOB_ID_QUERY,
                     {
                         "name": "status",
                         "in": "query",
                         "schema": {"type": "string"},
-                        "description": "one status or several, comma-separated",
+                        "description": "one status or several, comma-separated: " + ", ".join(RUN_STATUSES),
                     },
                     {
                         "name": "limit",
@@ -252,36 +250,25 @@ def build_spec() -> dict[str, Any]:
                         "description": "cursor: next_cursor of the previous page",
                     },
                 ],
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "runs": {"type": "array", "items": _ref("Run")},
-                                "next_cursor": {"type": ["integer", "null"]},
-                            },
-                        }
-                    ),
-                    **ERRORS,
-                },
+                "responses": {"200": _json(_ref("RunList")), **ERRORS},
             },
             "delete": {
                 "summary": "Delete all finished runs (or those of job_id) and their logs",
-                "parameters": [{"name": "job_id", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": _json(_ref("Success")), **ERRORS},
+                "parameters": [JOB_ID_QUERY],
+                "responses": {"200": _json(_ref("DeletedRuns")), **ERRORS},
             },
         },
         f"{p}/runs/{{run_id}}": {
             "parameters": [RUN_ID],
             "get": {
                 "summary": "One run with its output and error tails",
-                "responses": {"200": _json(_ref("Run")), **ERRORS, **NOT_FOUND},
+                "responses": {"200": _json(_ref("RunDetail")), **ERRORS, **NOT_FOUND},
             },
             "delete": {
                 "summary": "Delete a finished run and its log",
                 "responses": {
                     "200": _json(_ref("Success")),
-                    "409": _json(_ref("Error"), "Still active"),
+                    "409": _error("Still active"),
                     **ERRORS,
                     **NOT_FOUND,
                 },
@@ -290,10 +277,10 @@ def build_spec() -> dict[str, Any]:
         f"{p}/runs/{{run_id}}/cancel": {
             "parameters": [RUN_ID],
             "post": {
-                "summary": "Stop a queued or running run",
+                "summary": "Stop a queued or running run; answers it once stopped",
                 "responses": {
-                    "200": _json(_ref("Run")),
-                    "409": _json(_ref("Error"), "Not active"),
+                    "200": _json(_ref("RunDetail")),
+                    "409": _error("Not active"),
                     **ERRORS,
                     **NOT_FOUND,
                 },
@@ -302,7 +289,7 @@ def build_spec() -> dict[str, Any]:
         f"{p}/runs/{{run_id}}/log": {
             "parameters": [RUN_ID],
             "get": {
-                "summary": "Log bytes from an offset (for live views)",
+                "summary": "Log text from a byte offset (for live views)",
                 "parameters": [
                     {
                         "name": "offset",
@@ -315,13 +302,13 @@ def build_spec() -> dict[str, Any]:
                         "schema": {"type": "integer", "minimum": 1, "maximum": 1048576, "default": 65536},
                     },
                 ],
-                "responses": {"200": _json(_ref("LogChunk")), **ERRORS, **NOT_FOUND},
+                "responses": {"200": _json(_ref("RunLog")), **ERRORS, **NOT_FOUND},
             },
         },
         f"{p}/runs/{{run_id}}/notebook": {
             "parameters": [RUN_ID],
             "get": {
-                "summary": "The executed notebook of a notebook run",
+                "summary": "The executed notebook of a notebook run (a download)",
                 "responses": {
                     "200": {
                         "description": "The .ipynb file",
@@ -335,76 +322,50 @@ def build_spec() -> dict[str, Any]:
         f"{p}/config": {
             "get": {
                 "summary": "Workspace and scheduler settings",
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "amphi_dir": {"type": "string"},
-                                "scheduler_state": {"type": "string", "enum": ["active", "standby"]},
-                            },
-                        }
-                    ),
-                    **ERRORS,
-                },
+                "responses": {"200": _json(_ref("Config")), **ERRORS},
             }
         },
         f"{p}/components-config": {
             "get": {
                 "summary": "Amphi ETL's .amphi/config.toml",
-                "responses": {
-                    "200": _json({"type": "object", "properties": {"content": {"type": "string"}}}),
-                    **ERRORS,
-                },
+                "responses": {"200": _json(_ref("ComponentsConfig")), **ERRORS},
             },
             "post": {
                 "summary": "Write .amphi/config.toml",
-                "requestBody": _body(
-                    {"type": "object", "properties": {"content": {"type": "string"}}, "required": ["content"]}
-                ),
-                "responses": {
-                    "200": _json(_ref("Success")),
-                    "413": _json(_ref("Error"), "Too large"),
-                    **ERRORS,
-                },
+                "requestBody": _body("ComponentsConfigWrite"),
+                "responses": {"200": _json(_ref("Success")), **ERRORS, **TOO_LARGE},
             },
         },
         f"{p}/components-file": {
             "post": {
                 "summary": "Write .amphi/components/<filename>",
-                "requestBody": _body(
-                    {
-                        "type": "object",
-                        "properties": {"filename": {"type": "string"}, "content": {"type": "string"}},
-                        "required": ["filename", "content"],
-                    }
-                ),
-                "responses": {
-                    "200": _json(_ref("Success")),
-                    "413": _json(_ref("Error"), "Too large"),
-                    **ERRORS,
-                },
+                "requestBody": _body("ComponentFileWrite"),
+                "responses": {"200": _json(_ref("ComponentFileResult")), **ERRORS, **TOO_LARGE},
             },
             "delete": {
                 "summary": "Delete .amphi/components/<filename>",
                 "parameters": [
                     {"name": "filename", "in": "query", "required": True, "schema": {"type": "string"}}
                 ],
-                "responses": {"200": _json(_ref("Success")), **ERRORS, **NOT_FOUND},
+                "responses": {"200": _json(_ref("ComponentFileResult")), **ERRORS, **NOT_FOUND},
             },
         },
         f"{p}/openapi.json": {
-            "get": {"summary": "This description", "responses": {"200": _json({"type": "object"}), **ERRORS}}
+            "get": {"summary": "This document", "responses": {"200": _json({"type": "object"}), **ERRORS}}
         },
     }
+
+
+def build_spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "amphi-scheduler",
             "version": __version__,
             "description": "Pipeline scheduler inside JupyterLab. Paths are relative to the "
-            "Jupyter server's base_url. "
-            'Every route needs Jupyter authentication; errors are {"error": "..."}.',
+            "Jupyter server's base_url. Every route needs Jupyter authentication; errors are "
+            '{"error": "...", "fields": {...}}. Generated from the pydantic models of '
+            "pipeline_scheduler/models.py (requests) and api_models.py (answers).",
         },
         "components": {
             "schemas": _schemas(),
@@ -418,10 +379,25 @@ def build_spec() -> dict[str, Any]:
             },
         },
         "security": [{"token": []}],
-        "paths": paths,
+        "paths": _paths(),
     }
 
 
+def render() -> str:
+    """The document as the checked-in ``docs/openapi.json`` holds it."""
+    return json.dumps(build_spec(), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline_scheduler.openapi", description=__doc__)
+    parser.add_argument("--write", action="store_true", help=f"write {DOCUMENT} instead of printing")
+    args = parser.parse_args(argv)
+    if args.write:
+        DOCUMENT.write_text(render(), encoding="utf-8")
+    else:
+        sys.stdout.write(render())
+    return 0
+
+
 if __name__ == "__main__":
-    json.dump(build_spec(), sys.stdout, indent=2, sort_keys=True)
-    sys.stdout.write("\n")
+    raise SystemExit(main())

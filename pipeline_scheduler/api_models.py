@@ -1,0 +1,224 @@
+"""Answer models: what every route answers, as pydantic models. One contract source.
+
+The server keeps building its answers as plain dicts (the job list of 10,000 jobs is
+cached JSON text, re-rendered only where a job changed): these models DESCRIBE those
+answers. They are the response schemas of the OpenAPI document (``openapi.py``), from
+which the frontend's TypeScript types are generated, and the API tests validate real
+answers of a real server against them. They forbid unknown fields and validate
+strictly, so an answer field that the models do not describe fails those tests.
+
+They are not database rows (``store.JobRow`` and the run rows are): an answer is what a
+client may rely on, a row is what is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from .domain import RunStatus, TriggeredBy
+from .models import CatchupPolicy, DateType, LogicalOperator, ParameterValue, ScheduleType, TriggerCondition
+
+__all__ = [
+    "ActiveRun",
+    "ComponentFileResult",
+    "ComponentsConfig",
+    "Config",
+    "DeletedRuns",
+    "Error",
+    "Job",
+    "JobDetail",
+    "JobList",
+    "LastRun",
+    "Preview",
+    "Run",
+    "RunDetail",
+    "RunList",
+    "RunLog",
+    "RunNowResult",
+    "Success",
+]
+
+
+class _Answer(BaseModel):
+    # strict: a number answered as text, or text as a number, is a drift, not a coercion.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LastRun(_Answer):
+    """The job's latest finished run."""
+
+    id: int
+    status: RunStatus
+    finished_at: AwareDatetime | None
+
+
+class ActiveRun(_Answer):
+    """A queued or running run of the job (besides ``last_run``, its latest finished one)."""
+
+    id: int
+    status: Literal[RunStatus.QUEUED, RunStatus.RUNNING]
+    started_at: AwareDatetime | None = Field(description="null while queued")
+
+
+class Job(_Answer):
+    """A job as ``GET jobs`` lists it: the JobSpec fields that apply to its schedule, and
+    what the server adds. Never ``secret_env`` (only its names) nor ``python_code``."""
+
+    id: str
+    name: str
+    pipeline_path: str
+    description: str | None = None
+    schedule_type: ScheduleType
+    date_type: DateType | None = None
+    run_date: str | None = Field(default=None, description="As it was sent (ISO 8601).")
+    interval_days: int | None = None
+    interval_seconds: int | None = None
+    cron_expression: str | None = None
+    logical_operator: LogicalOperator | None = None
+    trigger_conditions: list[TriggerCondition] | None = None
+    timezone: str = Field(description="The job's IANA time zone (the server's default when not set).")
+    max_instances: int | None = None
+    coalesce: bool | None = None
+    misfire_grace_time: int | None = None
+    catchup: CatchupPolicy | None = None
+    timeout_seconds: int | None = None
+    max_retries: int | None = None
+    retry_delay_seconds: int | None = None
+    env: dict[str, str] | None = None
+    parameters: dict[str, ParameterValue] | None = None
+    python_executable: str | None = None
+    working_dir: str | None = None
+    kernel_name: str | None = None
+    webhook_url: str | None = None
+    secret_env_keys: list[str] = Field(description="The names of the secret variables; never their values.")
+    next_run_time: AwareDatetime | None = Field(description="null when paused, finished or trigger-only")
+    trigger: str = Field(description="The APScheduler trigger, as text.")
+    schedule_description: str = Field(description="The schedule, for a person.")
+    paused: bool
+    last_run: LastRun | None
+    active_run: ActiveRun | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    code_hash: str | None = Field(description="sha256 of the .ampln text the code was generated from.")
+    pipeline_changed: bool | None = Field(
+        description=".ampln only: whether the file changed since its code was generated."
+    )
+
+
+class JobDetail(Job):
+    """A job as ``GET jobs/{job_id}`` (and every write) answers it: with its code."""
+
+    python_code: str | None
+
+
+class JobList(_Answer):
+    jobs: list[Job] = Field(description="Newest first.")
+
+
+class Run(_Answer):
+    """A run as the history lists it."""
+
+    id: int
+    job_id: str
+    job_name: str
+    pipeline_path: str
+    status: RunStatus
+    triggered_by: TriggeredBy
+    attempt: int = Field(ge=1, description="1 for the first attempt, 2 for the first retry, ...")
+    scheduled_for: AwareDatetime | None
+    created_at: AwareDatetime | None
+    started_at: AwareDatetime | None
+    finished_at: AwareDatetime | None
+    exit_code: int | None
+    duration_seconds: float | None
+    log_size: int = Field(ge=0)
+    log_truncated: bool
+    pipeline_changed: bool | None
+    message: str | None = Field(description="Why it ended the way it did, e.g. why it was skipped.")
+    has_notebook: bool = Field(description="A notebook run whose executed notebook can be downloaded.")
+
+
+class RunDetail(Run):
+    """A run as ``GET runs/{run_id}`` answers it: with the tails of its output."""
+
+    output: str = Field(description="The end of its stdout (the whole log: runs/{run_id}/log).")
+    error: str = Field(description="The end of its stderr.")
+
+
+class RunList(_Answer):
+    runs: list[Run] = Field(description="Newest first.")
+    next_cursor: int | None = Field(description="`before` of the next page; null on the last page.")
+
+
+class RunNowResult(_Answer):
+    """The answer to a waited ``POST run/{job_id}`` (the original system's shape)."""
+
+    success: bool
+    output: str
+    error: str
+    exit_code: int | None
+    run_id: int
+
+
+class RunLog(_Answer):
+    """Log bytes of a run from ``offset``, decoded as UTF-8 (never a character cut in two)."""
+
+    data: str
+    offset: int = Field(ge=0)
+    next_offset: int = Field(ge=0, description="The offset to ask for next.")
+    size: int = Field(ge=0, description="The log file's size now.")
+    finished: bool = Field(description="The run has ended and this chunk reaches the end of the log.")
+    status: RunStatus
+
+
+class Preview(_Answer):
+    description: str
+    trigger: str
+    timezone: str
+    next_run_times: list[AwareDatetime] = Field(
+        max_length=5, description="The next fire times (at most 5), in the schedule's zone."
+    )
+
+
+class Config(_Answer):
+    amphi_dir: str = Field(description="The workspace root.")
+    timezone: str = Field(description="The default time zone of jobs.")
+    allowed_extensions: list[str]
+    allow_inline_code: bool
+    max_concurrent_runs: int
+    scheduler_state: Literal["active", "standby"] = Field(
+        description="standby: another server on this workspace runs the schedules."
+    )
+    retention_max_runs_per_job: int
+    retention_max_age_days: float
+    shutdown_policy: Literal["cancel", "wait"]
+    version: str = Field(description="The amphi-scheduler package version.")
+
+
+class Success(_Answer):
+    success: Literal[True]
+
+
+class DeletedRuns(Success):
+    deleted: int = Field(ge=0)
+
+
+class ComponentsConfig(_Answer):
+    content: str = Field(description="The text of .amphi/config.toml ('' when absent).")
+
+
+class ComponentFileResult(Success):
+    filename: str
+
+
+class Error(_Answer):
+    """Every error answer (4xx, 503)."""
+
+    error: str = Field(description="A message a person can act on.")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="What is wrong with each request field, e.g. "
+        '{"interval_seconds": "must be from 1 to 316224000, not 0"}.',
+    )
