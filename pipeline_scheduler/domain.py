@@ -10,7 +10,9 @@ the plain strings of the original API (``"success"``, ``"failure"``).
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -59,6 +61,11 @@ TRIGGERED_BY_VALUES = tuple(t.value for t in TriggeredBy)
 SCHEDULED_ORIGINS = frozenset({TriggeredBy.SCHEDULE, TriggeredBy.TRIGGER, TriggeredBy.CATCHUP})
 
 
+def iso(ts: float | None, tz: Any = timezone.utc) -> str | None:
+    """POSIX seconds (how times are stored) as ISO 8601 with offset; None stays None."""
+    return None if ts is None else datetime.fromtimestamp(ts, tz).isoformat()
+
+
 def outcome_matches(status: str | None, on: str) -> bool:
     """Whether a final status satisfies a trigger condition's ``on`` ("success"/"failure")."""
     if status is None:
@@ -89,10 +96,6 @@ class JobDefinition:
     last_run_finished_at: float | None = None
     # Trigger jobs: only outcomes of runs with a larger id than this can fire the job again.
     trigger_watermark: int = 0
-    # Bumped only when the schedule itself changes (not on renames, pauses or code
-    # refreshes), so the schedule driver re-adds a job, restarting an interval's countdown,
-    # only when its schedule really changed.
-    schedule_version: int = 0
 
     @property
     def schedule_type(self) -> str:
@@ -113,6 +116,22 @@ class JobDefinition:
     @property
     def is_one_off(self) -> bool:
         return self.schedule_type == "date" and (self.spec.get("date_type") or "once") == "once"
+
+    @property
+    def schedule_key(self) -> str:
+        """What the schedule driver gives APScheduler, as text: the job is added again
+        (restarting an interval's countdown) only when this changes, never because of a
+        rename, a pause or a refresh of an .ampln job's code."""
+        keys = (
+            "schedule_type",
+            "date_type",
+            "run_date",
+            "interval_days",
+            "interval_seconds",
+            "cron_expression",
+            "timezone",
+        )
+        return json.dumps([self.spec.get(k) for k in keys])
 
     @property
     def secret_env(self) -> dict[str, str]:

@@ -7,15 +7,35 @@ person: they say what was wrong and what to do instead.
 
 from __future__ import annotations
 
+import re
+
+# "interval_seconds: must be from 1 to ...": a message that starts with a field name.
+_FIELD_PREFIX = re.compile(r"([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
+
+
+def fields_of(message: str) -> dict[str, str]:
+    """The per-field messages of a message made of ``field: text`` parts joined by '; '."""
+    fields: dict[str, str] = {}
+    for part in message.split("; "):
+        m = _FIELD_PREFIX.fullmatch(part.strip())
+        if m and m.group(1) not in fields:
+            fields[m.group(1)] = m.group(2)
+    return fields
+
 
 class SchedulerError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    ``fields`` maps request fields to what is wrong with each, so a client places the
+    message at the field without parsing text. When not given, it is read from the
+    message's ``field: text`` parts (every message about a field starts that way)."""
 
     status_code = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.fields = fields if fields is not None else fields_of(message)
 
 
 class InvalidRequestError(SchedulerError, ValueError):

@@ -14,14 +14,13 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from .errors import InvalidRequestError, PayloadTooLargeError, SchedulerError
+from .app import SchedulerService
+from .domain import RUN_STATUS_VALUES
+from .errors import InvalidRequestError, PayloadTooLargeError, RunNotFoundError, SchedulerError
 from .models import parse_json_object
-from .service import SchedulerService
 
 AUTH_RESOURCE = "pipeline-scheduler"
 MAX_BODY_BYTES = 8 * 1024 * 1024
-COMPONENT_LIMIT = 1024 * 1024
-RUN_STATUSES = {"queued", "running", "success", "failure", "cancelled", "timeout", "interrupted", "skipped"}
 
 
 class SchedulerAPIHandler(APIHandler):
@@ -43,8 +42,9 @@ class SchedulerAPIHandler(APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message: str | None
+        fields: dict[str, str] = {}
         if isinstance(exc, SchedulerError):
-            status, message = exc.status_code, exc.message
+            status, message, fields = exc.status_code, exc.message, exc.fields
         elif isinstance(exc, web.HTTPError):
             status = exc.status_code
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -59,7 +59,10 @@ class SchedulerAPIHandler(APIHandler):
             message = f"Internal error ({type(exc).__name__ if exc else 'unknown'}); see the server log."
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": message or "Error"}))
+        answer: dict[str, Any] = {"error": message or "Error"}
+        if fields:
+            answer["fields"] = fields
+        self.finish(json.dumps(answer))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, SchedulerError):
@@ -109,8 +112,6 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 def _run_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
-        from .errors import RunNotFoundError
-
         raise RunNotFoundError(f"No run with id {raw!r}; run ids are whole numbers.")
     return int(raw)
 
@@ -120,12 +121,12 @@ class JobsHandler(SchedulerAPIHandler):
     @authorized
     async def get(self) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(await self.service.list_jobs_json())
+        self.finish(await self.service.jobs.list_json())
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        job, created = await self.service.create_job(self.body())
+        job, created = await self.service.jobs.create(self.body())
         self.reply(job, 201 if created else 200)
 
 
@@ -133,17 +134,17 @@ class JobHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        self.reply(await self.service.get_job(job_id))
+        self.reply(await self.service.jobs.get(job_id))
 
     @web.authenticated
     @authorized
     async def put(self, job_id: str) -> None:
-        self.reply(await self.service.update_job(job_id, self.body()))
+        self.reply(await self.service.jobs.update(job_id, self.body()))
 
     @web.authenticated
     @authorized
     async def delete(self, job_id: str) -> None:
-        await self.service.delete_job(job_id)
+        await self.service.jobs.delete(job_id)
         self.reply({"success": True})
 
 
@@ -151,14 +152,14 @@ class JobPauseHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def post(self, job_id: str, action: str) -> None:
-        self.reply(await self.service.set_paused(job_id, action == "pause"))
+        self.reply(await self.service.jobs.set_paused(job_id, action == "pause"))
 
 
 class PreviewHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.reply(await self.service.preview(self.body()))
+        self.reply(await self.service.jobs.preview(self.body()))
 
 
 class RunNowHandler(SchedulerAPIHandler):
@@ -169,7 +170,9 @@ class RunNowHandler(SchedulerAPIHandler):
         wait = body.get("wait", True)
         if not isinstance(wait, bool):
             raise InvalidRequestError("wait: must be true or false.")
-        answer, finished = await self.service.run_now(job_id, wait=wait, python_code=body.get("python_code"))
+        answer, finished = await self.service.runs.run_now(
+            job_id, wait=wait, python_code=body.get("python_code")
+        )
         self.reply(answer, 200 if finished else 202)
 
 
@@ -180,12 +183,12 @@ class RunsHandler(SchedulerAPIHandler):
         status = self.text_argument("status")
         statuses = [s for s in status.split(",") if s] if status else None
         for s in statuses or []:
-            if s not in RUN_STATUSES:
+            if s not in RUN_STATUS_VALUES:
                 raise InvalidRequestError(
-                    f"status: unknown status {s!r}; use one of {', '.join(sorted(RUN_STATUSES))}."
+                    f"status: unknown status {s!r}; use one of {', '.join(RUN_STATUS_VALUES)}."
                 )
         self.reply(
-            await self.service.list_runs(
+            await self.service.runs.list(
                 job_id=self.text_argument("job_id") or None,
                 statuses=statuses,
                 before=self.int_argument("before", None, 1, 2**62),
@@ -196,7 +199,7 @@ class RunsHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def delete(self) -> None:
-        deleted = await self.service.clear_runs(self.text_argument("job_id") or None)
+        deleted = await self.service.runs.clear(self.text_argument("job_id") or None)
         self.reply({"success": True, "deleted": deleted})
 
 
@@ -204,12 +207,12 @@ class RunHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        self.reply(await self.service.get_run(_run_id(run_id)))
+        self.reply(await self.service.runs.get(_run_id(run_id)))
 
     @web.authenticated
     @authorized
     async def delete(self, run_id: str) -> None:
-        await self.service.delete_run(_run_id(run_id))
+        await self.service.runs.delete(_run_id(run_id))
         self.reply({"success": True})
 
 
@@ -217,7 +220,7 @@ class RunCancelHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def post(self, run_id: str) -> None:
-        self.reply(await self.service.cancel_run(_run_id(run_id)))
+        self.reply(await self.service.runs.cancel(_run_id(run_id)))
 
 
 class RunLogHandler(SchedulerAPIHandler):
@@ -226,14 +229,14 @@ class RunLogHandler(SchedulerAPIHandler):
     async def get(self, run_id: str) -> None:
         offset = self.int_argument("offset", 0, 0, 2**62) or 0
         max_bytes = self.int_argument("max_bytes", 65536, 1, 1024 * 1024) or 65536
-        self.reply(await self.service.read_log(_run_id(run_id), offset, max_bytes))
+        self.reply(await self.service.runs.read_log(_run_id(run_id), offset, max_bytes))
 
 
 class RunNotebookHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        name, content = await self.service.notebook_file(_run_id(run_id))
+        name, content = await self.service.runs.notebook_file(_run_id(run_id))
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header("Content-Disposition", f'attachment; filename="{name}"')
         self.finish(content)
@@ -250,12 +253,12 @@ class ComponentsConfigHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply({"content": await self.service.read_components_config()})
+        self.reply({"content": await self.service.components.read_config()})
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        await self.service.write_components_config(self.body().get("content"))
+        await self.service.components.write_config(self.body().get("content"))
         self.reply({"success": True})
 
 
@@ -264,13 +267,13 @@ class ComponentsFileHandler(SchedulerAPIHandler):
     @authorized
     async def post(self) -> None:
         body = self.body()
-        name = await self.service.save_component_file(body.get("filename"), body.get("content"))
+        name = await self.service.components.save(body.get("filename"), body.get("content"))
         self.reply({"success": True, "filename": name})
 
     @web.authenticated
     @authorized
     async def delete(self) -> None:
-        name = await self.service.delete_component_file(self.text_argument("filename"))
+        name = await self.service.components.delete(self.text_argument("filename"))
         self.reply({"success": True, "filename": name})
 
 

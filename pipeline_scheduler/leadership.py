@@ -1,4 +1,4 @@
-"""One active scheduler per workspace.
+"""Leadership: one active scheduler per workspace.
 
 APScheduler 3 must not share a job store between two scheduler processes, so the first
 server on a workspace takes an exclusive ``flock`` on ``.amphi/scheduler.lock`` and fires
@@ -14,10 +14,13 @@ folder shared between them.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
+import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
@@ -105,3 +108,37 @@ def stop_orphan(pid: int, run_id: int) -> bool:
 
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Leadership:
+    """Takes the scheduler role when it is free, else stands by and retries every
+    ``poll_seconds``; ``on_elected`` runs once this server holds it."""
+
+    def __init__(self, lock: SchedulerLock, poll_seconds: float, log: logging.Logger) -> None:
+        self.lock = lock
+        self.poll_seconds = poll_seconds
+        self.log = log
+
+    @property
+    def is_leader(self) -> bool:
+        return self.lock.held
+
+    async def try_take(self) -> bool:
+        return await asyncio.to_thread(self.lock.try_acquire)
+
+    async def stand_by(self, on_elected: Callable[[], Awaitable[None]]) -> None:
+        """Retry until the lock is free, then take the role (run as a background task)."""
+        self.log.info(
+            "amphi-scheduler: another server (%s) runs the scheduler of this workspace; "
+            "this one serves the API and takes over if it stops",
+            await asyncio.to_thread(self.lock.holder),
+        )
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            if await self.try_take():
+                self.log.info("amphi-scheduler: the active server stopped; taking over the scheduler")
+                await on_elected()
+                return
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self.lock.release)

@@ -33,13 +33,13 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Engine
 
-SCHEMA_VERSION = 2
-APSCHEDULER_TABLE = "pipeline_scheduler_apscheduler_jobs"
+from .domain import ACTIVE_STATUSES, JobDefinition
+
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -119,23 +119,6 @@ RUN_SUMMARY_COLUMNS = [c for c in runs_table.c if c.name not in ("output_tail", 
 
 
 @dataclass
-class JobRow:
-    id: str
-    name: str
-    pipeline_path: str
-    spec: dict[str, Any]
-    python_code: str | None
-    code_hash: str | None
-    paused: bool
-    created_at: float
-    updated_at: float
-    last_run_id: int | None
-    last_run_status: str | None
-    last_run_finished_at: float | None
-    trigger_watermark: int
-
-
-@dataclass
 class JobListingChanges:
     """What changed in the job list: every head when ``full``, else the heads written since
     the ``seq`` asked about; ``count`` jobs in all (fewer than known means some were deleted)."""
@@ -145,6 +128,15 @@ class JobListingChanges:
     heads: list[JobHead]
     count: int
     next_runs: dict[str, float | None]
+    active_runs: dict[str, ActiveRunHead]
+
+
+class ActiveRunHead(NamedTuple):
+    """A job's newest queued or running run, for its answer's ``active_run``."""
+
+    id: int
+    status: str
+    started_at: float | None
 
 
 class JobHead(NamedTuple):
@@ -162,7 +154,7 @@ class JobHead(NamedTuple):
     last_run_finished_at: float | None
 
     @classmethod
-    def of(cls, row: JobRow) -> JobHead:
+    def of(cls, row: JobDefinition) -> JobHead:
         return cls(
             row.id,
             row.name,
@@ -176,7 +168,7 @@ class JobHead(NamedTuple):
         )
 
 
-def _raw_rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+def raw_rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
     """Rows of a parameterless query through the DBAPI cursor: 5x faster than SQLAlchemy's
     rows for the 10,000-row reads of the job list."""
     cursor = conn.connection.driver_connection.cursor()
@@ -187,9 +179,9 @@ def _raw_rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
-def _job_from_row(row: Any, with_code: bool) -> JobRow:
+def _job_from_row(row: Any, with_code: bool) -> JobDefinition:
     m = row._mapping
-    return JobRow(
+    return JobDefinition(
         id=m["id"],
         name=m["name"],
         pipeline_path=m["pipeline_path"],
@@ -206,19 +198,23 @@ def _job_from_row(row: Any, with_code: bool) -> JobRow:
     )
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for concurrent use from the DB thread and the scheduler."""
+def make_engine(url: str, busy_timeout_seconds: float = 10.0) -> Engine:
+    """An engine tuned for concurrent use from the DB thread and the scheduler. SQLite
+    writes wait up to ``busy_timeout_seconds`` for another process's lock."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=False
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds},
+            pool_pre_ping=False,
         )
+        busy_ms = int(busy_timeout_seconds * 1000)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine
@@ -228,7 +224,6 @@ def make_engine(url: str) -> Engine:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._aps_table_seen = False
 
     # -- schema --------------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -258,6 +253,10 @@ class Store:
                     .where(meta_table.c.key == "schema_version")
                     .values(value=str(SCHEMA_VERSION))
                 )
+            # Version 3 hands out run ids from a counter: start it past every id in use.
+            if conn.execute(select(meta_table.c.value).where(meta_table.c.key == "run_ids")).scalar() is None:
+                highest = conn.execute(select(func.max(runs_table.c.id))).scalar() or 0
+                conn.execute(insert(meta_table).values(key="run_ids", value=str(int(highest))))
 
     @staticmethod
     def _bump(conn: Any, *keys: str) -> dict[str, int]:
@@ -275,19 +274,19 @@ class Store:
     # Every write to a job row sets its ``seq`` to the next "jobs_seq" (for the job list);
     # writes that change a definition also answer the next "jobs_revision", which tells
     # other servers to apply the definitions again.
-    def insert_job(self, row: JobRow) -> int:
+    def insert_job(self, row: JobDefinition) -> int:
         with self.engine.begin() as conn:
             counters = self._bump(conn, "jobs_seq", "jobs_revision")
             conn.execute(_INSERT_JOB, {**self._job_values(row), "id": row.id, "seq": counters["jobs_seq"]})
             return counters["jobs_revision"]
 
-    def replace_job(self, row: JobRow) -> int:
+    def replace_job(self, row: JobDefinition) -> int:
         revision = self.set_job_fields(row.id, redefined=True, **self._job_values(row))
         assert revision is not None
         return revision
 
     @staticmethod
-    def _job_values(row: JobRow) -> dict[str, Any]:
+    def _job_values(row: JobDefinition) -> dict[str, Any]:
         return {
             "name": row.name,
             "pipeline_path": row.pipeline_path,
@@ -310,18 +309,18 @@ class Store:
             conn.execute(_UPDATE_JOB, {**values, "seq": counters["jobs_seq"], "job_id_": job_id})
             return counters.get("jobs_revision")
 
-    def get_job(self, job_id: str, with_code: bool = True) -> JobRow | None:
+    def get_job(self, job_id: str, with_code: bool = True) -> JobDefinition | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
         return _job_from_row(row, with_code) if row else None
 
-    def list_jobs(self, with_code: bool = False) -> list[JobRow]:
+    def list_jobs(self, with_code: bool = False) -> list[JobDefinition]:
         cols = [c for c in jobs_table.c if with_code or c.name != "python_code"]
         with self.engine.connect() as conn:
             rows = conn.execute(select(*cols).order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)).all()
         return [_job_from_row(r, with_code) for r in rows]
 
-    def get_jobs(self, job_ids: Sequence[str]) -> list[JobRow]:
+    def get_jobs(self, job_ids: Sequence[str]) -> list[JobDefinition]:
         cols = [c for c in jobs_table.c if c.name != "python_code"]
         with self.engine.connect() as conn:
             rows = conn.execute(select(*cols).where(jobs_table.c.id.in_(list(job_ids)))).all()
@@ -336,9 +335,12 @@ class Store:
             conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
             return self._bump(conn, "jobs_revision")["jobs_revision"]
 
-    def job_listing(self, seq: int | None) -> JobListingChanges:
+    def job_listing(
+        self, seq: int | None, read_next_runs: Callable[[Any], dict[str, float | None]]
+    ) -> JobListingChanges:
         """The heads of the jobs written since ``seq`` (all of them when ``seq`` is None),
-        how many jobs there are, and every next fire time, read from one snapshot.
+        how many jobs there are, every next fire time (``read_next_runs(connection)``: the
+        schedule driver owns APScheduler's table) and every active run, from one snapshot.
 
         Plain SQL through the DBAPI cursor: this runs on every refresh of the job list."""
         heads_sql = (
@@ -348,66 +350,58 @@ class Store:
         sqlite = self.engine.dialect.name == "sqlite"
         with self.engine.connect() as conn:
             if sqlite:
-                _raw_rows(conn, "BEGIN")  # one read snapshot for the queries below
-            found = _raw_rows(conn, "SELECT value FROM pipeline_scheduler_meta WHERE key = 'jobs_seq'")
+                raw_rows(conn, "BEGIN")  # one read snapshot for the queries below
+            found = raw_rows(conn, "SELECT value FROM pipeline_scheduler_meta WHERE key = 'jobs_seq'")
             now_seq = int(found[0][0]) if found else 0
-            count = int(_raw_rows(conn, "SELECT COUNT(*) FROM pipeline_scheduler_jobs")[0][0])
+            count = int(raw_rows(conn, "SELECT COUNT(*) FROM pipeline_scheduler_jobs")[0][0])
             if seq is None:
-                rows = _raw_rows(conn, heads_sql + " ORDER BY created_at DESC, id")
+                rows = raw_rows(conn, heads_sql + " ORDER BY created_at DESC, id")
             elif now_seq != seq:
-                rows = _raw_rows(conn, f"{heads_sql} WHERE seq > {int(seq)}")
+                rows = raw_rows(conn, f"{heads_sql} WHERE seq > {int(seq)}")
             else:
                 rows = []
-            next_runs = self._next_runs(conn)
+            next_runs = read_next_runs(conn)
+            active = self._active_runs(conn)
             if sqlite:
-                _raw_rows(conn, "ROLLBACK")
-        return JobListingChanges(now_seq, seq is None, list(map(JobHead._make, rows)), count, next_runs)
+                raw_rows(conn, "ROLLBACK")
+        return JobListingChanges(
+            now_seq, seq is None, list(map(JobHead._make, rows)), count, next_runs, active
+        )
 
-    def next_run_times(self, job_ids: Sequence[str] | None = None) -> dict[str, float | None]:
-        """Next fire times (POSIX) straight from APScheduler's job table, in one query:
-        of every job, or of ``job_ids``."""
+    def active_runs(self, job_ids: Sequence[str] | None = None) -> dict[str, ActiveRunHead]:
         with self.engine.connect() as conn:
-            return self._next_runs(conn, job_ids)
+            return self._active_runs(conn, job_ids)
 
-    def _next_runs(self, conn: Any, job_ids: Sequence[str] | None = None) -> dict[str, float | None]:
-        if not self._has_aps_table(conn):
-            return {}
-        sql = f"SELECT id, next_run_time FROM {APSCHEDULER_TABLE}"  # noqa: S608 (constant)
-        if job_ids is None:
-            return dict(_raw_rows(conn, sql))  # type: ignore[arg-type]
-        else:
-            query = text(f"{sql} WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-            rows = conn.execute(query, {"ids": list(job_ids)}).all()
-        return {r[0]: r[1] for r in rows}
-
-    def _has_aps_table(self, conn: Any) -> bool:
-        if not self._aps_table_seen:
-            self._aps_table_seen = bool(self.engine.dialect.has_table(conn, APSCHEDULER_TABLE))
-            if self._aps_table_seen:
-                # A covering index: the job list reads every job's next fire time without
-                # reading APScheduler's pickled jobs (4x faster with 10,000 jobs).
-                with self.engine.begin() as ddl:
-                    ddl.exec_driver_sql(
-                        f"CREATE INDEX IF NOT EXISTS ix_ps_aps_id_next ON {APSCHEDULER_TABLE}"
-                        " (id, next_run_time)"
-                    )
-        return self._aps_table_seen
+    @staticmethod
+    def _active_runs(conn: Any, job_ids: Sequence[str] | None = None) -> dict[str, ActiveRunHead]:
+        """Each job's newest queued or running run (the status index makes this cheap)."""
+        query = (
+            select(runs_table.c.job_id, runs_table.c.id, runs_table.c.status, runs_table.c.started_at)
+            .where(runs_table.c.status.in_([s.value for s in ACTIVE_STATUSES]))
+            .order_by(runs_table.c.id)
+        )
+        if job_ids is not None:
+            query = query.where(runs_table.c.job_id.in_(list(job_ids)))
+        return {r[0]: ActiveRunHead(int(r[1]), str(r[2]), r[3]) for r in conn.execute(query).all()}
 
     # -- runs ----------------------------------------------------------------------------
     def insert_run(self, **values: Any) -> int:
+        """Record a new run; its id comes from the "run_ids" counter, which survives
+        deletes, so an id is never given twice (a stale log tab can never show, or delete,
+        another job's run)."""
         values.setdefault("created_at", time.time())
         with self.engine.begin() as conn:
-            result = conn.execute(insert(runs_table).values(**values))
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+            run_id = self._bump(conn, "run_ids")["run_ids"]
+            conn.execute(insert(runs_table).values(id=run_id, **values))
+            return run_id
 
     def update_run(self, run_id: int, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
 
-    def finish_run(self, run_id: int, job_id: str, **values: Any) -> None:
-        """Record a run's outcome and the job's last run in one transaction."""
+    def finish_run(self, run_id: int, job_id: str, **values: Any) -> dict[str, Any] | None:
+        """Record a run's outcome and the job's last run in one transaction; answer the
+        run's row as recorded."""
         with self.engine.begin() as conn:
             conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
             conn.execute(
@@ -421,6 +415,8 @@ class Store:
                     seq=self._bump(conn, "jobs_seq")["jobs_seq"],
                 )
             )
+            row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
+        return dict(row._mapping) if row else None
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -526,6 +522,32 @@ class Store:
             ).all()
         return {int(r[0]): int(r[1]) for r in rows}
 
+    def prune_job_runs(self, job_id: str, keep: int) -> list[int]:
+        """Retention of one job after its run: delete its finished runs beyond the newest
+        ``keep``; answer their ids. Two index range reads (job_id, id): cheap after every run."""
+        final = runs_table.c.status.not_in([s.value for s in ACTIVE_STATUSES])
+        with self.engine.begin() as conn:
+            boundary = conn.execute(
+                select(runs_table.c.id)
+                .where(runs_table.c.job_id == job_id)
+                .where(final)
+                .order_by(runs_table.c.id.desc())
+                .offset(keep)
+                .limit(1)
+            ).scalar()
+            if boundary is None:
+                return []
+            doomed = (
+                select(runs_table.c.id)
+                .where(runs_table.c.job_id == job_id)
+                .where(final)
+                .where(runs_table.c.id <= boundary)
+            )
+            ids = [int(r[0]) for r in conn.execute(doomed).all()]
+            for start in range(0, len(ids), 500):
+                conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
+        return ids
+
     def prune_runs(self, *, keep_per_job: int, older_than: float | None) -> list[tuple[int, str | None]]:
         """Retention: delete finished runs beyond the newest ``keep_per_job`` of each job,
         and finished runs created before ``older_than``. Answers (id, log_path) of each."""
@@ -564,10 +586,6 @@ class Store:
             for start in range(0, len(ids), 500):
                 conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
         return list(unique.items())
-
-    def count_runs(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(runs_table)).scalar() or 0)
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:

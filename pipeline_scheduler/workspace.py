@@ -9,13 +9,13 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from .errors import (
+    ConflictError,
     FileNotFoundInWorkspaceError,
     InvalidRequestError,
     PathNotAllowedError,
     PayloadTooLargeError,
 )
-
-DATA_DIR_NAME = ".amphi"
+from .settings import DATA_DIR_NAME
 
 
 def normalize_relative(path: object, field: str = "pipeline_path") -> PurePosixPath:
@@ -124,10 +124,21 @@ def check_text(value: object, field: str, limit: int) -> str:
 
 
 def read_text(path: Path) -> str:
+    """A workspace text file's content ('' when it does not exist). A file that exists but
+    cannot be read as UTF-8 text is the workspace's state, not a server fault: 409."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return ""
+    except UnicodeDecodeError:
+        raise ConflictError(
+            f"{path.name} is not UTF-8 text; fix or delete {DATA_DIR_NAME}/{path.name} in the workspace."
+        ) from None
+    except OSError as err:
+        raise ConflictError(
+            f"{path.name} cannot be read ({err.strerror or err}); check {DATA_DIR_NAME}/{path.name} "
+            "in the workspace (a folder of that name, or its permissions)."
+        ) from None
 
 
 def write_text_atomic(path: Path, content: str) -> None:

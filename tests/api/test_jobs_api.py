@@ -502,6 +502,6 @@ async def test_put_options_reach_the_scheduler(api: SchedulerClient, scheduler_a
     assert reply.body["misfire_grace_time"] == 300 and reply.body["coalesce"] is False
     assert reply.body["next_run_time"] == job["next_run_time"]
     # Not visible in any answer, but it decides whether a late run still starts.
-    scheduled = scheduler_app.service.scheduler.get_job(job["id"])
+    scheduled = scheduler_app.service.driver.scheduled_job(job["id"])
     assert scheduled.misfire_grace_time == 300
     assert scheduled.coalesce is False

@@ -13,7 +13,7 @@ from typing import Any
 
 from api_support import SchedulerClient, interval_job
 
-from pipeline_scheduler.service import SchedulerService
+from pipeline_scheduler.app import SchedulerService
 
 
 def _every_schedule_type(upstream_id: str) -> list[dict[str, Any]]:
@@ -86,7 +86,7 @@ async def _restart(jp_serverapp: Any, scheduler_app: Any) -> SchedulerService:
     assert old.scheduler is None  # stopped: it no longer fires
 
     new = SchedulerService(scheduler_app._settings_object(), log=scheduler_app.log)
-    assert new.settings.db_url == old.settings.db_url
+    assert new.settings.database_url == old.settings.database_url
     scheduler_app.service = new
     jp_serverapp.web_app.settings["pipeline_scheduler_service"] = new
     await scheduler_app._start_jupyter_server_extension(jp_serverapp)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_scheduler.service import SchedulerSettings
+from pipeline_scheduler.settings import SchedulerSettings
 
 PIPELINES = {
     "ok.py": "print('hello from ok')\n",
@@ -38,9 +38,9 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, workspace: Path) -> SchedulerSettings:
     return SchedulerSettings(
-        root_dir=workspace,
+        workspace_dir=str(workspace),
         db_url=f"sqlite:///{tmp_path}/db.sqlite",
         timezone="UTC",
-        log_dir=tmp_path / "logs",
+        log_dir=str(tmp_path / "logs"),
         kill_grace_seconds=1.0,
     )

@@ -12,16 +12,17 @@ from typing import Any
 
 from unit_helpers import with_service
 
-from pipeline_scheduler.service import SchedulerService, SchedulerSettings
+from pipeline_scheduler.app import SchedulerService
+from pipeline_scheduler.settings import SchedulerSettings
 from pipeline_scheduler.store import SCHEMA_VERSION, Store, make_engine
 
 
 async def fresh(svc: SchedulerService) -> list[dict[str, Any]]:
     """The list built without the in-memory list: each job read on its own."""
-    listed = json.loads(await svc.list_jobs_json())["jobs"]
+    listed = json.loads(await svc.jobs.list_json())["jobs"]
     afresh = []
     for job in listed:
-        answer = await svc.get_job(job["id"])
+        answer = await svc.jobs.get(job["id"])
         answer.pop("python_code", None)
         afresh.append(answer)
     assert listed == afresh
@@ -30,7 +31,7 @@ async def fresh(svc: SchedulerService) -> list[dict[str, Any]]:
 
 def test_list_equals_each_job_read_afresh(settings: SchedulerSettings, workspace: Path) -> None:
     async def body(svc: SchedulerService) -> None:
-        cron, _ = await svc.create_job(
+        cron, _ = await svc.jobs.create(
             {
                 "name": "cron",
                 "pipeline_path": "ok.py",
@@ -40,7 +41,7 @@ def test_list_equals_each_job_read_afresh(settings: SchedulerSettings, workspace
                 "env": {"A": "1"},
             }
         )
-        interval, _ = await svc.create_job(
+        interval, _ = await svc.jobs.create(
             {
                 "name": "interval",
                 "pipeline_path": "fail.py",
@@ -48,7 +49,7 @@ def test_list_equals_each_job_read_afresh(settings: SchedulerSettings, workspace
                 "interval_seconds": 3600,
             }
         )
-        await svc.create_job(
+        await svc.jobs.create(
             {
                 "name": "after",
                 "pipeline_path": "ok.py",
@@ -56,7 +57,7 @@ def test_list_equals_each_job_read_afresh(settings: SchedulerSettings, workspace
                 "trigger_conditions": [{"job_id": cron["id"], "on": "success"}],
             }
         )
-        await svc.create_job(
+        await svc.jobs.create(
             {
                 "name": "amphi",
                 "pipeline_path": "flow.ampln",
@@ -69,9 +70,9 @@ def test_list_equals_each_job_read_afresh(settings: SchedulerSettings, workspace
         first = await fresh(svc)
         assert [j["name"] for j in first] == ["amphi", "after", "interval", "cron"]  # newest first
         await fresh(svc)  # from memory this time
-        await svc.update_job(cron["id"], {"name": "cron renamed", "cron_expression": "5 4 * * *"})
-        await svc.set_paused(interval["id"], True)
-        await svc.run_now(interval["id"])
+        await svc.jobs.update(cron["id"], {"name": "cron renamed", "cron_expression": "5 4 * * *"})
+        await svc.jobs.set_paused(interval["id"], True)
+        await svc.runs.run_now(interval["id"])
         (workspace / "flow.ampln").write_text('{"changed": true}\n')
         after = {j["name"]: j for j in await fresh(svc)}
         assert after["cron renamed"]["schedule_description"].startswith("At 04:05")
@@ -79,10 +80,10 @@ def test_list_equals_each_job_read_afresh(settings: SchedulerSettings, workspace
         assert after["interval"]["last_run"]["status"] == "failure"
         assert after["after"]["schedule_description"] == "After 'cron renamed' succeeds"
         assert after["amphi"]["pipeline_changed"] is True
-        await svc.set_paused(interval["id"], False)
+        await svc.jobs.set_paused(interval["id"], False)
         resumed = {j["name"]: j for j in await fresh(svc)}
         assert resumed["interval"]["next_run_time"] is not None
-        await svc.delete_job(interval["id"])
+        await svc.jobs.delete(interval["id"])
         assert {j["name"] for j in await fresh(svc)} == {"cron renamed", "after", "amphi"}
 
     with_service(settings, body)
@@ -93,14 +94,14 @@ def test_list_follows_writes_of_another_server(settings: SchedulerSettings) -> N
     new job and a deleted job (a second Store on the same file stands for that server)."""
 
     async def body(svc: SchedulerService) -> None:
-        a, _ = await svc.create_job(
+        a, _ = await svc.jobs.create(
             {"name": "a", "pipeline_path": "ok.py", "schedule_type": "cron", "cron_expression": "0 3 * * *"}
         )
-        b, _ = await svc.create_job(
+        b, _ = await svc.jobs.create(
             {"name": "b", "pipeline_path": "ok.py", "schedule_type": "cron", "cron_expression": "0 4 * * *"}
         )
         await fresh(svc)
-        other = Store(make_engine(settings.db_url))
+        other = Store(make_engine(settings.database_url))
         run_id = other.insert_run(
             job_id=a["id"], job_name="a", pipeline_path="ok.py", status="running", triggered_by="manual"
         )
@@ -147,7 +148,7 @@ def test_schema_1_database_gains_the_change_counter(settings: SchedulerSettings,
     async def body(svc: SchedulerService) -> None:
         listed = await fresh(svc)
         assert [j["id"] for j in listed] == ["old"]
-        await svc.set_paused("old", True)
+        await svc.jobs.set_paused("old", True)
         assert (await fresh(svc))[0]["paused"] is True
 
     with_service(settings, body)

@@ -15,7 +15,8 @@ import pytest
 from unit_helpers import FINAL, finished_runs, wait_until, with_service
 
 from pipeline_scheduler.errors import ConflictError, InvalidScheduleError, JobNotFoundError, RunNotFoundError
-from pipeline_scheduler.service import SchedulerService, SchedulerSettings
+from pipeline_scheduler.app import SchedulerService
+from pipeline_scheduler.settings import SchedulerSettings
 
 CODE = "import os\nprint('from stored code')\nprint(os.getcwd())\n"
 
@@ -37,7 +38,7 @@ def after(name: str, *conds: tuple[str, str], op: str = "OR", path: str = "ok.py
 
 
 async def create(svc: SchedulerService, body: dict[str, Any]) -> str:
-    job, created = await svc.create_job(body)
+    job, created = await svc.jobs.create(body)
     assert created
     return job["id"]
 
@@ -58,7 +59,7 @@ async def settle(svc: SchedulerService, timeout: float = 15) -> None:
 
     async def idle() -> bool:
         for _ in range(2):
-            runs = (await svc.list_runs(statuses=["queued", "running"]))["runs"]
+            runs = (await svc.runs.list(statuses=["queued", "running"]))["runs"]
             if runs:
                 return False
             await asyncio.sleep(0.25)
@@ -68,18 +69,18 @@ async def settle(svc: SchedulerService, timeout: float = 15) -> None:
 
 
 async def run_count(svc: SchedulerService, job_id: str) -> int:
-    return len((await svc.list_runs(job_id=job_id))["runs"])
+    return len((await svc.runs.list(job_id=job_id))["runs"])
 
 
 # --------------------------------------------------------------------------- jobs
 def test_create_get_list_update_replace_pause_resume_delete(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> None:
-        job, created = await svc.create_job(
+        job, created = await svc.jobs.create(
             spec("Hourly", schedule_type="interval", interval_seconds=3600, description="load")
         )
         assert created
         job_id = job["id"]
-        got = await svc.get_job(job_id)
+        got = await svc.jobs.get(job_id)
         assert got == job
         assert got["python_code"] is None  # .py jobs have no stored code
         assert got["trigger"] == "interval[1:00:00]" and got["schedule_description"] == "Every hour"
@@ -96,32 +97,32 @@ def test_create_get_list_update_replace_pause_resume_delete(settings: SchedulerS
                 timezone="Europe/Paris",
             ),
         )
-        listed = await svc.list_jobs()
+        listed = await svc.jobs.list()
         assert [j["id"] for j in listed] == [other_id, job_id]  # newest first
         assert all("python_code" not in j for j in listed)
         assert listed[1]["next_run_time"] == first_next
 
         # PUT, partial: only the name changes; the schedule and its next fire time stay.
-        renamed = await svc.update_job(job_id, {"name": "Hourly load"})
+        renamed = await svc.jobs.update(job_id, {"name": "Hourly load"})
         assert renamed["name"] == "Hourly load"
         assert renamed["interval_seconds"] == 3600 and renamed["description"] == "load"
         assert renamed["next_run_time"] == first_next
         assert renamed["created_at"] == job["created_at"]
-        assert svc.scheduler.get_job(job_id).name == "Hourly load"
+        assert svc.driver.scheduled_job(job_id).name == "Hourly load"
 
         # PUT with a schedule field reschedules.
-        faster = await svc.update_job(job_id, {"interval_seconds": 60})
+        faster = await svc.jobs.update(job_id, {"interval_seconds": 60})
         assert faster["trigger"] == "interval[0:01:00]" and faster["name"] == "Hourly load"
         assert faster["next_run_time"] < first_next
 
         # PUT changing the schedule type drops the fields of the old type.
-        as_cron = await svc.update_job(job_id, {"schedule_type": "cron", "cron_expression": "0 6 * * 1-5"})
+        as_cron = await svc.jobs.update(job_id, {"schedule_type": "cron", "cron_expression": "0 6 * * 1-5"})
         assert as_cron["cron_expression"] == "0 6 * * 1-5"
         assert "interval_seconds" not in as_cron
-        assert "day_of_week='mon,tue,wed,thu,fri'" in str(svc.scheduler.get_job(job_id).trigger)
+        assert "0 6 * * 1-5" in str(svc.driver.scheduled_job(job_id).trigger)
 
         # POST with the id of an existing job replaces it (created is False, same id).
-        replaced, created = await svc.create_job(
+        replaced, created = await svc.jobs.create(
             {**spec("Replaced", "etl/load.py", schedule_type="interval", interval_seconds=7200), "id": job_id}
         )
         assert not created and replaced["id"] == job_id
@@ -129,34 +130,34 @@ def test_create_get_list_update_replace_pause_resume_delete(settings: SchedulerS
         assert replaced["interval_seconds"] == 7200 and "cron_expression" not in replaced
         assert "description" not in replaced  # a replacement is a whole new specification
         assert replaced["created_at"] == job["created_at"]
-        assert len(await svc.list_jobs()) == 2
+        assert len(await svc.jobs.list()) == 2
 
         # Pause and resume.
-        paused = await svc.set_paused(job_id, True)
+        paused = await svc.jobs.set_paused(job_id, True)
         assert paused["paused"] is True and paused["next_run_time"] is None
-        assert svc.scheduler.get_job(job_id).next_run_time is None
-        resumed = await svc.set_paused(job_id, False)
+        assert svc.driver.scheduled_job(job_id).next_run_time is None
+        resumed = await svc.jobs.set_paused(job_id, False)
         assert resumed["paused"] is False and resumed["next_run_time"] is not None
-        assert svc.scheduler.get_job(job_id).next_run_time is not None
+        assert svc.driver.scheduled_job(job_id).next_run_time is not None
 
         # A job created paused is stored paused and does not fire.
         idle = await create(
             svc, {**spec("Idle", schedule_type="interval", interval_seconds=5), "paused": True}
         )
-        assert (await svc.get_job(idle))["next_run_time"] is None
-        assert svc.scheduler.get_job(idle).next_run_time is None
+        assert (await svc.jobs.get(idle))["next_run_time"] is None
+        assert svc.driver.scheduled_job(idle).next_run_time is None
 
         # Delete.
-        await svc.delete_job(job_id)
+        await svc.jobs.delete(job_id)
         with pytest.raises(JobNotFoundError) as missing:
-            await svc.get_job(job_id)
+            await svc.jobs.get(job_id)
         assert missing.value.status_code == 404 and job_id in missing.value.message
-        assert svc.scheduler.get_job(job_id) is None
-        assert {j["id"] for j in await svc.list_jobs()} == {other_id, idle}
+        assert svc.driver.scheduled_job(job_id) is None
+        assert {j["id"] for j in await svc.jobs.list()} == {other_id, idle}
         with pytest.raises(JobNotFoundError):
-            await svc.delete_job(job_id)
+            await svc.jobs.delete(job_id)
         with pytest.raises(JobNotFoundError):
-            await svc.set_paused(job_id, True)
+            await svc.jobs.set_paused(job_id, True)
 
     with_service(settings, body)
 
@@ -166,12 +167,12 @@ def test_a_job_that_others_depend_on_cannot_be_deleted(settings: SchedulerSettin
         a = await create(svc, spec("Upstream"))
         b = await create(svc, after("Downstream", (a, "success")))
         with pytest.raises(ConflictError) as info:
-            await svc.delete_job(a)
+            await svc.jobs.delete(a)
         assert info.value.status_code == 409 and "'Downstream'" in info.value.message
-        assert {j["id"] for j in await svc.list_jobs()} == {a, b}
-        await svc.delete_job(b)
-        await svc.delete_job(a)
-        assert await svc.list_jobs() == []
+        assert {j["id"] for j in await svc.jobs.list()} == {a, b}
+        await svc.jobs.delete(b)
+        await svc.jobs.delete(a)
+        assert await svc.jobs.list() == []
 
     with_service(settings, body)
 
@@ -181,13 +182,13 @@ def test_trigger_jobs_describe_their_upstream_by_name(settings: SchedulerSetting
         a = await create(svc, spec("Extract"))
         b = await create(svc, spec("Clean"))
         c = await create(svc, after("Report", (a, "success"), (b, "failure"), op="and"))
-        job = await svc.get_job(c)
+        job = await svc.jobs.get(c)
         assert job["logical_operator"] == "AND"
         assert job["schedule_description"] == "After 'Extract' succeeds AND 'Clean' fails"
         assert job["next_run_time"] is None and job["trigger"] == "trigger"
-        assert svc.scheduler.get_job(c) is None
-        await svc.update_job(a, {"name": "Extract v2"})
-        assert "'Extract v2' succeeds" in (await svc.get_job(c))["schedule_description"]
+        assert svc.driver.scheduled_job(c) is None
+        await svc.jobs.update(a, {"name": "Extract v2"})
+        assert "'Extract v2' succeeds" in (await svc.jobs.get(c))["schedule_description"]
 
     with_service(settings, body)
 
@@ -196,7 +197,7 @@ def test_trigger_jobs_describe_their_upstream_by_name(settings: SchedulerSetting
 def test_pipeline_reads_its_relative_data_file(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> dict[str, Any]:
         job_id = await create(svc, spec("Load", "etl/load.py"))
-        result, finished = await svc.run_now(job_id)
+        result, finished = await svc.runs.run_now(job_id)
         assert finished
         return result
 
@@ -209,21 +210,21 @@ def test_run_now_waits_and_answers_the_original_shape(settings: SchedulerSetting
     async def body(svc: SchedulerService) -> None:
         ok = await create(svc, spec("OK"))
         t0 = time.monotonic()
-        result, finished = await svc.run_now(ok)
+        result, finished = await svc.runs.run_now(ok)
         assert finished and time.monotonic() - t0 < 10
         assert set(result) == {"success", "output", "error", "exit_code", "run_id"}
         assert result["success"] is True and result["exit_code"] == 0
         assert result["output"] == "hello from ok\n" and result["error"] == ""
-        run = await svc.get_run(result["run_id"])
+        run = await svc.runs.get(result["run_id"])
         assert run["status"] == "success" and run["triggered_by"] == "manual"
         assert run["job_id"] == ok and run["job_name"] == "OK" and run["pipeline_path"] == "ok.py"
         assert run["started_at"] and run["finished_at"] and run["duration_seconds"] is not None
         assert run["output"] == "hello from ok\n" and run["log_size"] > 0
-        job = await svc.get_job(ok)
+        job = await svc.jobs.get(ok)
         assert job["last_run"]["id"] == result["run_id"] and job["last_run"]["status"] == "success"
 
         bad = await create(svc, spec("Bad", "fail.py"))
-        result, _ = await svc.run_now(bad)
+        result, _ = await svc.runs.run_now(bad)
         assert result == {
             "success": False,
             "output": "about to fail\n",
@@ -231,11 +232,11 @@ def test_run_now_waits_and_answers_the_original_shape(settings: SchedulerSetting
             "exit_code": 3,
             "run_id": result["run_id"],
         }
-        assert (await svc.get_run(result["run_id"]))["status"] == "failure"
-        assert (await svc.get_job(bad))["last_run"]["status"] == "failure"
+        assert (await svc.runs.get(result["run_id"]))["status"] == "failure"
+        assert (await svc.jobs.get(bad))["last_run"]["status"] == "failure"
 
         with pytest.raises(JobNotFoundError):
-            await svc.run_now("job_missing")
+            await svc.runs.run_now("job_missing")
 
     with_service(settings, body)
 
@@ -244,24 +245,24 @@ def test_run_now_without_waiting_answers_the_run_at_once(settings: SchedulerSett
     async def body(svc: SchedulerService) -> None:
         slow = await create(svc, spec("Slow", "slow.py"))
         t0 = time.monotonic()
-        run, finished = await svc.run_now(slow, wait=False)
+        run, finished = await svc.runs.run_now(slow, wait=False)
         assert not finished and time.monotonic() - t0 < 2
         assert run["status"] in ("queued", "running") and run["triggered_by"] == "manual"
         await wait_until(lambda: _status_is(svc, run["id"], "running"))
         with pytest.raises(ConflictError):
-            await svc.delete_run(run["id"])
-        cancelled = await svc.cancel_run(run["id"])
+            await svc.runs.delete(run["id"])
+        cancelled = await svc.runs.cancel(run["id"])
         assert cancelled["status"] == "cancelled"
         assert time.monotonic() - t0 < 10
         with pytest.raises(ConflictError):
-            await svc.cancel_run(run["id"])
-        await svc.delete_run(run["id"])
+            await svc.runs.cancel(run["id"])
+        await svc.runs.delete(run["id"])
 
     with_service(settings, body)
 
 
 async def _status_is(svc: SchedulerService, run_id: int, status: str) -> bool:
-    return (await svc.get_run(run_id))["status"] == status
+    return (await svc.runs.get(run_id))["status"] == status
 
 
 def test_non_zero_exit_fires_on_failure_dependents_and_not_on_success_ones(
@@ -271,7 +272,7 @@ def test_non_zero_exit_fires_on_failure_dependents_and_not_on_success_ones(
         failing = await create(svc, spec("Failing", "fail.py"))
         on_success = await create(svc, after("On success", (failing, "success")))
         on_failure = await create(svc, after("On failure", (failing, "failure")))
-        result, _ = await svc.run_now(failing)
+        result, _ = await svc.runs.run_now(failing)
         assert result["success"] is False and result["exit_code"] == 3
         runs = await wait_runs(svc, on_failure, 1)
         await settle(svc)
@@ -283,7 +284,7 @@ def test_non_zero_exit_fires_on_failure_dependents_and_not_on_success_ones(
         passing = await create(svc, spec("Passing"))
         ok_dep = await create(svc, after("After pass", (passing, "success")))
         fail_dep = await create(svc, after("After pass fails", (passing, "failure")))
-        await svc.run_now(passing)
+        await svc.runs.run_now(passing)
         await wait_runs(svc, ok_dep, 1)
         await settle(svc)
         assert await run_count(svc, fail_dep) == 0
@@ -296,9 +297,9 @@ def test_a_timeout_counts_as_a_failure_for_dependents(settings: SchedulerSetting
         slow = await create(svc, spec("Slow", "slow.py"))
         on_failure = await create(svc, after("Alert", (slow, "failure")))
         on_success = await create(svc, after("Next", (slow, "success")))
-        result, _ = await svc.run_now(slow)
+        result, _ = await svc.runs.run_now(slow)
         assert result["success"] is False
-        assert (await svc.get_run(result["run_id"]))["status"] == "timeout"
+        assert (await svc.runs.get(result["run_id"]))["status"] == "timeout"
         await wait_runs(svc, on_failure, 1)
         await settle(svc)
         assert await run_count(svc, on_success) == 0
@@ -313,7 +314,7 @@ def test_dependents_fire_at_any_depth(settings: SchedulerSettings) -> None:
         c = await create(svc, after("C", (b, "success")))
         d = await create(svc, after("D", (c, "success"), path="fail.py"))
         e = await create(svc, after("E", (d, "failure")))
-        await svc.run_now(a)
+        await svc.runs.run_now(a)
         runs = await wait_runs(svc, e, 1)
         assert runs[0]["triggered_by"] == "trigger" and runs[0]["status"] == "success"
         await settle(svc)
@@ -334,23 +335,23 @@ def test_or_and_and_operators(settings: SchedulerSettings) -> None:
         either = await create(svc, after("Either", (a, "success"), (f, "failure"), op="OR"))
         both = await create(svc, after("Both", (a, "success"), (f, "failure"), op="AND"))
 
-        await svc.run_now(a)
+        await svc.runs.run_now(a)
         await wait_runs(svc, either, 1)
         await settle(svc)
         assert await run_count(svc, both) == 0  # only one of its two conditions holds
 
-        await svc.run_now(f)
+        await svc.runs.run_now(f)
         await wait_runs(svc, either, 2)
         await wait_runs(svc, both, 1)
         await settle(svc)
 
         # The AND job consumed both outcomes: a new success of A alone is not enough...
-        await svc.run_now(a)
+        await svc.runs.run_now(a)
         await wait_runs(svc, either, 3)
         await settle(svc)
         assert await run_count(svc, both) == 1
         # ...until F fails again.
-        await svc.run_now(f)
+        await svc.runs.run_now(f)
         await wait_runs(svc, both, 2)
         await settle(svc)
         assert await run_count(svc, either) == 4
@@ -363,8 +364,8 @@ def test_a_paused_trigger_job_does_not_fire(settings: SchedulerSettings) -> None
         a = await create(svc, spec("A"))
         b = await create(svc, after("B", (a, "success")))
         c = await create(svc, after("C", (a, "success")))
-        await svc.set_paused(b, True)
-        await svc.run_now(a)
+        await svc.jobs.set_paused(b, True)
+        await svc.runs.run_now(a)
         await wait_runs(svc, c, 1)
         await settle(svc)
         assert await run_count(svc, b) == 0
@@ -402,26 +403,26 @@ def test_jobs_runs_and_trigger_state_survive_a_restart(settings: SchedulerSettin
         b = await create(svc, spec("B"))
         c = await create(svc, after("C", (a, "success"), (b, "success"), op="AND"))
         paused = await create(svc, spec("Paused"))
-        await svc.set_paused(paused, True)
-        result, _ = await svc.run_now(a)
+        await svc.jobs.set_paused(paused, True)
+        result, _ = await svc.runs.run_now(a)
         await settle(svc)
         assert await run_count(svc, c) == 0
         state.update(a=a, b=b, c=c, paused=paused, run_a=result["run_id"])
-        state["jobs"] = await svc.list_jobs()
-        state["runs"] = await svc.list_runs()
+        state["jobs"] = await svc.jobs.list()
+        state["runs"] = await svc.runs.list()
 
     async def second(svc: SchedulerService) -> None:
-        jobs = await svc.list_jobs()
+        jobs = await svc.jobs.list()
         assert jobs == state["jobs"]  # definitions, next fire times, paused, last_run
         assert all(j["next_run_time"] for j in jobs if j["schedule_type"] != "trigger" and not j["paused"])
-        assert (await svc.list_runs()) == state["runs"]
-        scheduled = {j.id for j in svc.scheduler.get_jobs()}
+        assert (await svc.runs.list()) == state["runs"]
+        scheduled = {j.id for j in svc.driver.scheduled_jobs()}
         assert scheduled == {j["id"] for j in jobs if j["schedule_type"] != "trigger"}
-        assert svc.scheduler.get_job(state["paused"]).next_run_time is None
-        last_a = (await svc.get_job(state["a"]))["last_run"]
+        assert svc.driver.scheduled_job(state["paused"]).next_run_time is None
+        last_a = (await svc.jobs.get(state["a"]))["last_run"]
         assert last_a["id"] == state["run_a"] and last_a["status"] == "success"
         # A's success before the restart still counts: B's success now completes the AND.
-        await svc.run_now(state["b"])
+        await svc.runs.run_now(state["b"])
         runs = await wait_runs(svc, state["c"], 1)
         assert runs[0]["triggered_by"] == "trigger"
 
@@ -435,7 +436,7 @@ def test_runs_left_active_by_a_dead_server_are_marked_interrupted(settings: Sche
     async def first(svc: SchedulerService) -> None:
         ids["job"] = await create(svc, spec("Job"))
         # What a server killed mid-run leaves behind: a row still 'running'.
-        ids["run"] = await svc._db(
+        ids["run"] = await svc.workers.db(
             svc.store.insert_run,
             job_id=ids["job"],
             job_name="Job",
@@ -446,9 +447,9 @@ def test_runs_left_active_by_a_dead_server_are_marked_interrupted(settings: Sche
         )
 
     async def second(svc: SchedulerService) -> None:
-        run = await svc.get_run(ids["run"])
+        run = await svc.runs.get(ids["run"])
         assert run["status"] == "interrupted" and run["finished_at"]
-        assert (await svc.get_job(ids["job"]))["last_run"]["status"] == "interrupted"
+        assert (await svc.jobs.get(ids["job"]))["last_run"]["status"] == "interrupted"
 
     with_service(settings, first)
     with_service(settings, second)
@@ -460,28 +461,28 @@ def test_runs_are_listed_newest_first_with_filters_and_cursor_paging(settings: S
         ok = await create(svc, spec("OK"))
         bad = await create(svc, spec("Bad", "fail.py"))
         for job_id in (ok, bad, ok, bad, ok):
-            await svc.run_now(job_id)
+            await svc.runs.run_now(job_id)
         await settle(svc)
-        everything = (await svc.list_runs())["runs"]
+        everything = (await svc.runs.list())["runs"]
         ids = [r["id"] for r in everything]
         assert len(ids) == 5 and ids == sorted(ids, reverse=True)
         assert [r["job_id"] for r in everything] == [ok, bad, ok, bad, ok]
         assert all("output" not in r for r in everything)  # summaries carry no tails
 
-        assert [r["id"] for r in (await svc.list_runs(job_id=ok))["runs"]] == [ids[0], ids[2], ids[4]]
-        failures = (await svc.list_runs(statuses=["failure"]))["runs"]
+        assert [r["id"] for r in (await svc.runs.list(job_id=ok))["runs"]] == [ids[0], ids[2], ids[4]]
+        failures = (await svc.runs.list(statuses=["failure"]))["runs"]
         assert [r["id"] for r in failures] == [ids[1], ids[3]]
-        assert (await svc.list_runs(job_id=ok, statuses=["failure"]))["runs"] == []
+        assert (await svc.runs.list(job_id=ok, statuses=["failure"]))["runs"] == []
 
         pages, cursor = [], None
         while True:
-            page = await svc.list_runs(limit=2, before=cursor)
+            page = await svc.runs.list(limit=2, before=cursor)
             pages.append([r["id"] for r in page["runs"]])
             cursor = page["next_cursor"]
             if cursor is None:
                 break
         assert pages == [ids[0:2], ids[2:4], ids[4:5]]
-        exact = await svc.list_runs(limit=5)
+        exact = await svc.runs.list(limit=5)
         assert exact["next_cursor"] is None and len(exact["runs"]) == 5
 
     with_service(settings, body)
@@ -494,21 +495,21 @@ def test_read_log_by_offsets(settings: SchedulerSettings, workspace: Path) -> No
 
     async def body(svc: SchedulerService) -> None:
         job_id = await create(svc, spec("Talk", "talk.py"))
-        result, _ = await svc.run_now(job_id)
+        result, _ = await svc.runs.run_now(job_id)
         run_id = result["run_id"]
-        whole = await svc.read_log(run_id, 0, 1 << 20)
+        whole = await svc.runs.read_log(run_id, 0, 1 << 20)
         raw = whole["data"].encode()
-        run = await svc.get_run(run_id)
+        run = await svc.runs.get(run_id)
         assert whole["finished"] is True and whole["status"] == "success"
         assert whole["offset"] == 0 and whole["next_offset"] == whole["size"] == len(raw) == run["log_size"]
         assert whole["data"].startswith(f"[amphi-scheduler] run {run_id} of 'Talk' (talk.py), manual")
         assert "line 000\n" in whole["data"] and "line 099\n" in whole["data"]
-        assert (svc.settings.log_dir / str(run_id) / "output.log").read_bytes() == raw
+        assert (svc.settings.runs_dir / str(run_id) / "output.log").read_bytes() == raw
 
         # Reading in small pieces gives back exactly the same bytes.
         pieces, offset = [], 0
         while True:
-            part = await svc.read_log(run_id, offset, 100)
+            part = await svc.runs.read_log(run_id, offset, 100)
             assert part["offset"] == offset and part["next_offset"] - offset <= 100
             pieces.append(part["data"].encode())
             if part["next_offset"] == offset:
@@ -517,20 +518,20 @@ def test_read_log_by_offsets(settings: SchedulerSettings, workspace: Path) -> No
             offset = part["next_offset"]
         assert b"".join(pieces) == raw
 
-        middle = await svc.read_log(run_id, 10, 20)
+        middle = await svc.runs.read_log(run_id, 10, 20)
         assert middle["data"].encode() == raw[10:30] and middle["next_offset"] == 30
         assert middle["finished"] is False
 
         # A piece never ends inside a UTF-8 character.
         start = raw.index("é".encode())
-        cut = await svc.read_log(run_id, start, 3)
+        cut = await svc.runs.read_log(run_id, start, 3)
         assert cut["data"] == "é" and cut["next_offset"] == start + 2
 
-        past = await svc.read_log(run_id, len(raw) + 50, 100)
+        past = await svc.runs.read_log(run_id, len(raw) + 50, 100)
         assert past["data"] == "" and past["finished"] is True
 
         with pytest.raises(RunNotFoundError) as missing:
-            await svc.read_log(9999, 0, 10)
+            await svc.runs.read_log(9999, 0, 10)
         assert missing.value.status_code == 404
 
     with_service(settings, body)
@@ -540,25 +541,25 @@ def test_delete_run_and_clear_runs_remove_their_log_folders(settings: SchedulerS
     async def body(svc: SchedulerService) -> None:
         a = await create(svc, spec("A"))
         b = await create(svc, spec("B", "fail.py"))
-        run_ids = [(await svc.run_now(j))[0]["run_id"] for j in (a, a, b, a, b)]
+        run_ids = [(await svc.runs.run_now(j))[0]["run_id"] for j in (a, a, b, a, b)]
         await settle(svc)
-        log_dir = svc.settings.log_dir
+        log_dir = svc.settings.runs_dir
         assert all((log_dir / str(r) / "output.log").is_file() for r in run_ids)
 
-        await svc.delete_run(run_ids[0])
+        await svc.runs.delete(run_ids[0])
         assert not (log_dir / str(run_ids[0])).exists()
         with pytest.raises(RunNotFoundError):
-            await svc.get_run(run_ids[0])
+            await svc.runs.get(run_ids[0])
         with pytest.raises(RunNotFoundError):
-            await svc.delete_run(run_ids[0])
+            await svc.runs.delete(run_ids[0])
 
-        assert await svc.clear_runs(job_id=b) == 2
+        assert await svc.runs.clear(job_id=b) == 2
         assert not (log_dir / str(run_ids[2])).exists() and not (log_dir / str(run_ids[4])).exists()
         assert (log_dir / str(run_ids[1])).exists()
-        assert [r["id"] for r in (await svc.list_runs())["runs"]] == [run_ids[3], run_ids[1]]
+        assert [r["id"] for r in (await svc.runs.list())["runs"]] == [run_ids[3], run_ids[1]]
 
-        assert await svc.clear_runs() == 2
-        assert (await svc.list_runs())["runs"] == []
+        assert await svc.runs.clear() == 2
+        assert (await svc.runs.list())["runs"] == []
         assert not any((log_dir / str(r)).exists() for r in run_ids)
 
     with_service(settings, body)
@@ -568,11 +569,11 @@ def test_deleting_a_job_removes_its_runs_and_logs(settings: SchedulerSettings) -
     async def body(svc: SchedulerService) -> None:
         a = await create(svc, spec("A"))
         keep = await create(svc, spec("Keep"))
-        gone = (await svc.run_now(a))[0]["run_id"]
-        kept = (await svc.run_now(keep))[0]["run_id"]
-        await svc.delete_job(a)
-        assert [r["id"] for r in (await svc.list_runs())["runs"]] == [kept]
-        assert not (svc.settings.log_dir / str(gone)).exists()
+        gone = (await svc.runs.run_now(a))[0]["run_id"]
+        kept = (await svc.runs.run_now(keep))[0]["run_id"]
+        await svc.jobs.delete(a)
+        assert [r["id"] for r in (await svc.runs.list())["runs"]] == [kept]
+        assert not (svc.settings.runs_dir / str(gone)).exists()
 
     with_service(settings, body)
 
@@ -584,41 +585,41 @@ def test_ampln_job_runs_its_stored_code_and_notices_a_changed_pipeline(
     ampln = workspace / "flow.ampln"
 
     async def body(svc: SchedulerService) -> None:
-        job, _ = await svc.create_job({**spec("Flow", "flow.ampln"), "python_code": CODE})
+        job, _ = await svc.jobs.create({**spec("Flow", "flow.ampln"), "python_code": CODE})
         job_id = job["id"]
         assert job["code_hash"] == hashlib.sha256(ampln.read_bytes()).hexdigest()
         assert job["pipeline_changed"] is False and job["python_code"] == CODE
 
-        result, _ = await svc.run_now(job_id)
+        result, _ = await svc.runs.run_now(job_id)
         assert result["success"], result["error"]
         lines = result["output"].splitlines()
         assert lines[0] == "from stored code"
         assert Path(lines[1]).resolve() == workspace.resolve()  # cwd: the .ampln's folder
-        assert (await svc.get_run(result["run_id"]))["pipeline_changed"] is False
+        assert (await svc.runs.get(result["run_id"]))["pipeline_changed"] is False
 
         # Editing the pipeline after its code was generated is noticed, and the run still
         # uses the stored code (with a warning at the top of its log).
         ampln.write_text(ampln.read_text() + '{"edited": true}\n')
-        assert (await svc.get_job(job_id))["pipeline_changed"] is True
-        assert (await svc.list_jobs())[0]["pipeline_changed"] is True
-        result, _ = await svc.run_now(job_id)
+        assert (await svc.jobs.get(job_id))["pipeline_changed"] is True
+        assert (await svc.jobs.list())[0]["pipeline_changed"] is True
+        result, _ = await svc.runs.run_now(job_id)
         assert result["output"].startswith("from stored code\n")
-        run = await svc.get_run(result["run_id"])
+        run = await svc.runs.get(result["run_id"])
         assert run["pipeline_changed"] is True
-        log = await svc.read_log(result["run_id"], 0, 65536)
+        log = await svc.runs.read_log(result["run_id"], 0, 65536)
         assert log["data"].startswith("[amphi-scheduler] WARNING: the pipeline file changed")
 
         # Run-now with fresh code refreshes the snapshot and its hash.
-        result, _ = await svc.run_now(job_id, python_code="print('regenerated')\n")
+        result, _ = await svc.runs.run_now(job_id, python_code="print('regenerated')\n")
         assert result["output"] == "regenerated\n"
-        refreshed = await svc.get_job(job_id)
+        refreshed = await svc.jobs.get(job_id)
         assert refreshed["python_code"] == "print('regenerated')\n"
         assert refreshed["code_hash"] == hashlib.sha256(ampln.read_bytes()).hexdigest()
         assert refreshed["pipeline_changed"] is False
-        assert (await svc.get_run(result["run_id"]))["pipeline_changed"] is False
+        assert (await svc.runs.get(result["run_id"]))["pipeline_changed"] is False
 
         # A PUT that does not send code keeps the stored snapshot.
-        renamed = await svc.update_job(job_id, {"name": "Flow v2"})
+        renamed = await svc.jobs.update(job_id, {"name": "Flow v2"})
         assert renamed["python_code"] == "print('regenerated')\n"
 
     with_service(settings, body)
@@ -631,12 +632,12 @@ def test_an_interval_job_really_fires_repeatedly(settings: SchedulerSettings) ->
         job_id = await create(svc, spec("Tick", schedule_type="interval", interval_seconds=1))
         await wait_runs(svc, job_id, 3, timeout=8)
         elapsed = time.time() - t0
-        await svc.set_paused(job_id, True)
+        await svc.jobs.set_paused(job_id, True)
         await settle(svc)
         assert elapsed < 8
-        job = await svc.get_job(job_id)
+        job = await svc.jobs.get(job_id)
         assert job["last_run"] is not None and job["last_run"]["status"] == "success"
-        return (await svc.list_runs(job_id=job_id))["runs"]
+        return (await svc.runs.list(job_id=job_id))["runs"]
 
     runs = with_service(settings, body)
     assert len(runs) >= 3
@@ -652,12 +653,12 @@ def test_stop_cancels_running_pipelines(settings: SchedulerSettings) -> None:
 
     async def first(svc: SchedulerService) -> None:
         job_id = await create(svc, spec("Slow", "slow.py"))
-        run, _ = await svc.run_now(job_id, wait=False)
+        run, _ = await svc.runs.run_now(job_id, wait=False)
         await wait_until(lambda: _status_is(svc, run["id"], "running"))
         ids["run"] = run["id"]
 
     async def second(svc: SchedulerService) -> None:
-        run = await svc.get_run(ids["run"])
+        run = await svc.runs.get(ids["run"])
         assert run["status"] in FINAL - {"success", "failure"}
 
     t0 = time.monotonic()
@@ -673,19 +674,19 @@ def test_scheduled_runs_beyond_max_instances_are_recorded_as_skipped(settings: S
         )
 
         async def skipped() -> list[dict[str, Any]]:
-            return (await svc.list_runs(job_id=job_id, statuses=["skipped"]))["runs"]
+            return (await svc.runs.list(job_id=job_id, statuses=["skipped"]))["runs"]
 
         runs = await wait_until(skipped, timeout=8)
-        await svc.set_paused(job_id, True)
+        await svc.jobs.set_paused(job_id, True)
         assert runs[0]["triggered_by"] == "schedule"
         assert "max_instances is 1" in runs[0]["message"]
-        running = (await svc.list_runs(job_id=job_id, statuses=["running"]))["runs"]
+        running = (await svc.runs.list(job_id=job_id, statuses=["running"]))["runs"]
         assert len(running) == 1  # never more than max_instances at once
         # A manual run is what a person asked for: it is not limited.
-        manual, _ = await svc.run_now(job_id, wait=False)
+        manual, _ = await svc.runs.run_now(job_id, wait=False)
         assert manual["status"] in ("queued", "running")
         for run in running + [manual]:
-            await svc.cancel_run(run["id"])
+            await svc.runs.cancel(run["id"])
 
     with_service(settings, body)
 
@@ -693,14 +694,14 @@ def test_scheduled_runs_beyond_max_instances_are_recorded_as_skipped(settings: S
 def test_a_queued_run_can_be_cancelled_before_it_starts(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> None:
         job_id = await create(svc, spec("Slow", "slow.py"))
-        first, _ = await svc.run_now(job_id, wait=False)
-        second, _ = await svc.run_now(job_id, wait=False)
+        first, _ = await svc.runs.run_now(job_id, wait=False)
+        second, _ = await svc.runs.run_now(job_id, wait=False)
         await wait_until(lambda: _status_is(svc, first["id"], "running"))
-        assert (await svc.get_run(second["id"]))["status"] == "queued"  # one slot only
-        cancelled = await svc.cancel_run(second["id"])
+        assert (await svc.runs.get(second["id"]))["status"] == "queued"  # one slot only
+        cancelled = await svc.runs.cancel(second["id"])
         assert cancelled["status"] == "cancelled" and cancelled["started_at"] is None
-        assert (await svc.get_run(first["id"]))["status"] == "running"
-        assert (await svc.cancel_run(first["id"]))["status"] == "cancelled"
+        assert (await svc.runs.get(first["id"]))["status"] == "running"
+        assert (await svc.runs.cancel(first["id"]))["status"] == "cancelled"
 
     with_service(settings, body, max_concurrent_runs=1)
 
@@ -711,17 +712,17 @@ def test_a_pipeline_file_removed_after_scheduling_fails_the_run_clearly(
     async def body(svc: SchedulerService) -> None:
         job_id = await create(svc, spec("Vanishing", "etl/load.py"))
         (workspace / "etl" / "load.py").unlink()
-        result, _ = await svc.run_now(job_id)
+        result, _ = await svc.runs.run_now(job_id)
         assert result["success"] is False and result["exit_code"] is None
         assert "pipeline_path" in result["error"] and "does not exist" in result["error"]
-        assert (await svc.get_run(result["run_id"]))["status"] == "failure"
+        assert (await svc.runs.get(result["run_id"]))["status"] == "failure"
 
     with_service(settings, body)
 
 
 def test_preview_validates_without_creating_anything(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> None:
-        daily = await svc.preview(
+        daily = await svc.jobs.preview(
             {
                 "schedule_type": "date",
                 "date_type": "daily",
@@ -733,13 +734,13 @@ def test_preview_validates_without_creating_anything(settings: SchedulerSettings
         assert daily["timezone"] == "Europe/Paris" and len(daily["next_run_times"]) == 5
         assert all("T08:30:00+0" in t for t in daily["next_run_times"])
 
-        every = await svc.preview({"schedule_type": "date", "date_type": "every_x_days", "interval_days": 3})
+        every = await svc.jobs.preview({"schedule_type": "date", "date_type": "every_x_days", "interval_days": 3})
         first = datetime.fromisoformat(every["next_run_times"][0])
         assert first > datetime.now(timezone.utc) + timedelta(days=2, hours=23)
 
         with pytest.raises(InvalidScheduleError, match="^cron_expression:"):
-            await svc.preview({"schedule_type": "cron", "cron_expression": "0 0 30 2 *"})
-        assert await svc.list_jobs() == [] and svc.scheduler.get_jobs() == []
+            await svc.jobs.preview({"schedule_type": "cron", "cron_expression": "0 0 30 2 *"})
+        assert await svc.jobs.list() == [] and svc.driver.scheduled_jobs() == []
 
     with_service(settings, body)
 
@@ -748,20 +749,20 @@ def test_a_one_off_job_fires_once_and_can_be_edited_afterwards(settings: Schedul
     async def body(svc: SchedulerService) -> None:
         when = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
         job_id = await create(svc, spec("Once", schedule_type="date", date_type="once", run_date=when))
-        assert (await svc.get_job(job_id))["next_run_time"] is not None
+        assert (await svc.jobs.get(job_id))["next_run_time"] is not None
         runs = await wait_runs(svc, job_id, 1, timeout=8)
         assert runs[0]["triggered_by"] == "schedule" and runs[0]["status"] == "success"
-        job = await svc.get_job(job_id)
+        job = await svc.jobs.get(job_id)
         assert job["next_run_time"] is None and job["last_run"]["id"] == runs[0]["id"]
         # Its date is now in the past, yet a rename (no schedule change) is accepted...
-        renamed = await svc.update_job(job_id, {"name": "Once, done", "paused": True})
+        renamed = await svc.jobs.update(job_id, {"name": "Once, done", "paused": True})
         assert renamed["name"] == "Once, done" and renamed["run_date"] == when
-        await svc.update_job(job_id, {"paused": False})
+        await svc.jobs.update(job_id, {"paused": False})
         await asyncio.sleep(1.0)
         # ...and does not make it fire a second time.
         assert await run_count(svc, job_id) == 1
         # Rescheduling it into the past is refused.
         with pytest.raises(InvalidScheduleError, match="^run_date:.*past"):
-            await svc.update_job(job_id, {"run_date": when})
+            await svc.jobs.update(job_id, {"run_date": when})
 
     with_service(settings, body)

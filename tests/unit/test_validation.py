@@ -5,6 +5,7 @@ stored, neither in the job table nor in APScheduler's job store."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from pipeline_scheduler.errors import (
     PayloadTooLargeError,
     SchedulerError,
 )
-from pipeline_scheduler.service import SchedulerService, SchedulerSettings
+from pipeline_scheduler.app import SchedulerService
+from pipeline_scheduler.settings import SchedulerSettings
 
 VALID = {"name": "Job", "pipeline_path": "ok.py", "schedule_type": "interval", "interval_seconds": 60}
 CODE = "print('generated')\n"
@@ -208,8 +210,8 @@ def substitute(value: Any, ids: dict[str, str]) -> Any:
 
 
 async def make_base_jobs(svc: SchedulerService) -> dict[str, str]:
-    a, _ = await svc.create_job({**VALID, "name": "A"})
-    b, _ = await svc.create_job(
+    a, _ = await svc.jobs.create({**VALID, "name": "A"})
+    b, _ = await svc.jobs.create(
         {
             "name": "B",
             "pipeline_path": "ok.py",
@@ -217,7 +219,7 @@ async def make_base_jobs(svc: SchedulerService) -> dict[str, str]:
             "trigger_conditions": [{"job_id": a["id"], "on": "success"}],
         }
     )
-    c, _ = await svc.create_job(
+    c, _ = await svc.jobs.create(
         {
             "name": "C",
             "pipeline_path": "ok.py",
@@ -229,8 +231,8 @@ async def make_base_jobs(svc: SchedulerService) -> dict[str, str]:
 
 
 def aps_state(svc: SchedulerService) -> list[tuple[str, str, str]]:
-    assert svc.scheduler is not None
-    return sorted((j.id, str(j.trigger), str(j.next_run_time)) for j in svc.scheduler.get_jobs())
+    assert svc.is_active
+    return sorted((j.id, str(j.trigger), str(j.next_run_time)) for j in svc.driver.scheduled_jobs())
 
 
 @pytest.mark.parametrize(("operation", "body", "field", "error_type"), BAD)
@@ -241,24 +243,24 @@ def test_bad_payload_is_refused_and_nothing_is_stored(
         ids = await make_base_jobs(svc)
         ids["ABS_OK"] = str(hostile_workspace / "ok.py")
         payload = substitute(body, ids)
-        jobs_before = await svc.list_jobs()
-        details_before = {j: await svc.get_job(j) for j in ids.values() if j.startswith("job_")}
+        jobs_before = await svc.jobs.list()
+        details_before = {j: await svc.jobs.get(j) for j in ids.values() if j.startswith("job_")}
         aps_before = aps_state(svc)
 
         with pytest.raises(SchedulerError) as info:
             if operation == "create":
-                await svc.create_job(payload)
+                await svc.jobs.create(payload)
             else:
-                await svc.update_job(ids[operation.split(":")[1]], payload)
+                await svc.jobs.update(ids[operation.split(":")[1]], payload)
 
         err = info.value
         assert isinstance(err, error_type), f"{type(err).__name__}: {err.message}"
         assert 400 <= err.status_code < 500
         assert err.message.strip() and field in err.message, err.message
-        assert await svc.list_jobs() == jobs_before
-        assert {j: await svc.get_job(j) for j in details_before} == details_before
+        assert await svc.jobs.list() == jobs_before
+        assert {j: await svc.jobs.get(j) for j in details_before} == details_before
         assert aps_state(svc) == aps_before
-        runs = await svc.list_runs()
+        runs = await svc.runs.list()
         assert runs["runs"] == []
 
     with_service(settings, body_fn, max_code_bytes=1024)
@@ -267,15 +269,15 @@ def test_bad_payload_is_refused_and_nothing_is_stored(
 def test_status_codes_of_the_error_families(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> None:
         with pytest.raises(InvalidRequestError) as bad:
-            await svc.create_job(with_(interval_seconds=0))
+            await svc.jobs.create(with_(interval_seconds=0))
         assert bad.value.status_code == 400
         with pytest.raises(PayloadTooLargeError) as large:
-            await svc.create_job(with_(pipeline_path="flow.ampln", python_code="x" * 2048))
+            await svc.jobs.create(with_(pipeline_path="flow.ampln", python_code="x" * 2048))
         assert large.value.status_code == 413
         with pytest.raises(JobNotFoundError) as missing:
-            await svc.update_job("job_does_not_exist", {"name": "x"})
+            await svc.jobs.update("job_does_not_exist", {"name": "x"})
         assert missing.value.status_code == 404
-        assert await svc.list_jobs() == []
+        assert await svc.jobs.list() == []
 
     with_service(settings, body, max_code_bytes=1024)
 
@@ -283,10 +285,10 @@ def test_status_codes_of_the_error_families(settings: SchedulerSettings) -> None
 def test_inline_code_can_be_switched_off(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> None:
         with pytest.raises(InvalidRequestError, match="python_code.*allow_inline_code"):
-            await svc.create_job(with_(pipeline_path="flow.ampln", python_code=CODE))
-        assert await svc.list_jobs() == []
+            await svc.jobs.create(with_(pipeline_path="flow.ampln", python_code=CODE))
+        assert await svc.jobs.list() == []
         # .py pipelines are still accepted.
-        job, created = await svc.create_job(VALID)
+        job, created = await svc.jobs.create(VALID)
         assert created and job["pipeline_path"] == "ok.py"
 
     with_service(settings, body, allow_inline_code=False)
@@ -295,8 +297,8 @@ def test_inline_code_can_be_switched_off(settings: SchedulerSettings) -> None:
 def test_only_configured_extensions_are_accepted(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> None:
         with pytest.raises(PathNotAllowedError, match="pipeline_path.*extension"):
-            await svc.create_job(with_(pipeline_path="flow.ampln", python_code=CODE))
-        job, _ = await svc.create_job(VALID)
+            await svc.jobs.create(with_(pipeline_path="flow.ampln", python_code=CODE))
+        job, _ = await svc.jobs.create(VALID)
         assert job["pipeline_path"] == "ok.py"
 
     with_service(settings, body, allowed_extensions=(".py",))
@@ -368,7 +370,7 @@ def test_valid_payload_of_each_type_is_accepted(settings: SchedulerSettings, sch
             },
             ids,
         )
-        job, created = await svc.create_job(payload)
+        job, created = await svc.jobs.create(payload)
         assert created and job["id"].startswith("job_")
         # Every field sent comes back (the original frontend's field names are kept).
         for key, value in payload.items():
@@ -376,14 +378,14 @@ def test_valid_payload_of_each_type_is_accepted(settings: SchedulerSettings, sch
         assert job["schedule_description"] and job["schedule_description"] != "Unknown schedule"
         assert job["paused"] is False and job["last_run"] is None
         assert job["code_hash"] and job["pipeline_changed"] is False
-        assert job["id"] in {j["id"] for j in await svc.list_jobs()}
-        scheduled = {j.id: j for j in svc.scheduler.get_jobs()}
+        assert job["id"] in {j["id"] for j in await svc.jobs.list()}
+        scheduled = {j.id: j for j in svc.driver.scheduled_jobs()}
         if schedule["schedule_type"] == "trigger":
             assert job["next_run_time"] is None and job["id"] not in scheduled
             assert job["schedule_description"] == "After 'A' succeeds AND 'B' fails"
         else:
             assert job["id"] in scheduled
-            assert job["next_run_time"] == scheduled[job["id"]].next_run_time.isoformat()
+            assert datetime.fromisoformat(job["next_run_time"]) == scheduled[job["id"]].next_run_time
             if expected_next:
                 assert job["next_run_time"] == expected_next
         if schedule.get("timezone"):
@@ -395,12 +397,12 @@ def test_valid_payload_of_each_type_is_accepted(settings: SchedulerSettings, sch
 
 def test_limits_are_inclusive(settings: SchedulerSettings) -> None:
     async def body(svc: SchedulerService) -> None:
-        job, _ = await svc.create_job(with_(name="n" * 200, interval_seconds="3600"))
+        job, _ = await svc.jobs.create(with_(name="n" * 200, interval_seconds="3600"))
         assert len(job["name"]) == 200 and job["interval_seconds"] == 3600
-        job, _ = await svc.create_job(with_(interval_seconds=1.0))
+        job, _ = await svc.jobs.create(with_(interval_seconds=1.0))
         assert job["interval_seconds"] == 1
-        job, _ = await svc.create_job(with_(pipeline_path="./etl//load.py"))
+        job, _ = await svc.jobs.create(with_(pipeline_path="./etl//load.py"))
         assert job["pipeline_path"] == "etl/load.py"
-        assert len(await svc.list_jobs()) == 3
+        assert len(await svc.jobs.list()) == 3
 
     with_service(settings, body)

@@ -6,13 +6,13 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
 
-from pipeline_scheduler.service import SchedulerService, SchedulerSettings
+from pipeline_scheduler.app import SchedulerService
+from pipeline_scheduler.settings import SchedulerSettings
 
 T = TypeVar("T")
 
@@ -27,7 +27,7 @@ def with_service(
     """Start a service on ``settings``, await ``body(service)``, always stop it."""
 
     async def main() -> T:
-        svc = SchedulerService(replace(settings, **overrides) if overrides else settings)
+        svc = SchedulerService(settings.replace(**overrides) if overrides else settings)
         await svc.start()
         try:
             return await asyncio.wait_for(body(svc), timeout)
@@ -55,7 +55,7 @@ FINAL = {"success", "failure", "cancelled", "timeout", "interrupted", "skipped"}
 
 
 async def finished_runs(svc: SchedulerService, job_id: str) -> list[dict[str, Any]]:
-    runs = (await svc.list_runs(job_id=job_id, limit=1000))["runs"]
+    runs = (await svc.runs.list(job_id=job_id, limit=1000))["runs"]
     return [r for r in runs if r["status"] in FINAL]
 
 

@@ -1,0 +1,181 @@
+"""``SchedulerService``: the composition root of the scheduler core.
+
+It builds each collaborator with what it uses and owns their life cycle; it holds no
+scheduling, execution or validation logic of its own:
+
+- ``store`` (SQL tables, on the ``workers``' database thread) and ``driver`` (the schedule
+  driver, the only code that talks to APScheduler);
+- ``executor`` (queue, limits, cancel, record; announces ``RunFinished``) and the
+  policies subscribed to it (retries, dependents, alerts, retention);
+- ``jobs`` (``JobService``: definitions) and ``runs`` (``RunService``: history, run now,
+  cancel), which the HTTP handlers and the command line call;
+- ``leadership`` (one active scheduler per workspace: the file lock).
+
+Nothing here imports tornado or jupyter_server: a test or a script drives the core
+with ``SchedulerService(SchedulerSettings(workspace_dir=...))``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .components import ComponentFiles
+from .execution import RunExecutor
+from .graph import DependencyGraph
+from .history import RunService
+from .jobs import JobService
+from .leadership import Leadership, SchedulerLock, process_is_alive, stop_orphan, this_process
+from .policies import AlertPolicy, DependentsPolicy, RetentionPolicy, RetryPolicy
+from .runner import LocalSubprocessRunner, RunnerBackend
+from .scheduling import ScheduleDriver
+from .settings import SchedulerSettings
+from .store import Store, make_engine
+from .validation import JobValidator
+from .workers import Background, Workers
+from .workspace import HashCache
+
+
+class SchedulerService:
+    def __init__(
+        self,
+        settings: SchedulerSettings,
+        *,
+        runner: RunnerBackend | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log = log or logging.getLogger("pipeline_scheduler")
+        self.workers = Workers(self.log)
+        self.background = Background(self.log)
+        hashes = HashCache()
+        self.store = Store(make_engine(settings.database_url, settings.sqlite_busy_timeout_seconds))
+        self.driver = ScheduleDriver(settings, self.store.engine, self.background, self.log)
+        self.graph = DependencyGraph()
+        self.executor = RunExecutor(
+            settings,
+            self.store,
+            runner or LocalSubprocessRunner(),
+            self.workers,
+            self.background,
+            hashes,
+            self.log,
+        )
+        validator = JobValidator(settings, self.store, self.workers, self.graph, hashes)
+        self.jobs = JobService(
+            settings, self.store, self.workers, self.driver, self.graph, validator, self.executor, hashes
+        )
+        self.runs = RunService(settings, self.store, self.workers, self.executor, self.jobs)
+        self.components = ComponentFiles(settings, self.workers)
+        self.retention = RetentionPolicy(settings, self.store, self.workers, self.log)
+        for policy in (
+            RetryPolicy(self.executor, self.background),
+            DependentsPolicy(self.store, self.workers, self.graph, self.executor),
+            AlertPolicy(settings, self.workers, self.background, self.log),
+            self.retention,
+        ):
+            self.executor.subscribe(policy.on_run_finished)
+        self.leadership = Leadership(SchedulerLock(settings.lock_path), settings.lock_poll_seconds, self.log)
+        self.is_started = False
+        self._starting: asyncio.Future[None] | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """Whether this server fires jobs (else it is a standby serving the API)."""
+        return self.driver.is_running
+
+    # -- life cycle ----------------------------------------------------------------------
+    async def ensure_started(self) -> None:
+        """Start on first use when the server did not start extensions yet (idempotent)."""
+        if self.is_started:
+            return
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self.start())
+        await asyncio.shield(self._starting)
+
+    async def start(self) -> None:
+        if self.is_started:
+            return
+        s = self.settings
+        started_at = time.perf_counter()
+        try:
+            await self.workers.fs(s.runs_dir.mkdir, parents=True, exist_ok=True)
+        except OSError as err:
+            # Runs will fail with a clear message; the API and the schedules still work.
+            self.log.error("amphi-scheduler: cannot create the log folder %s: %s", s.runs_dir, err)
+        url = s.database_url
+        if url.startswith("sqlite:///"):
+            await self.workers.fs(Path(url[len("sqlite:///") :]).parent.mkdir, parents=True, exist_ok=True)
+        await self.workers.db(self.store.create_schema)
+        await self.jobs.load()
+        if s.run_scheduler:
+            if await self.leadership.try_take():
+                await self._become_active()
+            else:
+                self.background.spawn(self.leadership.stand_by(self._become_active))
+        self.background.spawn(self._watch_loop())
+        self.is_started = True
+        self.log.info("amphi-scheduler started in %.3fs", time.perf_counter() - started_at)
+
+    async def _become_active(self) -> None:
+        """Take the scheduler role: recover interrupted runs, start firing."""
+        own = set(self.executor.running_ids())
+        interrupted = await self.workers.db(
+            self.store.mark_interrupted,
+            time.time(),
+            lambda owner: owner == this_process() or process_is_alive(owner),
+        )
+        interrupted = [r for r in interrupted if r not in own]
+        if interrupted:
+            self.log.warning("Marked %d run(s) interrupted by a previous stop", len(interrupted))
+            pids = await self.workers.db(self.store.run_pids, interrupted)
+            for run_id, pid in pids.items():
+                if await self.workers.fs(stop_orphan, pid, run_id):
+                    self.log.warning("Stopped the leftover processes of interrupted run %s", run_id)
+        next_runs = await self.workers.db(self.driver.next_run_times)
+        self.driver.start(self.executor, next_runs)
+        await self.jobs.reconcile(full=False)
+
+    async def _watch_loop(self) -> None:
+        """Follow job changes made through other servers; prune old runs now and then."""
+        while True:
+            await asyncio.sleep(self.settings.lock_poll_seconds)
+            try:
+                await self.jobs.follow_other_servers()
+                if self.is_active and self.retention.is_due:
+                    await self.retention.prune()
+            except Exception:
+                self.log.exception("amphi-scheduler: could not refresh the schedule")
+
+    async def stop(self) -> None:
+        """Stop firing, stop running pipelines (recorded as cancelled, or awaited when the
+        shutdown policy is 'wait'), release the scheduler lock and resources."""
+        self.driver.shutdown()
+        await self.background.stop()
+        await self.executor.shutdown()
+        await self.leadership.release()
+        await self.workers.db(self.store.engine.dispose)
+        self.workers.shutdown()
+        self.is_started = False
+
+    # -- GET config ----------------------------------------------------------------------
+    def describe_config(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "amphi_dir": str(s.root_dir),
+            "version": __version__,
+            "timezone": s.zone_name,
+            "allowed_extensions": list(s.extensions),
+            "allow_inline_code": s.allow_inline_code,
+            "max_concurrent_runs": s.concurrency,
+            "scheduler_state": "active" if self.is_active else "standby",
+            "queue_length": self.executor.queue_length,
+            "running_runs": self.executor.running_count,
+            "retention_max_runs_per_job": s.retention_max_runs_per_job,
+            "retention_max_age_days": s.retention_max_age_days,
+            "shutdown_policy": s.shutdown_policy,
+        }

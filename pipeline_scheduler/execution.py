@@ -1,0 +1,363 @@
+"""The run executor: starts, limits, cancels and records runs, and announces each
+finished run as a ``RunFinished`` event.
+
+- A run is recorded ``queued`` at once, then waits for one of ``max_concurrent_runs``
+  slots (FIFO), then runs through the ``RunnerBackend``; a cancel reaches it in either
+  state. Scheduled fires beyond a job's ``max_instances`` are recorded ``skipped``
+  (manual runs are not limited).
+- Recording the end is retried while the database is locked by another program: an
+  outcome is never lost.
+- What happens after a run (retries, dependent jobs, alerts, retention) is not decided
+  here: those are the policies (``policies.py``) that subscribe to ``RunFinished``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import launch
+from .domain import SCHEDULED_ORIGINS, JobDefinition, RunStatus, TriggeredBy
+from .errors import ConflictError, JobNotFoundError, PathNotAllowedError, StoreUnavailableError
+from .leadership import this_process
+from .runner import RunnerBackend, RunOutcome, RunRequest
+from .settings import SchedulerSettings
+from .store import Store
+from .workers import Background, Workers
+from .workspace import HashCache, resolve_pipeline
+
+RunRecord = dict[str, Any]
+
+
+@dataclass
+class RunFinished:
+    """A run ended and its outcome is recorded."""
+
+    job: JobDefinition
+    run: RunRecord
+    status: RunStatus
+    attempt: int
+
+    @property
+    def will_retry(self) -> bool:
+        """A failed attempt with retries left is not the job's final outcome: dependents
+        and alerts wait for the last attempt."""
+        return self.status.is_failed and self.attempt <= int(self.job.spec.get("max_retries") or 0)
+
+
+@dataclass
+class ActiveRun:
+    run_id: int
+    job_id: str
+    done: asyncio.Future[RunRecord]
+    attempt: int = 1
+    is_started: bool = False
+    is_cancel_requested: bool = False
+    cancel_reason: str = "Cancelled."
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def _outcome(status: RunStatus, message: str, exit_code: int | None = None) -> RunOutcome:
+    return RunOutcome(status.value, exit_code, "", "", 0, False, message)
+
+
+class RunExecutor:
+    def __init__(
+        self,
+        settings: SchedulerSettings,
+        store: Store,
+        runner: RunnerBackend,
+        workers: Workers,
+        background: Background,
+        hashes: HashCache,
+        log: logging.Logger,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.runner = runner
+        self.workers = workers
+        self.background = background
+        self.hashes = hashes
+        self.log = log
+        self._runs: dict[int, ActiveRun] = {}
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._subscribers: list[Callable[[RunFinished], Awaitable[None]]] = []
+        self.is_accepting = True
+
+    def subscribe(self, subscriber: Callable[[RunFinished], Awaitable[None]]) -> None:
+        self._subscribers.append(subscriber)
+
+    # -- what runs -----------------------------------------------------------------------
+    def active(self, run_id: int) -> ActiveRun | None:
+        return self._runs.get(run_id)
+
+    def active_of_job(self, job_id: str) -> list[ActiveRun]:
+        return [a for a in self._runs.values() if a.job_id == job_id]
+
+    def running_ids(self) -> list[int]:
+        return list(self._runs)
+
+    @property
+    def queue_length(self) -> int:
+        return sum(1 for a in self._runs.values() if not a.is_started)
+
+    @property
+    def running_count(self) -> int:
+        return sum(1 for a in self._runs.values() if a.is_started)
+
+    # -- starting ------------------------------------------------------------------------
+    async def _job(self, job_id: str) -> JobDefinition:
+        job = await self.workers.db(self.store.get_job, job_id)
+        if job is None:
+            raise JobNotFoundError(f"No job with id {job_id!r}; it may have been deleted.")
+        return job
+
+    async def start(
+        self,
+        job_id: str,
+        triggered_by: TriggeredBy,
+        *,
+        scheduled_for: float | None = None,
+        attempt: int = 1,
+        job: JobDefinition | None = None,
+    ) -> ActiveRun:
+        """Record a run and start it in the background; answer at once."""
+        job = job or await self._job(job_id)
+        base = self._run_columns(job, triggered_by, scheduled_for, attempt)
+        if triggered_by in SCHEDULED_ORIGINS:
+            limit = int(job.spec.get("max_instances") or 1000)
+            count = len(self.active_of_job(job.id))
+            if count >= limit:
+                return await self.record_skipped(
+                    base, f"Skipped: {count} run(s) of this job were still active (max_instances is {limit})."
+                )
+        run_id = await self.workers.db(
+            self.store.insert_run, **base, status=RunStatus.QUEUED.value, owner=this_process()
+        )
+        active = ActiveRun(run_id, job.id, asyncio.get_running_loop().create_future(), attempt=attempt)
+        self._runs[run_id] = active
+        active.task = asyncio.create_task(self._execute(active, job, triggered_by))
+        return active
+
+    async def record_skipped(self, base: dict[str, Any], message: str) -> ActiveRun:
+        """A fire time that did not run, kept in the history with the reason."""
+        run_id = await self.workers.db(
+            self.store.insert_run,
+            **base,
+            status=RunStatus.SKIPPED.value,
+            finished_at=time.time(),
+            message=message,
+        )
+        done: asyncio.Future[RunRecord] = asyncio.get_running_loop().create_future()
+        record = await self.workers.db(self.store.get_run, run_id)
+        done.set_result(record or {})
+        return ActiveRun(run_id, base["job_id"], done)
+
+    @staticmethod
+    def _run_columns(
+        job: JobDefinition, triggered_by: TriggeredBy, scheduled_for: float | None, attempt: int
+    ) -> dict[str, Any]:
+        return {
+            "job_id": job.id,
+            "job_name": job.name,
+            "pipeline_path": job.pipeline_path,
+            "triggered_by": triggered_by.value,
+            "scheduled_for": scheduled_for,
+            "attempt": attempt,
+        }
+
+    # -- the schedule driver's FireHandler -----------------------------------------------
+    async def start_fired(self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float) -> None:
+        try:
+            await self.start(job_id, triggered_by, scheduled_for=scheduled_for)
+        except JobNotFoundError:
+            self.log.info("Job %s fired after it was deleted", job_id)
+
+    async def record_missed(
+        self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float, message: str
+    ) -> None:
+        job = await self.workers.db(self.store.get_job, job_id, False)
+        if job is not None:
+            await self.record_skipped(self._run_columns(job, triggered_by, scheduled_for, 1), message)
+
+    async def catchup_policy(self, job_id: str) -> str:
+        job = await self.workers.db(self.store.get_job, job_id, False)
+        return str((job.spec.get("catchup") if job else None) or self.settings.catchup)
+
+    # -- running -------------------------------------------------------------------------
+    async def _execute(self, active: ActiveRun, job: JobDefinition, triggered_by: TriggeredBy) -> None:
+        s = self.settings
+        run_dir = s.runs_dir / str(active.run_id)
+        log_path = run_dir / "output.log"
+        outcome: RunOutcome | None = None
+        try:
+            async with self._slots:
+                if active.is_cancel_requested:
+                    outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
+                    return
+                request, code_changed = await self.workers.fs(
+                    self._prepare, job, active, triggered_by, run_dir, log_path
+                )
+
+                async def on_started() -> None:
+                    active.is_started = True
+                    await self.workers.db(
+                        self.store.update_run,
+                        active.run_id,
+                        status=RunStatus.RUNNING.value,
+                        started_at=time.time(),
+                        log_path=str(log_path),
+                        pipeline_changed=code_changed,
+                        pid=request.pid,
+                    )
+
+                if active.is_cancel_requested:
+                    outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
+                    return
+                outcome = await self.runner.run(request, on_started)
+                if outcome.status == RunStatus.CANCELLED:
+                    outcome.message = active.cancel_reason
+        except PathNotAllowedError as err:
+            outcome = RunOutcome(RunStatus.FAILURE.value, None, "", err.message, 0, False, err.message)
+        except OSError as err:
+            reason = (
+                f"Cannot prepare the run in {run_dir}: {err.strerror or err}; check that the "
+                "log folder (log_dir) is writable."
+            )
+            outcome = RunOutcome(RunStatus.FAILURE.value, None, "", reason, 0, False, reason)
+        except asyncio.CancelledError:
+            outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
+        except Exception as err:
+            self.log.exception("Run %s of job %s failed to run", active.run_id, job.id)
+            outcome = RunOutcome(
+                RunStatus.FAILURE.value, None, "", str(err), 0, False, f"Internal error: {err}"
+            )
+        finally:
+            if outcome is None:
+                outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
+            if (
+                active.is_cancel_requested
+                and not active.is_started
+                and outcome.status in ("failure", "success")
+            ):
+                outcome.status = RunStatus.CANCELLED.value
+            await self._record(active, job, outcome)
+
+    def _prepare(
+        self,
+        job: JobDefinition,
+        active: ActiveRun,
+        triggered_by: TriggeredBy,
+        run_dir: Any,
+        log_path: Any,
+    ) -> tuple[RunRequest, bool | None]:
+        """The run's request, from the job and its files (blocking: on a file thread)."""
+        s = self.settings
+        _, target = resolve_pipeline(s.root_dir, job.pipeline_path, s.extensions)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        code_changed: bool | None = None
+        script = target
+        if job.is_ampln:
+            code_changed = self.hashes.get(target) != job.code_hash
+            script = run_dir / "pipeline.py"
+            script.write_text(job.python_code or "", encoding="utf-8")
+        env, secrets = launch.environment(job, s, active.run_id)
+        started = datetime.now(s.tz).isoformat(timespec="seconds")
+        request = RunRequest(
+            run_id=active.run_id,
+            argv=launch.command(job, s, target, script, run_dir),
+            cwd=launch.working_dir(job, s, target),
+            env=env,
+            log_path=log_path,
+            max_log_bytes=s.max_log_bytes,
+            tail_bytes=s.tail_bytes,
+            timeout_seconds=job.spec.get("timeout_seconds") or s.timeout_default,
+            kill_grace_seconds=s.kill_grace_seconds,
+            header=launch.header(
+                job, active.run_id, triggered_by.value, active.attempt, started, code_changed
+            ),
+            redact=secrets,
+        )
+        return request, code_changed
+
+    async def _record(self, active: ActiveRun, job: JobDefinition, outcome: RunOutcome) -> None:
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "finished_at": time.time(),
+            "exit_code": outcome.exit_code,
+            "output_tail": outcome.output_tail,
+            "error_tail": outcome.error_tail,
+            "log_size": outcome.log_size,
+            "log_truncated": outcome.log_truncated,
+            "message": outcome.message,
+        }
+        record: RunRecord | None = None
+        for attempt in range(6):
+            try:
+                record = await self.workers.db(self.store.finish_run, active.run_id, job.id, **values)
+                break
+            except StoreUnavailableError:
+                # Locked by another program: the outcome must not be lost, so try again.
+                await asyncio.sleep(2 * (attempt + 1))
+            except Exception:
+                self.log.exception("Could not record the end of run %s", active.run_id)
+                break
+        self._runs.pop(active.run_id, None)
+        record = record or {"id": active.run_id, "job_id": job.id, **values}
+        if not active.done.done():
+            active.done.set_result(record)
+        if not self.is_accepting:
+            return  # stopping: no retries, dependents or alerts any more
+        event = RunFinished(job, record, RunStatus(outcome.status), active.attempt)
+        for subscriber in self._subscribers:
+            try:
+                await subscriber(event)
+            except Exception:
+                self.log.exception("A policy failed after run %s", active.run_id)
+
+    # -- stopping ------------------------------------------------------------------------
+    async def cancel(self, run_id: int, reason: str | None = None) -> RunRecord:
+        """Stop a queued or running run; answer its record once it is recorded."""
+        active = self._runs.get(run_id)
+        if active is None:
+            run = await self.workers.db(self.store.get_run, run_id)
+            status = run["status"] if run else "deleted"
+            raise ConflictError(f"Run {run_id} is not active (its status is '{status}').")
+        self._request_cancel(active, reason)
+        await self._stop(active)
+        return await asyncio.shield(active.done)
+
+    @staticmethod
+    def _request_cancel(active: ActiveRun, reason: str | None) -> None:
+        active.is_cancel_requested = True
+        if reason:
+            active.cancel_reason = reason
+        elif not active.is_started:
+            active.cancel_reason = "Cancelled while queued."
+
+    async def _stop(self, active: ActiveRun) -> None:
+        if not await self.runner.cancel(active.run_id) and active.task is not None and not active.is_started:
+            active.task.cancel()
+
+    async def shutdown(self) -> None:
+        """Apply the shutdown policy: wait for running pipelines, or cancel them (recorded
+        ``cancelled``); then release the backend."""
+        self.is_accepting = False
+        tasks = [a.task for a in self._runs.values() if a.task is not None]
+        if self.settings.shutdown_policy == "wait" and tasks:
+            self.log.info("amphi-scheduler: waiting for %d run(s) to finish", len(tasks))
+            await asyncio.wait(tasks)
+        remaining = list(self._runs.values())
+        for active in remaining:
+            self._request_cancel(active, "Cancelled: the server shut down.")
+        await asyncio.gather(*(self._stop(a) for a in remaining), return_exceptions=True)
+        tasks = [a.task for a in remaining if a.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.kill_grace_seconds + 10)
+        # Only now: the runs above still needed the runner (log writes) to record their end.
+        await self.runner.shutdown()

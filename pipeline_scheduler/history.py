@@ -1,0 +1,206 @@
+"""Run history: the Run answer, listing with a cursor, one run, its log and executed
+notebook, deleting; and the run-now and cancel entry points of the API (``service.runs``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import launch
+from .domain import ACTIVE_STATUSES, TriggeredBy, iso
+from .errors import ConflictError, InvalidRequestError, RunNotFoundError
+from .execution import RunExecutor
+from .settings import SchedulerSettings
+from .store import Store
+from .workers import Workers
+
+if TYPE_CHECKING:
+    from .jobs import JobService
+
+
+def run_answer(row: Mapping[str, Any], *, detail: bool = False) -> dict[str, Any]:
+    """A run as the API answers it (the detail answer adds the output and error tails)."""
+    started, finished = row.get("started_at"), row.get("finished_at")
+    status = row["status"]
+    answer = {
+        "id": row["id"],
+        "job_id": row["job_id"],
+        "job_name": row["job_name"],
+        "pipeline_path": row["pipeline_path"],
+        "status": status,
+        "triggered_by": row["triggered_by"],
+        "attempt": row.get("attempt") or 1,
+        "scheduled_for": iso(row.get("scheduled_for")),
+        "created_at": iso(row.get("created_at")),
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "exit_code": row.get("exit_code"),
+        "duration_seconds": round(finished - started, 3) if started and finished else None,
+        "log_size": row.get("log_size") or 0,
+        "log_truncated": bool(row.get("log_truncated")),
+        "pipeline_changed": row.get("pipeline_changed"),
+        "message": row.get("message"),
+        "has_notebook": str(row["pipeline_path"]).lower().endswith(".ipynb")
+        and status not in ACTIVE_STATUSES
+        and started is not None,
+    }
+    if detail:
+        answer["output"] = row.get("output_tail") or ""
+        answer["error"] = row.get("error_tail") or ""
+    return answer
+
+
+def _whole_characters(data: bytes, limit: int) -> bytes:
+    """``data`` cut at ``limit`` bytes never splits a UTF-8 character: the last complete
+    character ends it."""
+    if len(data) < limit:
+        return data
+    cut = len(data)
+    for back in range(1, min(4, cut) + 1):
+        byte = data[cut - back]
+        if byte & 0xC0 != 0x80:  # the start of a character
+            needed = 1 if byte < 0x80 else 2 if byte >> 5 == 6 else 3 if byte >> 4 == 14 else 4
+            if needed > back:
+                cut -= back
+            break
+    return data[:cut]
+
+
+def _read_from(path: str | None, offset: int, max_bytes: int) -> tuple[bytes, int]:
+    if not path:
+        return b"", 0
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(min(offset, size))
+            return f.read(max_bytes), size
+    except FileNotFoundError:
+        return b"", 0
+
+
+class RunService:
+    def __init__(
+        self,
+        settings: SchedulerSettings,
+        store: Store,
+        workers: Workers,
+        executor: RunExecutor,
+        jobs: JobService,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.workers = workers
+        self.executor = executor
+        self.jobs = jobs
+
+    async def _row(self, run_id: int) -> dict[str, Any]:
+        row = await self.workers.db(self.store.get_run, run_id)
+        if row is None:
+            raise RunNotFoundError(f"No run with id {run_id}; it may have been deleted.")
+        return row
+
+    # -- starting and stopping -----------------------------------------------------------
+    async def run_now(
+        self, job_id: str, *, wait: bool = True, python_code: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """Start a manual run. With ``wait``, answer the original system's result when the
+        run ends (the server keeps serving meanwhile); else the queued Run at once.
+        Answers (body, finished)."""
+        if python_code is not None and not isinstance(python_code, str):
+            raise InvalidRequestError("python_code: must be text.")
+        job = await self.jobs.definition(job_id)
+        if python_code is not None and job.is_ampln:
+            job = await self.jobs.refresh_code(job, python_code)
+        active = await self.executor.start(job_id, TriggeredBy.MANUAL, job=job)
+        if not wait:
+            return run_answer(await self._row(active.run_id)), False
+        record = await asyncio.shield(active.done)
+        return {
+            "success": record.get("status") == "success",
+            "output": record.get("output_tail") or "",
+            "error": record.get("error_tail") or record.get("message") or "",
+            "exit_code": record.get("exit_code"),
+            "run_id": active.run_id,
+        }, True
+
+    async def cancel(self, run_id: int) -> dict[str, Any]:
+        await self.executor.cancel(run_id)
+        return await self.get(run_id)
+
+    # -- reading -------------------------------------------------------------------------
+    async def list(
+        self,
+        *,
+        job_id: str | None = None,
+        statuses: list[str] | None = None,
+        before: int | None = None,
+        limit: int = 200,
+    ) -> dict[str, Any]:
+        """Newest first; ``next_cursor`` is the ``before`` of the next page (or null)."""
+        rows = await self.workers.db(
+            self.store.list_runs, job_id=job_id, statuses=statuses, before=before, limit=limit + 1
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {
+            "runs": [run_answer(r) for r in rows],
+            "next_cursor": rows[-1]["id"] if more and rows else None,
+        }
+
+    async def get(self, run_id: int) -> dict[str, Any]:
+        return run_answer(await self._row(run_id), detail=True)
+
+    async def read_log(self, run_id: int, offset: int, max_bytes: int) -> dict[str, Any]:
+        """Log bytes from ``offset`` (whole UTF-8 characters only), for live views."""
+        row = await self._row(run_id)
+        data, size = await self.workers.fs(_read_from, row.get("log_path"), offset, max_bytes)
+        data = _whole_characters(data, max_bytes)
+        is_finished = row["status"] not in ACTIVE_STATUSES
+        return {
+            "data": data.decode("utf-8", errors="replace"),
+            "offset": offset,
+            "next_offset": offset + len(data),
+            "size": size,
+            "finished": is_finished and offset + len(data) >= size,
+            "status": row["status"],
+        }
+
+    async def notebook_file(self, run_id: int) -> tuple[str, bytes]:
+        """The executed notebook of a notebook run: (file name, content)."""
+        row = await self._row(run_id)
+        path = launch.notebook_path(self.settings.runs_dir / str(run_id))
+        try:
+            content = await self.workers.fs(path.read_bytes)
+        except FileNotFoundError:
+            raise RunNotFoundError(
+                f"Run {run_id} has no executed notebook (it is not a notebook run, or it has not run yet)."
+            ) from None
+        stem = Path(str(row["pipeline_path"])).stem
+        return f"{stem}-run-{run_id}.ipynb", content
+
+    # -- deleting ------------------------------------------------------------------------
+    async def delete(self, run_id: int) -> None:
+        row = await self._row(run_id)
+        if row["status"] in ACTIVE_STATUSES and self.executor.active(run_id) is not None:
+            raise ConflictError(f"Run {run_id} is still {row['status']}; cancel it first.")
+        await self.workers.db(self.store.delete_run, run_id)
+        await self.workers.fs(remove_run_dirs, self.settings.runs_dir, [run_id])
+
+    async def clear(self, job_id: str | None = None) -> int:
+        """Delete finished runs (of one job, or all) with their logs; answer how many."""
+        victims = await self.workers.db(
+            self.store.delete_runs, job_id=job_id, exclude_statuses=[s.value for s in ACTIVE_STATUSES]
+        )
+        await self.workers.fs(remove_run_dirs, self.settings.runs_dir, [run_id for run_id, _ in victims])
+        return len(victims)
+
+
+def remove_run_dirs(runs_dir: Path, run_ids: list[int]) -> None:
+    """Remove the log folders of runs (blocking: on a file thread)."""
+    for run_id in run_ids:
+        shutil.rmtree(runs_dir / str(run_id), ignore_errors=True)

@@ -1,0 +1,94 @@
+"""What a run is started with: its command, environment, working folder and log header.
+
+Pure functions of the job definition and the settings (the file work they need is done
+by the caller), so the run executor stays about queueing and recording.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from .domain import JobDefinition
+from .settings import SchedulerSettings
+
+# Variables of the server's own environment that a pipeline must not inherit.
+_PRIVATE_ENV = ("JUPYTER_TOKEN",)
+STALE_CODE_NOTICE = (
+    "[amphi-scheduler] WARNING: the pipeline file changed after its code was generated; this "
+    "run uses the stored code. Regenerate it from the Scheduler panel.\n"
+)
+FRESH_CODE_NOTICE = "[amphi-scheduler] the stored code matches the pipeline file.\n"
+
+
+def command(
+    job: JobDefinition, settings: SchedulerSettings, target: Path, script: Path, run_dir: Path
+) -> list[str]:
+    """The argv of a run. A notebook runs through this package's nbclient runner, with the
+    server's Python; the notebook's own code runs in the job's kernel."""
+    if job.is_notebook:
+        argv = [
+            sys.executable,
+            "-m",
+            "pipeline_scheduler.notebook_runner",
+            str(target),
+            str(notebook_path(run_dir)),
+        ]
+        if job.spec.get("kernel_name"):
+            argv += ["--kernel", str(job.spec["kernel_name"])]
+        return argv
+    python = job.spec.get("python_executable") or settings.interpreter
+    return [str(python), "-u", str(script)]
+
+
+def notebook_path(run_dir: Path) -> Path:
+    """Where a notebook run keeps its executed notebook."""
+    return run_dir / "executed.ipynb"
+
+
+def environment(
+    job: JobDefinition, settings: SchedulerSettings, run_id: int, base: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The environment of a run, and the secret values to keep out of its log (values
+    under 4 characters are not masked: they would mask ordinary text)."""
+    env = dict(os.environ if base is None else base)
+    for name in _PRIVATE_ENV:
+        env.pop(name, None)
+    env.update(
+        PYTHONUNBUFFERED="1",
+        AMPHI_SCHEDULER_RUN_ID=str(run_id),
+        AMPHI_SCHEDULER_JOB_ID=job.id,
+        AMPHI_SCHEDULER_WORKSPACE=str(settings.root_dir),
+    )
+    env.update({k: str(v) for k, v in (job.spec.get("env") or {}).items()})
+    parameters = job.spec.get("parameters") or {}
+    for key, value in parameters.items():
+        env[key] = json.dumps(value) if isinstance(value, bool) else str(value)
+    if parameters:
+        env["AMPHI_PARAMETERS"] = json.dumps(parameters)
+    secrets = job.secret_env
+    env.update(secrets)
+    return env, [v for v in secrets.values() if len(v) >= 4]
+
+
+def working_dir(job: JobDefinition, settings: SchedulerSettings, target: Path) -> Path:
+    """The pipeline's own folder, or the job's ``working_dir`` (inside the workspace)."""
+    if job.spec.get("working_dir"):
+        return settings.root_dir / str(job.spec["working_dir"])
+    return target.parent
+
+
+def header(
+    job: JobDefinition, run_id: int, triggered_by: str, attempt: int, started: str, code_changed: bool | None
+) -> str:
+    """The first lines of a run's log: what runs, and whether an .ampln snapshot is stale."""
+    retry = f", attempt {attempt}" if attempt > 1 else ""
+    text = (
+        f"[amphi-scheduler] run {run_id} of '{job.name}' ({job.pipeline_path}), "
+        f"{triggered_by}{retry}, started {started}\n"
+    )
+    if code_changed is None:
+        return text
+    return (STALE_CODE_NOTICE if code_changed else FRESH_CODE_NOTICE) + text

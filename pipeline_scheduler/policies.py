@@ -1,0 +1,154 @@
+"""What happens after a run: each policy subscribes to the executor's ``RunFinished``.
+
+- ``RetryPolicy``: a failed attempt with retries left starts the next attempt after the
+  job's delay, doubled each time (a retry waiting for its delay does not survive a restart).
+- ``DependentsPolicy``: a final outcome fires the trigger jobs whose conditions it meets
+  (OR: any condition; AND: every condition's latest final outcome matches and is newer
+  than the job's last trigger, tracked by a persisted watermark), at any depth.
+- ``AlertPolicy``: a final failure or timeout POSTs to the job's or the global webhook,
+  from a network thread.
+- ``RetentionPolicy``: a job's finished runs beyond the per-job limit are pruned after
+  each of its runs; the age limit is applied every ``prune_interval_seconds``.
+
+Dependents and alerts act on a job's final outcome only (``RunFinished.will_retry``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from . import alerts
+from .domain import RunStatus, TriggeredBy, outcome_matches
+from .errors import JobNotFoundError
+from .execution import RunExecutor, RunFinished
+from .graph import DependencyGraph
+from .history import remove_run_dirs, run_answer
+from .settings import SchedulerSettings
+from .store import Store
+from .workers import Background, Workers
+
+
+class RetryPolicy:
+    def __init__(self, executor: RunExecutor, background: Background) -> None:
+        self.executor = executor
+        self.background = background
+
+    async def on_run_finished(self, event: RunFinished) -> None:
+        if not event.will_retry:
+            return
+        delay = float(event.job.spec.get("retry_delay_seconds") or 0) * (2 ** (event.attempt - 1))
+        self.background.spawn(self._retry_later(event.job.id, event.attempt + 1, delay))
+
+    async def _retry_later(self, job_id: str, attempt: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.executor.start(job_id, TriggeredBy.RETRY, scheduled_for=time.time(), attempt=attempt)
+        except JobNotFoundError:
+            pass  # deleted while waiting
+
+
+class DependentsPolicy:
+    def __init__(self, store: Store, workers: Workers, graph: DependencyGraph, executor: RunExecutor) -> None:
+        self.store = store
+        self.workers = workers
+        self.graph = graph
+        self.executor = executor
+
+    async def on_run_finished(self, event: RunFinished) -> None:
+        if event.will_retry or not (event.status == RunStatus.SUCCESS or event.status.is_failed):
+            return
+        upstream = event.job.id
+        for dependent_id in sorted(self.graph.dependents_of(upstream)):
+            dependent = await self.workers.db(self.store.get_job, dependent_id, False)
+            if dependent is None or dependent.paused or not dependent.is_trigger_only:
+                continue
+            conditions = dependent.spec.get("trigger_conditions") or []
+            if (dependent.spec.get("logical_operator") or "OR") == "OR":
+                fire = any(
+                    c["job_id"] == upstream and outcome_matches(event.status, c["on"]) for c in conditions
+                )
+            else:
+                latest = await self.workers.db(
+                    self.store.latest_final_runs, [c["job_id"] for c in conditions]
+                )
+                fire = all(
+                    c["job_id"] in latest
+                    and latest[c["job_id"]][0] > dependent.trigger_watermark
+                    and outcome_matches(latest[c["job_id"]][1], c["on"])
+                    for c in conditions
+                )
+            if fire:
+                await self.workers.db(
+                    self.store.set_job_fields, dependent_id, trigger_watermark=event.run["id"]
+                )
+                await self.executor.start(dependent_id, TriggeredBy.TRIGGER)
+
+
+class AlertPolicy:
+    def __init__(
+        self, settings: SchedulerSettings, workers: Workers, background: Background, log: logging.Logger
+    ) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.background = background
+        self.log = log
+
+    async def on_run_finished(self, event: RunFinished) -> None:
+        if event.will_retry or not event.status.is_failed:
+            return
+        url = event.job.spec.get("webhook_url") or self.settings.alert_webhook_url
+        if not url:
+            return
+        payload = {
+            "event": "run_failed" if event.status == RunStatus.FAILURE else "run_timed_out",
+            "job": {"id": event.job.id, "name": event.job.name, "pipeline_path": event.job.pipeline_path},
+            "run": run_answer(event.run),
+            "error_tail": (event.run.get("error_tail") or "")[-2000:],
+        }
+        self.background.spawn(self.workers.network(alerts.post_json, str(url), payload, self.log))
+
+
+class RetentionPolicy:
+    prune_interval_seconds = 600.0
+
+    def __init__(
+        self, settings: SchedulerSettings, store: Store, workers: Workers, log: logging.Logger
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.workers = workers
+        self.log = log
+        self._last_full_prune = 0.0
+
+    async def on_run_finished(self, event: RunFinished) -> None:
+        keep = self.settings.retention_max_runs_per_job
+        if keep > 0:
+            victims = await self.workers.db(self.store.prune_job_runs, event.job.id, keep)
+            if victims:
+                await self.workers.fs(remove_run_dirs, self.settings.runs_dir, victims)
+        if self.is_due:
+            await self.prune()
+
+    @property
+    def is_due(self) -> bool:
+        return time.time() - self._last_full_prune > self.prune_interval_seconds
+
+    async def prune(self) -> int:
+        """Prune finished runs beyond the per-job count and older than the age limit."""
+        s = self.settings
+        self._last_full_prune = time.time()
+        cutoff = time.time() - s.retention_max_age_days * 86400 if s.retention_max_age_days > 0 else None
+        if s.retention_max_runs_per_job <= 0 and cutoff is None:
+            return 0
+        try:
+            victims = await self.workers.db(
+                self.store.prune_runs, keep_per_job=s.retention_max_runs_per_job, older_than=cutoff
+            )
+        except Exception:
+            self.log.exception("Could not apply the run retention")
+            return 0
+        if victims:
+            await self.workers.fs(remove_run_dirs, s.runs_dir, [v[0] for v in victims])
+        return len(victims)

@@ -1,0 +1,220 @@
+"""The scheduler's settings: traitlets, defined once.
+
+``SchedulerSettings`` is a traitlets ``Configurable`` with every setting of the scheduler.
+The Jupyter server extension (``extension.PipelineSchedulerApp``) inherits these traits,
+so they are read from ``jupyter_server_config.py`` (``c.PipelineSchedulerApp.timezone``)
+and the command line (``--PipelineSchedulerApp.max_concurrent_runs=4``) the usual way,
+and hands the core a plain ``SchedulerSettings`` copied trait by trait (generically, not
+field by field). Tests and the CLI build one directly: ``SchedulerSettings(workspace_dir=...)``.
+
+Values that depend on others (the database URL from ``dbPath``, the log folder under the
+workspace, the default zone) are resolved by properties here, in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from traitlets import Bool, Enum, Float, Integer, List, Unicode, default
+from traitlets.config import Configurable
+
+DATA_DIR_NAME = ".amphi"
+
+
+def local_zone_name() -> str:
+    """The server's IANA zone name (UTC when it cannot be told)."""
+    try:
+        import tzlocal
+
+        return str(tzlocal.get_localzone_name() or "UTC")
+    except Exception:
+        return "UTC"
+
+
+class SchedulerSettings(Configurable):
+    """Every setting of the scheduler (see the README's Configuration table)."""
+
+    workspace_dir = Unicode(
+        "",
+        config=True,
+        help="Folder whose files can be scheduled (default: the server's root_dir).",
+    )
+    db_url = Unicode(
+        "",
+        config=True,
+        help="SQLAlchemy URL of the database for jobs and runs "
+        "(default: sqlite:///<workspace>/.amphi/scheduler.sqlite).",
+    )
+    dbPath = Unicode(  # noqa: N815 - the original system's setting name
+        "",
+        config=True,
+        help="Path of an SQLite database file (the original amphi-scheduler setting); "
+        "db_url wins when both are set.",
+    )
+    timezone = Unicode(
+        "",
+        config=True,
+        help="IANA time zone for schedules that do not name one (default: the server's zone).",
+    )
+    log_dir = Unicode("", config=True, help="Folder for run logs (default: <workspace>/.amphi/runs).")
+    max_log_bytes = Integer(
+        50 * 1024 * 1024,
+        config=True,
+        help="Largest log file kept per run; later output is discarded after a marker.",
+    )
+    tail_bytes = Integer(
+        64 * 1024,
+        config=True,
+        help="Bytes of the end of stdout and of stderr kept with each run for the API.",
+    )
+    allowed_extensions = List(
+        Unicode(),
+        default_value=[".py", ".ampln", ".ipynb"],
+        config=True,
+        help="File extensions that can be scheduled.",
+    )
+    allow_inline_code = Bool(
+        True,
+        config=True,
+        help="Accept generated Python code (python_code) for .ampln pipelines.",
+    )
+    max_code_bytes = Integer(5 * 1024 * 1024, config=True, help="Largest python_code accepted for a job.")
+    python_executable = Unicode(
+        "", config=True, help="Interpreter that runs pipelines (default: the server's Python)."
+    )
+    max_concurrent_runs = Integer(
+        0,
+        config=True,
+        help="Pipelines running at once; more wait in a queue (default: number of CPUs).",
+    )
+    default_timeout_seconds = Float(0.0, config=True, help="Stop runs after this many seconds (0: no limit).")
+    misfire_grace_time = Integer(
+        60,
+        config=True,
+        help="Seconds after a missed fire time during which the run still starts.",
+    )
+    kill_grace_seconds = Float(
+        5.0, config=True, help="Seconds between SIGTERM and SIGKILL when a run is stopped."
+    )
+    pipe_grace_seconds = Float(
+        5.0,
+        config=True,
+        help="Seconds to keep reading a run's output after its process exited (children that "
+        "inherited the pipes may still write), before the log is closed.",
+    )
+    catchup = Enum(
+        ["run_once", "skip"],
+        default_value="run_once",
+        config=True,
+        help="Default for fire times missed while no server ran (within misfire_grace_time): "
+        "run once at start-up, or record them as skipped. Jobs can override it.",
+    )
+    retention_max_runs_per_job = Integer(
+        500,
+        config=True,
+        help="Finished runs kept per job (older ones and their logs are pruned; 0: no limit).",
+    )
+    retention_max_age_days = Float(
+        90.0, config=True, help="Finished runs older than this many days are pruned (0: no limit)."
+    )
+    alert_webhook_url = Unicode(
+        "",
+        config=True,
+        help="URL that receives a JSON POST when a run fails or times out (jobs can set their own).",
+    )
+    shutdown_policy = Enum(
+        ["cancel", "wait"],
+        default_value="cancel",
+        config=True,
+        help="On a clean server stop: cancel running pipelines, or wait for them to finish.",
+    )
+    lock_poll_seconds = Float(
+        2.0,
+        config=True,
+        help="How often a standby server checks whether it can take over the scheduler, and "
+        "how often the active one looks for job changes made through other servers.",
+    )
+    sqlite_busy_timeout_seconds = Float(
+        10.0,
+        config=True,
+        help="How long an SQLite write waits for a lock held by another process before the "
+        "request answers 503.",
+    )
+    run_scheduler = Bool(
+        True,
+        config=True,
+        help="Fire jobs from this server when it holds the workspace's scheduler lock "
+        "(False: serve the API only, never fire).",
+    )
+
+    @default("timezone")
+    def _default_timezone(self) -> str:
+        return local_zone_name()
+
+    # -- resolved values -----------------------------------------------------------------
+    @property
+    def root_dir(self) -> Path:
+        return Path(self.workspace_dir or os.getcwd()).expanduser().resolve()
+
+    @property
+    def amphi_dir(self) -> Path:
+        return self.root_dir / DATA_DIR_NAME
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return str(self.db_url)
+        if self.dbPath:
+            return f"sqlite:///{Path(self.dbPath).expanduser().resolve()}"
+        return f"sqlite:///{self.amphi_dir / 'scheduler.sqlite'}"
+
+    @property
+    def runs_dir(self) -> Path:
+        return Path(self.log_dir).expanduser().resolve() if self.log_dir else self.amphi_dir / "runs"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.amphi_dir / "scheduler.lock"
+
+    @property
+    def zone_name(self) -> str:
+        return str(self.timezone or local_zone_name())
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone_name)
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        return tuple(e if e.startswith(".") else f".{e}" for e in self.allowed_extensions)
+
+    @property
+    def interpreter(self) -> str:
+        return str(self.python_executable or sys.executable)
+
+    @property
+    def concurrency(self) -> int:
+        return max(1, int(self.max_concurrent_runs or (os.cpu_count() or 2)))
+
+    @property
+    def timeout_default(self) -> float | None:
+        return float(self.default_timeout_seconds) or None
+
+    # -- copies --------------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        """Every setting's value, by name."""
+        return {name: getattr(self, name) for name in SchedulerSettings.class_trait_names(config=True)}
+
+    @classmethod
+    def of(cls, source: Any, **overrides: Any) -> SchedulerSettings:
+        """A plain copy of the settings of ``source`` (the extension app, or another copy)."""
+        values = {name: getattr(source, name) for name in cls.class_trait_names(config=True)}
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **overrides: Any) -> SchedulerSettings:
+        return SchedulerSettings.of(self, **overrides)
