@@ -9,17 +9,9 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import type { components } from './generated/openapi';
 import { notebookFileName } from './payload';
-import type {
-  CatchupPolicy,
-  DateType,
-  JobSpec,
-  LogicalOperator,
-  ParameterValue,
-  ScheduleSpec,
-  ScheduleType,
-  TriggerCondition
-} from './payload';
+import type { JobSpec, ScheduleSpec } from './payload';
 
 export type {
   CatchupPolicy,
@@ -32,18 +24,15 @@ export type {
   TriggerCondition
 } from './payload';
 
-export type RunStatus =
-  | 'queued'
-  | 'running'
-  | 'success'
-  | 'failure'
-  | 'cancelled'
-  | 'timeout'
-  | 'interrupted'
-  | 'skipped';
+/**
+ * The answer types are generated from the OpenAPI document (docs/openapi.json,
+ * itself generated from the server's pydantic models): `jlpm gen:types`
+ * rewrites src/generated/openapi.ts, and a server test fails when it drifts.
+ */
+type Schemas = components['schemas'];
 
-export type TriggeredBy =
-  'schedule' | 'manual' | 'trigger' | 'catchup' | 'retry';
+export type RunStatus = Schemas['RunStatus'];
+export type TriggeredBy = Schemas['TriggeredBy'];
 
 export const ACTIVE_STATUSES: ReadonlyArray<RunStatus> = ['queued', 'running'];
 
@@ -51,124 +40,38 @@ export function isActiveStatus(status: string): boolean {
   return (ACTIVE_STATUSES as string[]).includes(status);
 }
 
-export interface LastRun {
-  id: number;
-  status: RunStatus;
-  finished_at: string | null;
-}
+export type LastRun = Schemas['LastRun'];
+/** A queued or running run of a job. */
+export type ActiveRun = Schemas['ActiveRun'];
+/** A job as the server lists it (`GET jobs`). */
+export type Job = Schemas['Job'];
+/** A job as `GET jobs/{id}` and every write answer it: with `python_code`. */
+export type JobDetail = Schemas['JobDetail'];
+/** A run as the history lists it. */
+export type Run = Schemas['Run'];
+/** A run with the tails of its output (`GET runs/{id}`). */
+export type RunDetail = Schemas['RunDetail'];
+export type SchedulePreview = Schemas['Preview'];
+export type RunsPage = Schemas['RunList'];
+export type LogChunk = Schemas['RunLog'];
+export type WaitedRunResult = Schemas['RunNowResult'];
+export type SchedulerConfig = Schemas['Config'];
+export type SuccessAnswer = Schemas['Success'];
+/** An error answer: the message, and what is wrong with each field. */
+export type ErrorAnswer = Schemas['Error'];
 
-/** A job as the server answers it. */
-export interface Job {
-  id: string;
-  name: string;
-  pipeline_path: string;
-  python_code?: string | null;
-  description?: string | null;
-  schedule_type: ScheduleType;
-  date_type?: DateType | null;
-  run_date?: string | null;
-  interval_days?: number | null;
-  interval_seconds?: number | null;
-  cron_expression?: string | null;
-  logical_operator?: LogicalOperator | null;
-  trigger_conditions?: TriggerCondition[] | null;
-  timezone?: string | null;
-  max_instances?: number | null;
-  coalesce?: boolean | null;
-  misfire_grace_time?: number | null;
-  next_run_time: string | null;
-  trigger: string;
-  schedule_description: string;
-  paused: boolean;
-  last_run: LastRun | null;
-  created_at: string;
-  updated_at: string;
-  code_hash?: string | null;
-  pipeline_changed?: boolean | null;
-  catchup?: CatchupPolicy | null;
-  timeout_seconds?: number | null;
-  max_retries?: number | null;
-  retry_delay_seconds?: number | null;
-  env?: Record<string, string> | null;
-  /** The names of the secret variables; their values are never answered. */
-  secret_env_keys?: string[];
-  parameters?: Record<string, ParameterValue> | null;
-  python_executable?: string | null;
-  working_dir?: string | null;
-  kernel_name?: string | null;
-  webhook_url?: string | null;
-}
-
-export interface Run {
-  id: number;
-  job_id: string;
-  job_name: string;
-  pipeline_path: string;
-  status: RunStatus;
-  triggered_by: TriggeredBy;
-  scheduled_for: string | null;
-  created_at?: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  exit_code: number | null;
-  duration_seconds: number | null;
-  log_size: number;
-  log_truncated: boolean;
-  pipeline_changed: boolean | null;
-  /** 1 for the first attempt, 2 for the first retry, ... */
-  attempt?: number;
-  /** Why it ended the way it did, e.g. why it was skipped. */
-  message?: string | null;
-  /** A notebook run whose executed notebook can be downloaded. */
-  has_notebook?: boolean;
-  /** detail answer only */
-  output?: string;
-  /** detail answer only */
-  error?: string;
-}
-
-export interface SchedulePreview {
-  description: string;
-  trigger: string;
-  next_run_times: string[];
-  timezone: string;
-}
-
-export interface RunsPage {
-  runs: Run[];
-  next_cursor: number | null;
-}
+/**
+ * The form's JobSpec (payload.ts) must stay a valid body for the server's
+ * JobSpec: this type does not compile when they drift apart.
+ */
+export type JobSpecMatchesContract = Assignable<JobSpec, Schemas['JobSpec']>;
+type Assignable<T extends U, U> = T;
 
 export interface RunsQuery {
   job_id?: string;
   status?: string;
   limit?: number;
   before?: number;
-}
-
-export interface LogChunk {
-  data: string;
-  offset: number;
-  next_offset: number;
-  size: number;
-  finished: boolean;
-  status: RunStatus;
-}
-
-export interface WaitedRunResult {
-  success: boolean;
-  output: string;
-  error: string;
-  exit_code: number | null;
-  run_id: number;
-}
-
-export interface SchedulerConfig {
-  amphi_dir: string;
-  timezone: string;
-  allowed_extensions: string[];
-  scheduler_state: 'active' | 'standby';
-  version: string;
 }
 
 /** A file answered by the server, for a download. */
@@ -266,17 +169,18 @@ function query(params: Record<string, string | number | undefined>): string {
 const id = (value: string | number) => encodeURIComponent(String(value));
 
 export const api = {
-  listJobs: () => requestAPI<{ jobs: Job[] }>('jobs'),
-  getJob: (jobId: string) => requestAPI<Job>(`jobs/${id(jobId)}`),
-  createJob: (spec: JobSpec) => requestAPI<Job>('jobs', jsonBody('POST', spec)),
+  listJobs: () => requestAPI<Schemas['JobList']>('jobs'),
+  getJob: (jobId: string) => requestAPI<JobDetail>(`jobs/${id(jobId)}`),
+  createJob: (spec: JobSpec) =>
+    requestAPI<JobDetail>('jobs', jsonBody('POST', spec)),
   updateJob: (jobId: string, spec: Partial<JobSpec>) =>
-    requestAPI<Job>(`jobs/${id(jobId)}`, jsonBody('PUT', spec)),
+    requestAPI<JobDetail>(`jobs/${id(jobId)}`, jsonBody('PUT', spec)),
   deleteJob: (jobId: string) =>
-    requestAPI<{ success: boolean }>(`jobs/${id(jobId)}`, { method: 'DELETE' }),
+    requestAPI<SuccessAnswer>(`jobs/${id(jobId)}`, { method: 'DELETE' }),
   pauseJob: (jobId: string) =>
-    requestAPI<Job>(`jobs/${id(jobId)}/pause`, { method: 'POST' }),
+    requestAPI<JobDetail>(`jobs/${id(jobId)}/pause`, { method: 'POST' }),
   resumeJob: (jobId: string) =>
-    requestAPI<Job>(`jobs/${id(jobId)}/resume`, { method: 'POST' }),
+    requestAPI<JobDetail>(`jobs/${id(jobId)}/resume`, { method: 'POST' }),
   previewSchedule: (spec: ScheduleSpec) =>
     requestAPI<SchedulePreview>('schedule/preview', jsonBody('POST', spec)),
   /** Start a run without waiting: the answer is the Run, already running. */
@@ -299,16 +203,15 @@ export const api = {
         before: q.before
       })}`
     ),
-  getRun: (runId: number) => requestAPI<Run>(`runs/${id(runId)}`),
+  getRun: (runId: number) => requestAPI<RunDetail>(`runs/${id(runId)}`),
   deleteRun: (runId: number) =>
-    requestAPI<{ success: boolean }>(`runs/${id(runId)}`, { method: 'DELETE' }),
+    requestAPI<SuccessAnswer>(`runs/${id(runId)}`, { method: 'DELETE' }),
   clearRuns: (jobId?: string) =>
-    requestAPI<{ success: boolean; deleted: number }>(
-      `runs${query({ job_id: jobId })}`,
-      { method: 'DELETE' }
-    ),
+    requestAPI<Schemas['DeletedRuns']>(`runs${query({ job_id: jobId })}`, {
+      method: 'DELETE'
+    }),
   cancelRun: (runId: number) =>
-    requestAPI<Run>(`runs/${id(runId)}/cancel`, { method: 'POST' }),
+    requestAPI<RunDetail>(`runs/${id(runId)}/cancel`, { method: 'POST' }),
   /** The executed notebook of a notebook run, named for the download. */
   getRunNotebook: async (
     runId: number,
