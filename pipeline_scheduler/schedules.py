@@ -212,7 +212,13 @@ def parse_schedule(
         return Schedule("trigger", tz_name, None, _trigger_sentence(spec, job_name))
     if kind == "interval":
         seconds = _whole_number(spec, "interval_seconds", MAX_INTERVAL_SECONDS, "an interval schedule")
-        trigger = IntervalTrigger(seconds=seconds, timezone=UTC, start_date=now + timedelta(seconds=seconds))
+        try:
+            first = now + timedelta(seconds=seconds)
+        except OverflowError:
+            raise InvalidScheduleError(
+                "interval_seconds: the first run would fall after the year 9999."
+            ) from None
+        trigger = IntervalTrigger(seconds=seconds, timezone=UTC, start_date=first)
         return Schedule(kind, tz_name, trigger, _every(seconds))
     if kind == "cron":
         crontab = CrontabTrigger(spec.get("cron_expression"), tz)
@@ -229,7 +235,12 @@ def parse_schedule(
         else:
             # Without a start the first run is N days from now, at now's wall time.
             start = now.astimezone(tz)
-            start = datetime.combine(start.date() + timedelta(days=days), start.time(), tzinfo=tz)
+            try:
+                start = datetime.combine(start.date() + timedelta(days=days), start.time(), tzinfo=tz)
+            except OverflowError:
+                raise InvalidScheduleError(
+                    "interval_days: the first run would fall after the year 9999."
+                ) from None
             description = every
         trigger = EveryNDaysTrigger(start.date(), days, start.time(), tz)
         return Schedule(kind, tz_name, trigger, description)
@@ -291,7 +302,7 @@ def next_fire_times(trigger: BaseTrigger | None, count: int, now: datetime) -> l
                 break
             times.append(nxt)
             previous = current = nxt
-    except OverflowError:
+    except (OverflowError, ValueError):
         pass  # APScheduler's own triggers at the end of the calendar: the list just ends
     return times
 
@@ -324,6 +335,10 @@ def _join(parts: list[str]) -> str:
 
 
 def _named(values: list[int], name: Callable[[int], str]) -> str:
+    steps = {b - a for a, b in zip(values, values[1:], strict=False)}
+    if len(values) >= 5 and len(steps) == 1 and steps != {1}:
+        # An arithmetic run such as */2: '1, 3, 5, ..., 31'.
+        return ", ".join(name(v) for v in values[:3]) + f", ..., {name(values[-1])}"
     parts: list[str] = []
     for low, high in _runs(values):
         if high - low >= 2:

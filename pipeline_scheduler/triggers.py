@@ -42,6 +42,7 @@ Semantics, and where they come from:
 
 from __future__ import annotations
 
+import calendar
 import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
@@ -248,8 +249,16 @@ def _parse_cron_cached(expression: str) -> CronRule:
         wall_time=not (minute.startswith("*") or hour.startswith("*")),
     )
     if rule.days_and and min(rule.days) > max(_MAX_MONTH_LENGTH[m - 1] for m in rule.months):
-        months = ", ".join(_MONTH_NAMES[m - 1].capitalize() for m in sorted(rule.months))
-        raise _refuse(f"{expression.strip()!r} never fires: no month in {months} has a day {min(rule.days)}.")
+        months = [calendar.month_name[m] for m in sorted(rule.months)]
+        day = min(rule.days)
+        which = (
+            f"{months[0]} has no day {day}"
+            if len(months) == 1
+            else f"none of {', '.join(months[:-1])} and {months[-1]} has a day {day}"
+        )
+        raise _refuse(
+            f"{expression.strip()!r} never fires: {which}; check the day-of-month and month fields."
+        )
     return rule
 
 
