@@ -457,3 +457,75 @@ def test_concurrent_runs_are_independent(tmp_path: Path) -> None:
     assert (ob.status, ob.exit_code, ob.output_tail) == ("failure", 4, "B\n")
     assert ra.log_path.read_text() == "A\n"
     assert rb.log_path.read_text().startswith("B\n")
+
+
+def test_secrets_are_masked_even_when_a_read_cuts_them_in_two(tmp_path: Path) -> None:
+    secret = "s3cr3t-VALUE-42"
+    path = script(
+        tmp_path,
+        f"""
+        import sys, time
+        sys.stdout.write("token={secret[:6]}")
+        sys.stdout.flush()
+        time.sleep(0.3)  # the runner reads the first half on its own
+        sys.stdout.write("{secret[6:]} end\\n")
+        print("err {secret}", file=sys.stderr)
+        sys.stdout.write("tail {secret[:3]}")
+        """,
+    )
+    req = request(tmp_path, path, redact=[secret])
+    outcome, _ = run(req)
+    assert outcome.status == "success"
+    assert outcome.output_tail == f"token=*** end\ntail {secret[:3]}"
+    assert outcome.error_tail == "err ***\n"
+    log = req.log_path.read_text()
+    assert secret not in log and "token=*** end" in log and "err ***" in log
+
+
+def test_a_cancelled_task_leaves_no_process_behind(tmp_path: Path) -> None:
+    """When the task running a run is cancelled (not runner.cancel), the group is killed."""
+    path = script(tmp_path, "import os, time\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+    req = request(tmp_path, path)
+
+    async def main() -> list[int]:
+        runner = LocalSubprocessRunner()
+        try:
+            task = await start(runner, req, tmp_path / "pid")
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return runner.running_ids()
+        finally:
+            await runner.shutdown()
+
+    assert asyncio.run(main()) == []
+    pid = read_pid(tmp_path / "pid")
+    try:
+        assert wait_pid_gone(pid)
+    finally:
+        kill_if_alive(pid)
+
+
+def test_a_failing_on_started_leaves_no_process_behind(tmp_path: Path) -> None:
+    path = script(tmp_path, "import os, time\nopen('pid', 'w').write(str(os.getpid()))\ntime.sleep(60)\n")
+    req = request(tmp_path, path)
+
+    async def main() -> None:
+        runner = LocalSubprocessRunner()
+
+        async def on_started() -> None:
+            await wait_for_file(tmp_path / "pid")
+            raise RuntimeError("database is locked")
+
+        try:
+            with pytest.raises(RuntimeError, match="database is locked"):
+                await runner.run(req, on_started)
+        finally:
+            await runner.shutdown()
+
+    asyncio.run(main())
+    pid = read_pid(tmp_path / "pid")
+    try:
+        assert wait_pid_gone(pid)
+    finally:
+        kill_if_alive(pid)
