@@ -98,9 +98,15 @@ class LocalServer:
 
     def start(self) -> float:
         cmd = [
-            sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}",
-            "--ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.workspace}", "--ServerApp.open_browser=False",
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            f"--port={self.port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.workspace}",
+            "--ServerApp.open_browser=False",
             "--ServerApp.jpserver_extensions={'pipeline_scheduler': True}",
             *self.extra,
         ]
@@ -183,8 +189,7 @@ def bench_stall(client: Client, ws: Path, quick: bool) -> list[Figure]:
     poller.start()
     time.sleep(0.5)
     waiters = [
-        threading.Thread(target=client.api, args=("POST", f"run/{j['id']}", {"wait": True}))
-        for j in manual
+        threading.Thread(target=client.api, args=("POST", f"run/{j['id']}", {"wait": True})) for j in manual
     ]
     for w in waiters:
         w.start()
@@ -197,19 +202,38 @@ def bench_stall(client: Client, ws: Path, quick: bool) -> list[Figure]:
         client.api("POST", f"jobs/{j['id']}/pause")
     worst, p99 = max(latencies) * 1000, percentile(latencies, 0.99) * 1000
     return [
-        Figure("event-loop stall: max GET /api/status (4 pipelines running)", f"{worst:.1f} ms", "< 100 ms", worst < 100),
-        Figure("event-loop stall: p99 GET /api/status", f"{p99:.1f} ms ({len(latencies)} polls)", "< 20 ms", p99 < 20),
+        Figure(
+            "event-loop stall: max GET /api/status (4 pipelines running)",
+            f"{worst:.1f} ms",
+            "< 100 ms",
+            worst < 100,
+        ),
+        Figure(
+            "event-loop stall: p99 GET /api/status",
+            f"{p99:.1f} ms ({len(latencies)} polls)",
+            "< 20 ms",
+            p99 < 20,
+        ),
     ]
 
 
 def bench_memory(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
     if server is None:
-        return [Figure("server memory while a pipeline prints 200 MiB", "needs a local server", "< 30 MiB", None)]
+        return [
+            Figure("server memory while a pipeline prints 200 MiB", "needs a local server", "< 30 MiB", None)
+        ]
     mib = 50 if quick else 200
-    write(ws, "loud.py", f"import sys\nblock = b'x' * 1023 + b'\\n'\nfor _ in range({mib} * 1024):\n    sys.stdout.buffer.write(block)\n")
+    write(
+        ws,
+        "loud.py",
+        "import sys\nblock = b'x' * 1023 + b'\\n'\n"
+        f"for _ in range({mib} * 1024):\n    sys.stdout.buffer.write(block)\n",
+    )
     j = job(client, "loud", "loud.py")
     db = ws / ".amphi" / "scheduler.sqlite"
-    db_before = db.stat().st_size + (Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0)
+    db_before = db.stat().st_size + (
+        Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0
+    )
     before = server.rss_bytes()
     peak = before
     done = threading.Event()
@@ -225,11 +249,18 @@ def bench_memory(client: Client, ws: Path, server: LocalServer | None, quick: bo
     client.api("POST", f"run/{j['id']}", {"wait": True})
     done.set()
     sampler.join()
-    db_after = db.stat().st_size + (Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0)
+    db_after = db.stat().st_size + (
+        Path(str(db) + "-wal").stat().st_size if Path(str(db) + "-wal").exists() else 0
+    )
     growth = (peak - before) / 2**20
     db_growth = (db_after - db_before) / 2**20
     return [
-        Figure(f"server RSS growth while a pipeline prints {mib} MiB", f"{growth:.1f} MiB", "< 30 MiB", growth < 30),
+        Figure(
+            f"server RSS growth while a pipeline prints {mib} MiB",
+            f"{growth:.1f} MiB",
+            "< 30 MiB",
+            growth < 30,
+        ),
         Figure("database growth for that run", f"{db_growth:.2f} MiB", "< 1 MiB", db_growth < 1),
     ]
 
@@ -253,7 +284,12 @@ def bench_jobs(client: Client, ws: Path, server: LocalServer | None, quick: bool
     for i in range(15):
         client.api("POST", f"jobs/{listed[i * 97]['id']}/{'pause' if i % 2 == 0 else 'resume'}")
         changed.append(client.timed("GET", "pipeline-scheduler/jobs"))
-    body = {"name": "bench post", "pipeline_path": "noop.py", "schedule_type": "cron", "cron_expression": "5 4 * * *"}
+    body = {
+        "name": "bench post",
+        "pipeline_path": "noop.py",
+        "schedule_type": "cron",
+        "cron_expression": "5 4 * * *",
+    }
     # Each POST follows an authenticated GET config, the cost of any request here: the
     # two medians come from the same moments, so a slower machine shows in both.
     posts, configs = [], []
@@ -270,8 +306,18 @@ def bench_jobs(client: Client, ws: Path, server: LocalServer | None, quick: bool
     p = statistics.median(posts) * 1000
     return [
         Figure(f"GET jobs with {count:,} jobs, none changed (median)", f"{u:.1f} ms", "< 100 ms", u < 100),
-        Figure(f"GET jobs with {count:,} jobs, one paused before each (median)", f"{c:.1f} ms", "< 100 ms", c < 100),
-        Figure(f"GET jobs with {count:,} jobs, one added before each (median)", f"{a:.1f} ms", "< 100 ms", a < 100),
+        Figure(
+            f"GET jobs with {count:,} jobs, one paused before each (median)",
+            f"{c:.1f} ms",
+            "< 100 ms",
+            c < 100,
+        ),
+        Figure(
+            f"GET jobs with {count:,} jobs, one added before each (median)",
+            f"{a:.1f} ms",
+            "< 100 ms",
+            a < 100,
+        ),
         Figure(
             f"POST jobs with {count:,} jobs present (median)",
             f"{p:.1f} ms (an authenticated GET config: {baseline:.1f} ms)",
@@ -284,7 +330,11 @@ def bench_jobs(client: Client, ws: Path, server: LocalServer | None, quick: bool
 def bench_runs_list(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
     count = 20_000 if quick else 100_000
     if server is None:
-        return [Figure("GET runs?limit=50 with 100,000 runs", "needs a local server (seeds the DB)", "< 30 ms", None)]
+        return [
+            Figure(
+                "GET runs?limit=50 with 100,000 runs", "needs a local server (seeds the DB)", "< 30 ms", None
+            )
+        ]
     write(ws, "noop.py", "pass\n")
     j = job(client, "history", "noop.py")
     db = sqlite3.connect(ws / ".amphi" / "scheduler.sqlite", timeout=30)
@@ -302,7 +352,10 @@ def bench_runs_list(client: Client, ws: Path, server: LocalServer | None, quick:
     db.commit()
     db.close()
     times = [client.timed("GET", "pipeline-scheduler/runs?limit=50") for _ in range(30)]
-    filtered = [client.timed("GET", f"pipeline-scheduler/runs?limit=50&job_id={j['id']}&status=success") for _ in range(30)]
+    filtered = [
+        client.timed("GET", f"pipeline-scheduler/runs?limit=50&job_id={j['id']}&status=success")
+        for _ in range(30)
+    ]
     m, f = statistics.median(times) * 1000, statistics.median(filtered) * 1000
     return [
         Figure(f"GET runs?limit=50 with {count:,} runs (median)", f"{m:.1f} ms", "< 30 ms", m < 30),
@@ -325,7 +378,12 @@ def bench_overhead(client: Client, ws: Path, server: LocalServer | None, quick: 
         runs.append(time.perf_counter() - start)
     b, r = statistics.median(bare) * 1000, statistics.median(runs) * 1000
     return [
-        Figure("no-op run, request to recorded finish (median)", f"{r:.1f} ms (bare interpreter {b:.1f} ms, +{r - b:.1f} ms)", "< bare + 25 ms", r < b + 25),
+        Figure(
+            "no-op run, request to recorded finish (median)",
+            f"{r:.1f} ms (bare interpreter {b:.1f} ms, +{r - b:.1f} ms)",
+            "< bare + 25 ms",
+            r < b + 25,
+        ),
     ]
 
 
@@ -355,37 +413,18 @@ def bare_drain(python: str, script: Path, env: dict[str, str], count: int, width
     return elapsed
 
 
-def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
-    """200 no-op runs started at once through the API, against 200 bare interpreter starts
-    (as many at a time as the machine has cores) measured in the same run."""
-    count = 50 if quick else 200
-    write(ws, "noop.py", "pass\n")
-    # A cron job that never fires during the bench; manual runs are not limited by
-    # max_instances, which only applies to scheduled and triggered fires.
-    j = job(client, "launch drain", "noop.py", max_instances=1)
-    settings = client.api("GET", "config")
-    width = int(settings.get("max_concurrent_runs") or 0)
-    if server is not None and width != os.cpu_count():
-        raise RuntimeError(f"the server runs {width} at a time, not one per core ({os.cpu_count()})")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "AMPHI_SCHEDULER_RUN_ID": "0"}
-    env.pop("JUPYTER_TOKEN", None)
-    bare_before = bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2)
-
-    # Fire the requests from a few threads, as fast as the server takes them.
-    ids: list[int] = []
+def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]:
+    """Start ``count`` runs of a job at once (from 4 client threads); answer the seconds
+    from the first request to the last recorded finish, and those the POSTs took."""
     errors: list[str] = []
-    lock = threading.Lock()
     share = [count // 4 + (1 if i < count % 4 else 0) for i in range(4)]
 
     def fire(n: int) -> None:
         for _ in range(n):
             try:
-                run = client.api("POST", f"run/{j['id']}", {"wait": False})
-                with lock:
-                    ids.append(int(run["id"]))
+                client.api("POST", f"run/{job_id}", {"wait": False})
             except Exception as err:  # counted below
-                with lock:
-                    errors.append(str(err))
+                errors.append(str(err))
 
     threads = [threading.Thread(target=fire, args=(n,)) for n in share]
     start_wall, start = time.time(), time.perf_counter()
@@ -393,34 +432,62 @@ def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bo
         t.start()
     for t in threads:
         t.join()
+    posted = time.perf_counter() - start
     if errors:
         raise RuntimeError(f"{len(errors)} of {count} POST run failed: {errors[0]}")
-    posted = time.perf_counter() - start
-    # Every run is recorded (queued) before its POST answers, so no queued or running run
-    # of the job left means all of them finished. Poll sparsely: each poll costs the
-    # server a request and a database hop.
+    # Every run is recorded (queued) before its POST answers, so once no run of the job is
+    # queued or running, all have finished. Polled sparsely: each poll costs the server a
+    # request and a database hop.
     deadline = time.time() + 300
-    while client.api("GET", f"runs?job_id={j['id']}&status=queued,running&limit=1")["runs"]:
+    while client.api("GET", f"runs?job_id={job_id}&status=queued,running&limit=1")["runs"]:
         if time.time() > deadline:
             raise RuntimeError(f"the {count} runs did not finish within 300 s")
         time.sleep(0.1)
-    runs = client.api("GET", f"runs?job_id={j['id']}&limit={min(1000, count)}")["runs"]
-    from datetime import datetime
-
-    # The end is the last recorded finish (server clock, same machine), not the poll.
-    finished = [datetime.fromisoformat(r["finished_at"]).timestamp() for r in runs if r["finished_at"]]
+    runs = client.api("GET", f"runs?job_id={job_id}&limit={min(1000, count)}")["runs"]
     failed = [r for r in runs if r["status"] != "success"]
     if len(runs) != count or failed:
         raise RuntimeError(f"{len(runs)} runs recorded, {len(failed)} not successful: {failed[:1]}")
-    scheduler = max(finished) - start_wall
-    bare_after = bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2)
-    bare = min(bare_before, bare_after)
-    ratio = bare / scheduler
+    from datetime import datetime
+
+    # The end is the last recorded finish (the server's clock, on this machine), not the
+    # poll that noticed it.
+    last = max(datetime.fromisoformat(r["finished_at"]).timestamp() for r in runs)
+    return last - start_wall, posted
+
+
+def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
+    """200 no-op runs started at once through the API, against 200 bare interpreter starts
+    (as many at a time as the machine has cores) measured in the same run.
+
+    The machine's speed varies from moment to moment (other work shares its cores), so each
+    side is measured in a few alternating rounds and the best round of each is compared."""
+    count, rounds = (50, 1) if quick else (200, 3)
+    write(ws, "noop.py", "pass\n")
+    width = int(client.api("GET", "config").get("max_concurrent_runs") or 0)
+    if server is not None and width != os.cpu_count():
+        raise RuntimeError(f"the server runs {width} at a time, not one per core ({os.cpu_count()})")
+    # The same interpreter, flags and environment as a run's (see the service's run env).
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "AMPHI_SCHEDULER_RUN_ID": "0"}
+    env.pop("JUPYTER_TOKEN", None)
+    # A job whose schedule does not fire during the bench; max_instances limits scheduled
+    # and triggered fires only, never manual runs.
+    warm = job(client, "launch warm-up", "noop.py")
+    launch_drain(client, warm["id"], 10)
+    bare, drained, posts = [], [], []
+    for i in range(rounds):
+        bare.append(bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2))
+        j = job(client, f"launch drain {i}", "noop.py")
+        took, posted = launch_drain(client, j["id"], count)
+        drained.append(took)
+        posts.append(posted)
+    best_bare, best = min(bare), min(drained)
+    ratio = best_bare / best
     return [
         Figure(
             f"launch drain: {count} no-op runs started at once, bare starts / scheduler",
-            f"{ratio:.2f} ({count} bare starts {width} at a time: {bare:.2f} s; through the"
-            f" scheduler: {scheduler:.2f} s, the POSTs took {posted:.2f} s)",
+            f"{ratio:.2f} (bare, {width} at a time: {best_bare:.2f} s; scheduler: {best:.2f} s; best of"
+            f" {rounds}: bare {', '.join(f'{x:.2f}' for x in bare)}, scheduler"
+            f" {', '.join(f'{x:.2f}' for x in drained)}; POSTs {min(posts):.2f} s)",
             ">= 0.8",
             ratio >= 0.8,
         ),
@@ -442,7 +509,12 @@ def bench_precision(client: Client, ws: Path, server: LocalServer | None, quick:
     ]
     p99 = percentile(delays, 0.99) * 1000
     return [
-        Figure(f"firing precision: fire-to-start delay of {len(delays)} fires (p99)", f"{p99:.1f} ms (median {statistics.median(delays) * 1000:.1f} ms)", "< 50 ms", p99 < 50),
+        Figure(
+            f"firing precision: fire-to-start delay of {len(delays)} fires (p99)",
+            f"{p99:.1f} ms (median {statistics.median(delays) * 1000:.1f} ms)",
+            "< 50 ms",
+            p99 < 50,
+        ),
     ]
 
 
@@ -459,7 +531,9 @@ def bench_startup(client: Client, ws: Path, server: LocalServer | None, quick: b
         if "amphi-scheduler started in" in line:
             loaded = float(line.split("amphi-scheduler started in")[1].split("s")[0])
     if loaded is None:
-        return [Figure(f"extension start-up with {count:,} jobs", "no start-up line in the log", "< 1 s", False)]
+        return [
+            Figure(f"extension start-up with {count:,} jobs", "no start-up line in the log", "< 1 s", False)
+        ]
     return [Figure(f"extension start-up with {count:,} jobs", f"{loaded * 1000:.0f} ms", "< 1 s", loaded < 1)]
 
 
@@ -468,7 +542,11 @@ def bench_js(client: Client, ws: Path, server: LocalServer | None, quick: bool) 
     if not static.is_dir():
         return [Figure("labextension JavaScript shipped", "not built", "< 1 MB", None)]
     size = sum(p.stat().st_size for p in static.rglob("*.js"))
-    return [Figure("labextension JavaScript shipped (all .js)", f"{size / 1024:.0f} KiB", "< 1 MB", size < 1_000_000)]
+    return [
+        Figure(
+            "labextension JavaScript shipped (all .js)", f"{size / 1024:.0f} KiB", "< 1 MB", size < 1_000_000
+        )
+    ]
 
 
 BENCHES = {
@@ -485,7 +563,9 @@ BENCHES = {
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", help="an existing server (default: start one)")
     parser.add_argument("--token", default="")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
