@@ -195,6 +195,8 @@ class Config(_Answer):
     retention_max_age_days: float
     shutdown_policy: Literal["cancel", "wait"]
     version: str = Field(description="The amphi-scheduler package version.")
+    queue_length: int | None = Field(default=None, ge=0, description="Runs waiting for a free slot.")
+    running_runs: int | None = Field(default=None, ge=0, description="Runs running now.")
 
 
 class Success(_Answer):

@@ -305,7 +305,10 @@ class TriggerCondition(BaseModel):
 
 
 TriggerConditions = Annotated[
-    list[TriggerCondition], Field(max_length=MAX_TRIGGER_CONDITIONS), BeforeValidator(_at_most_conditions)
+    list[TriggerCondition],
+    # uniqueItems is stated, not enforced here: the job service names the repeated condition.
+    Field(max_length=MAX_TRIGGER_CONDITIONS, json_schema_extra={"uniqueItems": True}),
+    BeforeValidator(_at_most_conditions),
 ]
 
 
@@ -418,7 +421,7 @@ class TriggerSchedule(JobSpecInput):
     schedule_type: Literal["trigger"]
     trigger_conditions: Annotated[
         list[TriggerCondition],
-        Field(min_length=1, max_length=MAX_TRIGGER_CONDITIONS),
+        Field(min_length=1, max_length=MAX_TRIGGER_CONDITIONS, json_schema_extra={"uniqueItems": True}),
         BeforeValidator(_at_most_conditions),
     ]
 

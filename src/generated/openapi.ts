@@ -1596,8 +1596,18 @@ export interface components {
       /** @description The workspace root. */
       amphi_dir: string;
       max_concurrent_runs: number;
+      /**
+       * @description Runs waiting for a free slot.
+       * @default null
+       */
+      queue_length?: number | null;
       retention_max_age_days: number;
       retention_max_runs_per_job: number;
+      /**
+       * @description Runs running now.
+       * @default null
+       */
+      running_runs?: number | null;
       /**
        * @description standby: another server on this workspace runs the schedules.
        * @enum {string}

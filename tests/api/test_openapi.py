@@ -383,6 +383,7 @@ class _Generator:
                 self.strategy(schema["items"], name),
                 min_size=schema.get("minItems", 0),
                 max_size=min(schema.get("maxItems", 3), 3),
+                unique_by=(lambda v: json.dumps(v, sort_keys=True)) if schema.get("uniqueItems") else None,
             )
         if kind == "object" and "properties" in schema:
             return self.record(schema)
