@@ -455,6 +455,52 @@ def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]
     return last - start_wall, posted
 
 
+def runner_drain(python: str, script: Path, env: dict[str, str], count: int, width: int) -> float:
+    """Seconds for the local runner alone (in this process: no HTTP, no database) to run
+    ``count`` no-op runs, ``width`` at a time: the runner's share of the launch cost."""
+    import asyncio
+
+    from pipeline_scheduler.runner import LocalSubprocessRunner, RunRequest
+
+    logs = Path(tempfile.mkdtemp(prefix="amphi-bench-runner-"))
+
+    async def drain() -> float:
+        runner = LocalSubprocessRunner()
+        slots = asyncio.Semaphore(width)
+
+        async def started() -> None:
+            return None
+
+        async def one(i: int) -> None:
+            async with slots:
+                request = RunRequest(
+                    run_id=i,
+                    argv=[python, "-u", str(script)],
+                    cwd=script.parent,
+                    env=env,
+                    log_path=logs / str(i) / "output.log",
+                    max_log_bytes=1 << 20,
+                    tail_bytes=1 << 16,
+                    timeout_seconds=60,
+                    header="[amphi-scheduler] run\n",
+                )
+                outcome = await runner.run(request, started)
+                if outcome.status != "success":
+                    raise RuntimeError(f"a runner-only run failed: {outcome.message}")
+
+        start = time.perf_counter()
+        try:
+            await asyncio.gather(*(one(i) for i in range(count)))
+            return time.perf_counter() - start
+        finally:
+            await runner.shutdown()
+
+    try:
+        return asyncio.run(drain())
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+
+
 def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
     """200 no-op runs started at once through the API, against 200 bare interpreter starts
     (as many at a time as the machine has cores) measured in the same run.
@@ -473,9 +519,10 @@ def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bo
     # and triggered fires only, never manual runs.
     warm = job(client, "launch warm-up", "noop.py")
     launch_drain(client, warm["id"], 10)
-    bare, drained, posts = [], [], []
+    bare, drained, posts, alone = [], [], [], []
     for i in range(rounds):
         bare.append(bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2))
+        alone.append(runner_drain(sys.executable, ws / "noop.py", env, count, width))
         j = job(client, f"launch drain {i}", "noop.py")
         took, posted = launch_drain(client, j["id"], count)
         drained.append(took)
@@ -487,7 +534,8 @@ def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bo
             f"launch drain: {count} no-op runs started at once, bare starts / scheduler",
             f"{ratio:.2f} (bare, {width} at a time: {best_bare:.2f} s; scheduler: {best:.2f} s; best of"
             f" {rounds}: bare {', '.join(f'{x:.2f}' for x in bare)}, scheduler"
-            f" {', '.join(f'{x:.2f}' for x in drained)}; POSTs {min(posts):.2f} s)",
+            f" {', '.join(f'{x:.2f}' for x in drained)}; POSTs {min(posts):.2f} s; the runner"
+            f" alone, no HTTP or database: {best_bare / min(alone):.2f})",
             ">= 0.8",
             ratio >= 0.8,
         ),
