@@ -66,12 +66,17 @@ class RunnerBackend(ABC):
     """Runs pipelines. Implementations must:
 
     - call ``on_started`` once the pipeline is actually running (not while it waits for
-      resources), so the run can switch from ``queued`` to ``running``;
+      resources), so the run can switch from ``queued`` to ``running``, and await it before
+      ``run`` returns (the caller records the start before the end); if it raises, stop the
+      pipeline and let the error through;
     - write the pipeline's stdout and stderr to ``request.log_path`` as they come, never
       more than ``request.max_log_bytes`` plus a truncation marker, and never hold more
       than the tails (``request.tail_bytes`` per stream) in memory;
     - enforce ``request.timeout_seconds`` (status ``timeout``) and honour ``cancel``
-      (status ``cancelled``) by stopping the whole process tree;
+      (status ``cancelled``) by stopping the whole process tree; when the task awaiting
+      ``run`` is cancelled instead, stop the tree too and let ``CancelledError`` through;
+    - mask each value of ``request.redact`` as ``***`` in the log and the tails, also when
+      a read cuts it in two;
     - never block the event loop.
     """
 
