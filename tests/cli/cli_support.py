@@ -87,6 +87,12 @@ class ServeProcess(EngineServer):
             self.process = subprocess.Popen(argv, env=jupyter_env(self.home), stdout=out, stderr=log)
         return self
 
+    def start(self) -> ServeProcess:
+        super().start()
+        # Ready once the service has checked its own scheduler and said where it listens.
+        sync_poll(lambda: "amphi-scheduler: serving" in self.stdout(), timeout=30, what=self.tail())
+        return self
+
     def stdout(self) -> str:
         return self.out_path.read_text()
 
