@@ -36,8 +36,10 @@ def run_exit_code(run: dict[str, Any]) -> int:
         return EXIT_CANCELLED
     if status in ("interrupted", "skipped"):
         return EXIT_NOT_RUN
-    if isinstance(code, int) and code != 0:
-        return code if 0 < code < 256 else 128 + min(-code, 127) if code < 0 else 1
+    if isinstance(code, int) and 0 < code < 256:
+        return code  # the script's own code
+    if isinstance(code, int) and code < 0:
+        return 128 + min(-code, 127)  # killed by signal -code, as a shell reports it
     return 1
 
 

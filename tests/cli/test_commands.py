@@ -21,9 +21,25 @@ def space(served: Workspace) -> Workspace:
 def test_jobs_add_show_edit_pause_resume_delete_json(space: Workspace) -> None:
     server = space.servers[0]
     job = space.json(
-        "jobs", "add", "--name", "nightly", "--path", "ok.py", "--cron", "30 2 * * *",
-        "--timezone", "Europe/Paris", "--timeout", "600", "--retries", "2", "--env", "A=1", "--env", "B=two",
-    )  # fmt: skip
+        "jobs",
+        "add",
+        "--name",
+        "nightly",
+        "--path",
+        "ok.py",
+        "--cron",
+        "30 2 * * *",
+        "--timezone",
+        "Europe/Paris",
+        "--timeout",
+        "600",
+        "--retries",
+        "2",
+        "--env",
+        "A=1",
+        "--env",
+        "B=two",
+    )
     assert job["id"].startswith("job_")
     assert job["schedule_type"] == "cron" and job["cron_expression"] == "30 2 * * *"
     assert job["timezone"] == "Europe/Paris"

@@ -92,7 +92,9 @@ def test_could_not_start_exits_3(workspace: Workspace, tmp_path: Path) -> None:
 
     # The scheduler itself fails to load (a bad setting): the process ends instead of
     # serving a Jupyter server without it.
-    bad_zone = serve("--root", str(workspace.root), "--port", "0", "--PipelineSchedulerApp.timezone=Not/AZone")
+    bad_zone = serve(
+        "--root", str(workspace.root), "--port", "0", "--PipelineSchedulerApp.timezone=Not/AZone"
+    )
     assert bad_zone.returncode == 3, bad_zone.stderr[-2000:]
     assert "the scheduler did not start" in bad_zone.stderr
 
@@ -113,7 +115,9 @@ def test_hand_over_between_the_service_and_a_jupyter_server(workspace: Workspace
     assert service.stop_code() == 0
     sync_poll(lambda: lab.state() == "active", timeout=15, what="the second server takes over")
     fired = len(_scheduled_successes(lab, job["id"]))
-    sync_poll(lambda: len(_scheduled_successes(lab, job["id"])) > fired, timeout=15, what="a fire after hand-over")
+    sync_poll(
+        lambda: len(_scheduled_successes(lab, job["id"])) > fired, timeout=15, what="a fire after hand-over"
+    )
 
     # A new service starts as standby; the Jupyter server dies (kill -9): the service takes over.
     again = workspace.serve().start()
@@ -123,5 +127,7 @@ def test_hand_over_between_the_service_and_a_jupyter_server(workspace: Workspace
     lab.kill9()
     sync_poll(lambda: again.state() == "active", timeout=15, what="the service takes over")
     fired = len(_scheduled_successes(again, job["id"]))
-    sync_poll(lambda: len(_scheduled_successes(again, job["id"])) > fired, timeout=15, what="a fire by the service")
+    sync_poll(
+        lambda: len(_scheduled_successes(again, job["id"])) > fired, timeout=15, what="a fire by the service"
+    )
     assert again.stop_code() == 0
