@@ -98,7 +98,7 @@ class Job(_Answer):
     schedule_description: str = Field(description="The schedule, for a person.")
     paused: bool
     last_run: LastRun | None
-    active_run: ActiveRun | None = None
+    active_run: ActiveRun | None = Field(description="The queued or running run of the job, if any.")
     created_at: AwareDatetime
     updated_at: AwareDatetime
     code_hash: str | None = Field(description="sha256 of the .ampln text the code was generated from.")
@@ -195,8 +195,8 @@ class Config(_Answer):
     retention_max_age_days: float
     shutdown_policy: Literal["cancel", "wait"]
     version: str = Field(description="The amphi-scheduler package version.")
-    queue_length: int | None = Field(default=None, ge=0, description="Runs waiting for a free slot.")
-    running_runs: int | None = Field(default=None, ge=0, description="Runs running now.")
+    queue_length: int = Field(ge=0, description="Runs of this server waiting for a free slot.")
+    running_runs: int = Field(ge=0, description="Runs of this server running now.")
 
 
 class Success(_Answer):

@@ -81,6 +81,7 @@ class SchedulerService:
             self.executor.subscribe(policy.on_run_finished)
         self.leadership = Leadership(SchedulerLock(settings.lock_path), settings.lock_poll_seconds, self.log)
         self.is_started = False
+        self._rebuild_triggers = False
         self._starting: asyncio.Future[None] | None = None
 
     @property
@@ -110,7 +111,9 @@ class SchedulerService:
         url = s.database_url
         if url.startswith("sqlite:///"):
             await self.workers.fs(Path(url[len("sqlite:///") :]).parent.mkdir, parents=True, exist_ok=True)
-        await self.workers.db(self.store.create_schema)
+        found_version = await self.workers.db(self.store.create_schema)
+        # Databases of schema 2 or older hold APScheduler triggers of the old fire-time rules.
+        self._rebuild_triggers = found_version is not None and found_version < 3
         await self.jobs.load()
         if s.run_scheduler:
             if await self.leadership.try_take():
@@ -138,7 +141,8 @@ class SchedulerService:
                     self.log.warning("Stopped the leftover processes of interrupted run %s", run_id)
         next_runs = await self.workers.db(self.driver.next_run_times)
         self.driver.start(self.executor, next_runs)
-        await self.jobs.reconcile(full=False)
+        await self.jobs.reconcile(full=False, rebuild=self._rebuild_triggers)
+        self._rebuild_triggers = False
 
     async def _watch_loop(self) -> None:
         """Follow job changes made through other servers; prune old runs now and then."""

@@ -23,7 +23,13 @@ from typing import Any
 
 from . import launch
 from .domain import SCHEDULED_ORIGINS, JobDefinition, RunStatus, TriggeredBy
-from .errors import ConflictError, JobNotFoundError, PathNotAllowedError, StoreUnavailableError
+from .errors import (
+    ConflictError,
+    JobNotFoundError,
+    PathNotAllowedError,
+    RunNotFoundError,
+    StoreUnavailableError,
+)
 from .leadership import this_process
 from .runner import RunnerBackend, RunOutcome, RunRequest
 from .settings import SchedulerSettings
@@ -57,6 +63,8 @@ class ActiveRun:
     done: asyncio.Future[RunRecord]
     attempt: int = 1
     is_started: bool = False
+    is_executing: bool = False  # its task took its first step (a cancel can reach it)
+    is_recording: bool = False  # its end is being recorded (a cancel must not cut that short)
     is_cancel_requested: bool = False
     cancel_reason: str = "Cancelled."
     task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -195,7 +203,11 @@ class RunExecutor:
         run_dir = s.runs_dir / str(active.run_id)
         log_path = run_dir / "output.log"
         outcome: RunOutcome | None = None
+        active.is_executing = True
         try:
+            if active.is_cancel_requested:  # cancelled before its task took a step
+                outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
+                return
             async with self._slots:
                 if active.is_cancel_requested:
                     outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
@@ -238,6 +250,7 @@ class RunExecutor:
                 RunStatus.FAILURE.value, None, "", str(err), 0, False, f"Internal error: {err}"
             )
         finally:
+            active.is_recording = True
             if outcome is None:
                 outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
             if (
@@ -326,8 +339,9 @@ class RunExecutor:
         active = self._runs.get(run_id)
         if active is None:
             run = await self.workers.db(self.store.get_run, run_id)
-            status = run["status"] if run else "deleted"
-            raise ConflictError(f"Run {run_id} is not active (its status is '{status}').")
+            if run is None:
+                raise RunNotFoundError(f"No run with id {run_id}; it may have been deleted.")
+            raise ConflictError(f"Run {run_id} is not active (its status is '{run['status']}').")
         self._request_cancel(active, reason)
         await self._stop(active)
         return await asyncio.shield(active.done)
@@ -341,7 +355,12 @@ class RunExecutor:
             active.cancel_reason = "Cancelled while queued."
 
     async def _stop(self, active: ActiveRun) -> None:
-        if not await self.runner.cancel(active.run_id) and active.task is not None and not active.is_started:
+        """Stop a run: the backend stops a running one; a queued one waiting for a slot is
+        interrupted; one whose task has not taken a step yet sees the request when it does
+        (cancelling it then would skip the recording of its end)."""
+        if await self.runner.cancel(active.run_id) or active.is_started:
+            return
+        if active.task is not None and active.is_executing and not active.is_recording:
             active.task.cancel()
 
     async def shutdown(self) -> None:

@@ -31,7 +31,7 @@ class DependencyGraph:
             self.set_job(job.id, job.spec)
 
     def set_job(self, job_id: str, spec: Mapping[str, Any] | None) -> None:
-        """Record a job's conditions (``spec`` None: the job was deleted)."""
+        """Record a job's own conditions (``spec`` None: the job was deleted)."""
         for upstream in self._upstream.pop(job_id, set()):
             deps = self._dependents.get(upstream)
             if deps is not None:
@@ -43,8 +43,7 @@ class DependencyGraph:
             self._upstream[job_id] = upstream_ids
             for upstream in upstream_ids:
                 self._dependents.setdefault(upstream, set()).add(job_id)
-        if spec is None:
-            self._dependents.pop(job_id, None)
+        # The edges to a deleted job's dependents stay: their definitions still name it.
 
     def dependents_of(self, job_id: str) -> set[str]:
         """The jobs with a condition on ``job_id``."""

@@ -237,21 +237,19 @@ class JobService:
         fields = spec.model_dump(exclude_unset=True)
         kind = schedule_kind(fields)
         now = datetime.now(timezone.utc)
-        zone_name = self.settings.zone_name
-        trigger = schedules.build_trigger(fields, zone_name, now=now)
-        tz_name = fields.get("timezone") or zone_name
         names: dict[str, str] = {}
         if kind == "trigger":
             await self.validator.check_conditions(spec.id or "", fields)
             names = await self.workers.db(self.store.job_names)
-        tz = schedules.zone(tz_name)
+        schedule = schedules.parse_schedule(
+            fields, self.settings.zone_name, now=now, job_name=lambda j: names.get(j, j)
+        )
+        tz = schedules.zone(schedule.timezone)
         return {
-            "description": schedules.describe(fields, zone_name, lambda j: names.get(j, j)),
-            "trigger": str(trigger) if trigger is not None else "trigger",
-            "timezone": tz_name,
-            "next_run_times": [
-                t.astimezone(tz).isoformat() for t in schedules.next_fire_times(trigger, 5, now)
-            ],
+            "description": schedule.description,
+            "trigger": str(schedule.trigger) if schedule.trigger is not None else "trigger",
+            "timezone": schedule.timezone,
+            "next_run_times": [t.astimezone(tz).isoformat() for t in schedule.next_fire_times(5, now)],
         }
 
     # -- changes made through other servers ---------------------------------------------
@@ -266,11 +264,11 @@ class JobService:
         self._seen_revision = int(await self.workers.db(self.store.get_meta, "jobs_revision") or 0)
         self.graph.rebuild(await self.workers.db(self.store.list_jobs))
 
-    async def reconcile(self, *, full: bool) -> None:
+    async def reconcile(self, *, full: bool, rebuild: bool = False) -> None:
         """Give the schedule driver every definition (start-up, or after another server's change)."""
 
         def read_and_reconcile() -> None:
-            self.driver.reconcile(self.store.list_jobs(), full=full)
+            self.driver.reconcile(self.store.list_jobs(), full=full, rebuild=rebuild)
 
         await self.workers.db(read_and_reconcile)
 

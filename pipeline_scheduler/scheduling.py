@@ -247,14 +247,16 @@ class ScheduleDriver:
         return True
 
     # -- reconciling ---------------------------------------------------------------------
-    def reconcile(self, jobs: Iterable[JobDefinition], *, full: bool) -> None:
+    def reconcile(self, jobs: Iterable[JobDefinition], *, full: bool, rebuild: bool = False) -> None:
         """Make APScheduler's job store agree with the job definitions (blocking: call on
         the database thread).
 
         At start-up (``full=False``) jobs already in APScheduler keep their trigger state.
         After changes made through another server (``full=True``), jobs whose schedule
         changed since this server scheduled them are added again; other changes (name,
-        pause, fire options) are applied in place, keeping an interval's countdown."""
+        pause, fire options) are applied in place, keeping an interval's countdown. With
+        ``rebuild`` (a database written by an older version, whose stored triggers follow
+        older fire-time rules) every scheduled job gets a trigger built anew."""
         if self._scheduler is None:
             return
         in_store = self.next_run_times()
@@ -267,7 +269,7 @@ class ScheduleDriver:
                     self.remove(job.id)
                 continue
             known = self._scheduled_keys.get(job.id)
-            changed = full and known is not None and known != job.schedule_key
+            changed = rebuild or (full and known is not None and known != job.schedule_key)
             if job.id not in in_store or changed:
                 try:
                     trigger = schedules.build_trigger(
@@ -278,7 +280,9 @@ class ScheduleDriver:
                     continue
                 if job.id not in in_store and job.is_one_off and trigger is not None:
                     # A one-off absent from APScheduler has fired, unless it is still ahead.
-                    if trigger.get_next_fire_time(None, now) is None:
+                    # (A date trigger answers its date whatever ``now`` is: compare.)
+                    ahead = trigger.get_next_fire_time(None, now)
+                    if ahead is None or ahead <= now:
                         continue
                 self.put(job, trigger)
                 continue

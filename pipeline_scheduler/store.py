@@ -226,7 +226,8 @@ class Store:
         self.engine = engine
 
     # -- schema --------------------------------------------------------------------------
-    def create_schema(self) -> None:
+    def create_schema(self) -> int | None:
+        """Create or upgrade the tables; answer the schema version found (None: new)."""
         with self.engine.begin() as conn:
             # Version 1 had no change counter on jobs: add it before create_all indexes it.
             if inspect(conn).has_table(jobs_table.name) and "seq" not in {
@@ -257,6 +258,7 @@ class Store:
             if conn.execute(select(meta_table.c.value).where(meta_table.c.key == "run_ids")).scalar() is None:
                 highest = conn.execute(select(func.max(runs_table.c.id))).scalar() or 0
                 conn.execute(insert(meta_table).values(key="run_ids", value=str(int(highest))))
+        return int(found) if found is not None else None
 
     @staticmethod
     def _bump(conn: Any, *keys: str) -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -44,6 +45,13 @@ def schedule_kind(fields: dict[str, Any]) -> str:
     if kind == "date" and not fields.get("date_type"):
         fields["date_type"] = "once"
     return str(kind)
+
+
+def _first_of_every_x_days(days: object) -> object:
+    """'Every N days' without a start date starts N days from now (as ISO 8601, UTC)."""
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        return None  # the schedule's own check names interval_days
+    return (datetime.now(timezone.utc) + timedelta(days=days)).isoformat().replace("+00:00", "Z")
 
 
 def check_job_id(job_id: object) -> str:
@@ -91,8 +99,14 @@ class JobValidator:
             workspace.resolve_pipeline, s.root_dir, fields.get("pipeline_path"), s.extensions
         )
         kind = schedule_kind(fields)
-        # (build_trigger also checks the time zone, trigger-only jobs included.)
-        trigger = schedules.build_trigger(fields, s.zone_name, require_future=schedule_changed)
+        if kind == "date" and fields.get("date_type") == "every_x_days" and not fields.get("run_date"):
+            # Count the days from a stored start, so rebuilding the trigger (a restart, another
+            # server's change) never moves the schedule.
+            fields["run_date"] = _first_of_every_x_days(fields.get("interval_days"))
+        # One parse gives the trigger that fires and the words that describe it (it also
+        # checks the time zone, trigger-only jobs included).
+        schedule = schedules.parse_schedule(fields, s.zone_name, require_future=schedule_changed)
+        trigger = schedule.trigger
         if kind == "trigger":
             await self.check_conditions(job_id, fields)
         await self._check_execution_options(fields)
@@ -114,7 +128,7 @@ class JobValidator:
         if fields.get("secret_env"):
             spec["_secret_env"] = fields["secret_env"]
         spec["_trigger"] = str(trigger) if trigger is not None else "trigger"
-        spec["_description"] = schedules.describe(spec, s.zone_name)
+        spec["_description"] = schedule.description
         now = time.time()
         job = JobDefinition(
             id=job_id,

@@ -66,7 +66,8 @@ def resolve_pipeline(root: Path, path: object, allowed_extensions: Iterable[str]
         )
     if not target.is_file():
         raise PathNotAllowedError(
-            f"pipeline_path: {str(rel)!r} does not exist in the workspace ({root_real}); check the path."
+            f"pipeline_path: {str(rel)!r} does not exist in the workspace; check the path (relative to the "
+            "workspace folder)."
         )
     return rel.as_posix(), target
 

@@ -1596,18 +1596,12 @@ export interface components {
       /** @description The workspace root. */
       amphi_dir: string;
       max_concurrent_runs: number;
-      /**
-       * @description Runs waiting for a free slot.
-       * @default null
-       */
-      queue_length?: number | null;
+      /** @description Runs of this server waiting for a free slot. */
+      queue_length: number;
       retention_max_age_days: number;
       retention_max_runs_per_job: number;
-      /**
-       * @description Runs running now.
-       * @default null
-       */
-      running_runs?: number | null;
+      /** @description Runs of this server running now. */
+      running_runs: number;
       /**
        * @description standby: another server on this workspace runs the schedules.
        * @enum {string}

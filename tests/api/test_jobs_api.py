@@ -357,8 +357,9 @@ async def test_invalid_job_is_refused_and_nothing_is_stored(
     before = await api.jobs()
     reply = await api.post("jobs", payload)
     assert reply.status == 400, reply
-    assert isinstance(reply.body, dict) and set(reply.body) == {"error"}, reply
+    assert isinstance(reply.body, dict) and set(reply.body) == {"error", "fields"}, reply
     assert field in reply.body["error"], f"error should name {field!r}: {reply.body['error']}"
+    assert field in reply.body["fields"], reply.body  # the client places it at the field
     assert await api.jobs() == before
 
     # The same payload as a replacement of an existing job changes nothing either.

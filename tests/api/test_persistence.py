@@ -82,7 +82,7 @@ async def _restart(jp_serverapp: Any, scheduler_app: Any) -> SchedulerService:
     """Stop the extension the way the server does, then start a new service in its place."""
     old: SchedulerService = scheduler_app.service
     await jp_serverapp.extension_manager.stop_extension("pipeline_scheduler", [scheduler_app])
-    assert old.started is False
+    assert old.is_started is False
     assert old.scheduler is None  # stopped: it no longer fires
 
     new = SchedulerService(scheduler_app._settings_object(), log=scheduler_app.log)
@@ -90,7 +90,7 @@ async def _restart(jp_serverapp: Any, scheduler_app: Any) -> SchedulerService:
     scheduler_app.service = new
     jp_serverapp.web_app.settings["pipeline_scheduler_service"] = new
     await scheduler_app._start_jupyter_server_extension(jp_serverapp)
-    assert new.started and new.scheduler is not None and new.scheduler.running
+    assert new.is_started and new.is_active
     return new
 
 
