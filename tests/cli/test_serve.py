@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -70,7 +71,11 @@ def test_generated_token_is_printed_and_works(workspace: Workspace) -> None:
         "jobs", "list", "--json", "--url", f"http://127.0.0.1:{service.port}/", "--token", token.group(1)
     )
     assert with_token.code == 0 and json.loads(with_token.out) == []
-    assert service.stop_code() == 0
+    # Ctrl-C (SIGINT) stops at once as cleanly as SIGTERM: no interactive confirmation.
+    assert service.process is not None
+    service.process.send_signal(signal.SIGINT)
+    assert service.process.wait(timeout=30) == 0, service.tail()
+    assert "received signal" in service.tail()
 
 
 def test_could_not_start_exits_3(workspace: Workspace, tmp_path: Path) -> None:
