@@ -18,8 +18,16 @@ def fields_of(message: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for part in message.split("; "):
         m = _FIELD_PREFIX.fullmatch(part.strip())
-        if m and m.group(1) not in fields:
-            fields[m.group(1)] = m.group(2)
+        if not m:
+            continue
+        # "trigger_conditions.0.on: ..." belongs at the trigger_conditions field.
+        name, _, inner = m.group(1).partition(".")
+        text = m.group(2)
+        if inner:
+            index, _, rest = inner.partition(".")
+            where = f"item {int(index) + 1}" if index.isdigit() else index
+            text = f"{where}{' ' + rest if rest else ''}: {text}"
+        fields.setdefault(name, text)
     return fields
 
 

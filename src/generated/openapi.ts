@@ -1684,8 +1684,8 @@ export interface components {
      *     what the server adds. Never ``secret_env`` (only its names) nor ``python_code``.
      */
     Job: {
-      /** @default null */
-      active_run?: components['schemas']['ActiveRun'] | null;
+      /** @description The queued or running run of the job, if any. */
+      active_run: components['schemas']['ActiveRun'] | null;
       /** @default null */
       catchup?: ('run_once' | 'skip') | null;
       /** @default null */
@@ -1767,8 +1767,8 @@ export interface components {
      * @description A job as ``GET jobs/{job_id}`` (and every write) answers it: with its code.
      */
     JobDetail: {
-      /** @default null */
-      active_run?: components['schemas']['ActiveRun'] | null;
+      /** @description The queued or running run of the job, if any. */
+      active_run: components['schemas']['ActiveRun'] | null;
       /** @default null */
       catchup?: ('run_once' | 'skip') | null;
       /** @default null */

@@ -83,9 +83,9 @@ async def _restart(jp_serverapp: Any, scheduler_app: Any) -> SchedulerService:
     old: SchedulerService = scheduler_app.service
     await jp_serverapp.extension_manager.stop_extension("pipeline_scheduler", [scheduler_app])
     assert old.is_started is False
-    assert old.scheduler is None  # stopped: it no longer fires
+    assert not old.is_active  # stopped: it no longer fires
 
-    new = SchedulerService(scheduler_app._settings_object(), log=scheduler_app.log)
+    new = SchedulerService(scheduler_app.scheduler_settings(), log=scheduler_app.log)
     assert new.settings.database_url == old.settings.database_url
     scheduler_app.service = new
     jp_serverapp.web_app.settings["pipeline_scheduler_service"] = new

@@ -115,9 +115,13 @@ def test_real_server_restart_keeps_jobs_and_history(server_factory: Any) -> None
     jobs_after = second.ok("GET", "jobs")["jobs"]
 
     def strip_last_run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{k: v for k, v in j.items() if k != "last_run"} for j in jobs]
+        return [{k: v for k, v in j.items() if k not in ("last_run", "active_run")} for j in jobs]
 
     assert strip_last_run(jobs_after) == strip_last_run(jobs_before)
+    # The run that was active at the stop showed on its job, and is over after the restart.
+    active_before = {j["id"]: j["active_run"] for j in jobs_before}
+    active_after = {j["id"]: j["active_run"] for j in jobs_after}
+    assert active_before[sleeper["id"]]["id"] == active["id"] and active_after[sleeper["id"]] is None
     assert [j["next_run_time"] for j in jobs_after] == [j["next_run_time"] for j in jobs_before]
     by_id = {j["id"]: j for j in jobs_after}
     assert by_id[upstream["id"]]["last_run"] == {
