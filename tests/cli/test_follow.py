@@ -29,7 +29,12 @@ class LineReader:
         self.seen: list[str] = []
         assert process.stdout is not None
         stream = process.stdout
-        threading.Thread(target=lambda: [self.lines.put(line) for line in stream], daemon=True).start()
+
+        def pump() -> None:
+            for line in stream:
+                self.lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
 
     def wait_for(self, text: str, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
