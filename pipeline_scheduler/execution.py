@@ -208,17 +208,15 @@ class RunExecutor:
             if active.is_cancel_requested:  # cancelled before its task took a step
                 outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
                 return
-            async with self._slots:
-                if active.is_cancel_requested:
-                    outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
-                    return
-                request, code_changed = await self.workers.fs(
-                    self._prepare, job, active, triggered_by, run_dir, log_path
-                )
+            # Prepared while queued, so a run holds its slot only while it runs.
+            request, code_changed = await self.workers.fs(self._prepare, job, active, run_dir, log_path)
 
-                async def on_started() -> None:
-                    active.is_started = True
-                    await self.workers.db(
+            async def on_started() -> None:
+                active.is_started = True
+                # Not awaited: the database thread is FIFO, so this lands before the run's
+                # end is recorded, and the pipeline need not wait for it.
+                self.background.spawn(
+                    self.workers.db(
                         self.store.update_run,
                         active.run_id,
                         status=RunStatus.RUNNING.value,
@@ -227,7 +225,13 @@ class RunExecutor:
                         pipeline_changed=code_changed,
                         pid=request.pid,
                     )
+                )
 
+            async with self._slots:
+                started = datetime.now(s.tz).isoformat(timespec="seconds")
+                request.header = launch.header(
+                    job, active.run_id, triggered_by.value, active.attempt, started, code_changed
+                )
                 if active.is_cancel_requested:
                     outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
                     return
@@ -265,7 +269,6 @@ class RunExecutor:
         self,
         job: JobDefinition,
         active: ActiveRun,
-        triggered_by: TriggeredBy,
         run_dir: Any,
         log_path: Any,
     ) -> tuple[RunRequest, bool | None]:
@@ -280,7 +283,6 @@ class RunExecutor:
             script = run_dir / "pipeline.py"
             script.write_text(job.python_code or "", encoding="utf-8")
         env, secrets = launch.environment(job, s, active.run_id)
-        started = datetime.now(s.tz).isoformat(timespec="seconds")
         request = RunRequest(
             run_id=active.run_id,
             argv=launch.command(job, s, target, script, run_dir),
@@ -291,9 +293,7 @@ class RunExecutor:
             tail_bytes=s.tail_bytes,
             timeout_seconds=job.spec.get("timeout_seconds") or s.timeout_default,
             kill_grace_seconds=s.kill_grace_seconds,
-            header=launch.header(
-                job, active.run_id, triggered_by.value, active.attempt, started, code_changed
-            ),
+            pipe_grace_seconds=s.pipe_grace_seconds,
             redact=secrets,
         )
         return request, code_changed

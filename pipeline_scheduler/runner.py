@@ -44,6 +44,8 @@ class RunRequest:
     tail_bytes: int
     timeout_seconds: float | None = None
     kill_grace_seconds: float = 5.0
+    # After the main process exited: how long children holding its pipes may still write.
+    pipe_grace_seconds: float = 5.0
     header: str = ""
     # Set by a local backend once the process started (its process group id too).
     pid: int | None = None
@@ -413,7 +415,7 @@ class LocalSubprocessRunner(RunnerBackend):
                 # short while to finish, then the rest of the group is killed so no orphan
                 # lingers.
                 try:
-                    await asyncio.wait_for(asyncio.shield(pumps), 5.0)
+                    await asyncio.wait_for(asyncio.shield(pumps), request.pipe_grace_seconds)
                 except asyncio.TimeoutError:
                     _signal_group(child.pid, signal.SIGKILL)
                     await pumps
