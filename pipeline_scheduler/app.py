@@ -30,6 +30,7 @@ from .graph import DependencyGraph
 from .history import RunService
 from .jobs import JobService
 from .leadership import Leadership, SchedulerLock, process_is_alive, stop_orphan, this_process
+from .metrics import SchedulerMetrics
 from .policies import AlertPolicy, DependentsPolicy, RetentionPolicy, RetryPolicy
 from .runner import LocalSubprocessRunner, RunnerBackend
 from .scheduling import ScheduleDriver
@@ -79,6 +80,14 @@ class SchedulerService:
             self.retention,
         ):
             self.executor.subscribe(policy.on_run_finished)
+        self.metrics = SchedulerMetrics(
+            lambda: self.executor.queue_length,
+            lambda: self.executor.running_count,
+            lambda: self.is_active,
+            self.log,
+        )
+        self.executor.on_run_started(self.metrics.run_started)
+        self.executor.subscribe(self.metrics.on_run_finished)
         self.leadership = Leadership(SchedulerLock(settings.lock_path), settings.lock_poll_seconds, self.log)
         self.is_started = False
         self._rebuild_triggers = False
@@ -120,6 +129,8 @@ class SchedulerService:
                 await self._become_active()
             else:
                 self.background.spawn(self.leadership.stand_by(self._become_active))
+        self.metrics.job_states = await self.workers.db(self.store.job_state_counts)
+        self.metrics.register()
         self.background.spawn(self._watch_loop())
         self.is_started = True
         self.log.info("amphi-scheduler started in %.3fs", time.perf_counter() - started_at)
@@ -150,6 +161,7 @@ class SchedulerService:
             await asyncio.sleep(self.settings.lock_poll_seconds)
             try:
                 await self.jobs.follow_other_servers()
+                self.metrics.job_states = await self.workers.db(self.store.job_state_counts)
                 if self.is_active and self.retention.is_due:
                     await self.retention.prune()
             except Exception:
@@ -159,6 +171,7 @@ class SchedulerService:
         """Stop firing, stop running pipelines (recorded as cancelled, or awaited when the
         shutdown policy is 'wait'), release the scheduler lock and resources."""
         self.driver.shutdown()
+        self.metrics.unregister()
         await self.background.stop()
         await self.executor.shutdown()
         await self.leadership.release()

@@ -62,6 +62,7 @@ class ActiveRun:
     job_id: str
     done: asyncio.Future[RunRecord]
     attempt: int = 1
+    scheduled_for: float | None = None
     is_started: bool = False
     is_executing: bool = False  # its task took its first step (a cancel can reach it)
     is_recording: bool = False  # its end is being recorded (a cancel must not cut that short)
@@ -95,10 +96,15 @@ class RunExecutor:
         self._runs: dict[int, ActiveRun] = {}
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._subscribers: list[Callable[[RunFinished], Awaitable[None]]] = []
+        self._start_listeners: list[Callable[[str, float | None, float], None]] = []
         self.is_accepting = True
 
     def subscribe(self, subscriber: Callable[[RunFinished], Awaitable[None]]) -> None:
         self._subscribers.append(subscriber)
+
+    def on_run_started(self, listener: Callable[[str, float | None, float], None]) -> None:
+        """``listener(triggered_by, scheduled_for, started_at)`` once a pipeline starts."""
+        self._start_listeners.append(listener)
 
     # -- what runs -----------------------------------------------------------------------
     def active(self, run_id: int) -> ActiveRun | None:
@@ -147,7 +153,13 @@ class RunExecutor:
         run_id = await self.workers.db(
             self.store.insert_run, **base, status=RunStatus.QUEUED.value, owner=this_process()
         )
-        active = ActiveRun(run_id, job.id, asyncio.get_running_loop().create_future(), attempt=attempt)
+        active = ActiveRun(
+            run_id,
+            job.id,
+            asyncio.get_running_loop().create_future(),
+            attempt=attempt,
+            scheduled_for=scheduled_for,
+        )
         self._runs[run_id] = active
         active.task = asyncio.create_task(self._execute(active, job, triggered_by))
         return active
@@ -213,6 +225,9 @@ class RunExecutor:
 
             async def on_started() -> None:
                 active.is_started = True
+                started_at = time.time()
+                for listener in self._start_listeners:
+                    listener(triggered_by.value, active.scheduled_for, started_at)
                 # Not awaited: the database thread is FIFO, so this lands before the run's
                 # end is recorded, and the pipeline need not wait for it.
                 self.background.spawn(
@@ -220,7 +235,7 @@ class RunExecutor:
                         self.store.update_run,
                         active.run_id,
                         status=RunStatus.RUNNING.value,
-                        started_at=time.time(),
+                        started_at=started_at,
                         log_path=str(log_path),
                         pipeline_changed=code_changed,
                         pid=request.pid,

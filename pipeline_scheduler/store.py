@@ -589,6 +589,21 @@ class Store:
                 conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
         return list(unique.items())
 
+    def job_state_counts(self) -> dict[str, int]:
+        """How many jobs are scheduled, paused and trigger-only (for the metrics)."""
+        trigger_only = jobs_table.c.spec.like('%"schedule_type": "trigger"%')
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(jobs_table.c.paused, trigger_only.label("trigger_only"), func.count()).group_by(
+                    jobs_table.c.paused, "trigger_only"
+                )
+            ).all()
+        counts = {"scheduled": 0, "paused": 0, "trigger": 0}
+        for paused, is_trigger, count in rows:
+            state = "paused" if paused else "trigger" if is_trigger else "scheduled"
+            counts[state] += int(count)
+        return counts
+
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(meta_table.c.value).where(meta_table.c.key == key)).scalar()
