@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml package.json yarn.lock
 	touch $(STAMP)
 
 run: install
+	@echo "Scheduler command line, in another terminal: .venv/bin/amphi-scheduler --help"
+	@echo "  e.g. (cd examples && ../.venv/bin/amphi-scheduler jobs list), ... status, ... run JOB --follow"
 	$(BIN)/jupyter lab --ServerApp.root_dir=examples --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
 
 # Debian's Chromium for the browser tests (nothing downloads a browser of its own).
