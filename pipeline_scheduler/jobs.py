@@ -262,7 +262,7 @@ class JobService:
     async def load(self) -> None:
         """At start-up: the dependency graph from the stored definitions."""
         self._seen_revision = int(await self.workers.db(self.store.get_meta, "jobs_revision") or 0)
-        self.graph.rebuild(await self.workers.db(self.store.list_jobs))
+        self.graph.rebuild(await self.workers.db(self.store.list_trigger_jobs))
 
     async def reconcile(self, *, full: bool, rebuild: bool = False) -> None:
         """Give the schedule driver every definition (start-up, or after another server's change)."""
@@ -279,6 +279,6 @@ class JobService:
         if revision == self._seen_revision:
             return False
         self._seen_revision = revision
-        self.graph.rebuild(await self.workers.db(self.store.list_jobs))
+        self.graph.rebuild(await self.workers.db(self.store.list_trigger_jobs))
         await self.reconcile(full=True)
         return True

@@ -589,6 +589,15 @@ class Store:
                 conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
         return list(unique.items())
 
+    def list_trigger_jobs(self) -> list[JobDefinition]:
+        """The trigger-only jobs (the dependency graph needs no other definition)."""
+        cols = [c for c in jobs_table.c if c.name != "python_code"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*cols).where(jobs_table.c.spec.like('%"schedule_type": "trigger"%'))
+            ).all()
+        return [job for job in (_job_from_row(r, False) for r in rows) if job.is_trigger_only]
+
     def job_state_counts(self) -> dict[str, int]:
         """How many jobs are scheduled, paused and trigger-only (for the metrics)."""
         trigger_only = jobs_table.c.spec.like('%"schedule_type": "trigger"%')
