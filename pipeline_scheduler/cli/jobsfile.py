@@ -13,6 +13,7 @@ gets the server's default); ``field: null`` clears it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -80,39 +81,42 @@ SCHEDULE_FIELDS = {
     "trigger": ("logical_operator", "trigger_conditions"),
 }
 ALL_SCHEDULE_FIELDS = {f for fs in SCHEDULE_FIELDS.values() for f in fs} | {"schedule_type", "timezone"}
-DATE_TYPES = ("once", "daily", "weekly", "monthly", "every_x_days")
-_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
-INTEGER_FIELDS = {
-    "interval_days": (1, 3660),
-    "interval_seconds": (1, 10 * 366 * 24 * 3600),
-    "max_instances": (1, 100),
-    "misfire_grace_time": (1, 7 * 24 * 3600),
-    "timeout_seconds": (1, 7 * 24 * 3600),
-    "max_retries": (0, 10),
-    "retry_delay_seconds": (0, 24 * 3600),
-}
-TEXT_FIELDS = {
-    "name",
-    "description",
-    "pipeline_path",
-    "run_date",
-    "cron_expression",
-    "timezone",
-    "python_executable",
-    "working_dir",
-    "kernel_name",
-    "webhook_url",
-    "python_code",
-}
-BOOL_FIELDS = {"paused", "coalesce"}
-CHOICES = {
-    "schedule_type": tuple(SCHEDULE_FIELDS),
-    "date_type": DATE_TYPES,
-    "logical_operator": ("AND", "OR"),
-    "catchup": ("run_once", "skip"),
-}
+
+@dataclass(frozen=True)
+class _FieldRules:
+    """Types, ranges, choices and patterns of the JobSpec fields."""
+
+    integers: dict[str, tuple[int, int]]
+    texts: frozenset[str]
+    booleans: frozenset[str]
+    choices: dict[str, tuple[str, ...]]
+    job_id: re.Pattern[str]
+    env_name: re.Pattern[str]
+
+
+@functools.cache
+def _field_rules() -> _FieldRules:
+    """The rules of the request model the server validates with (its JSON schema), so a
+    file is checked against the same ranges and choices. Imported on first use: pydantic
+    would add a quarter of a second to every other command."""
+    from ..models import JobSpecInput
+
+    rules: dict[str, dict[str, Any]] = {}
+    for name, prop in JobSpecInput.model_json_schema()["properties"].items():
+        variants = [v for v in prop.get("anyOf", [prop]) if v.get("type") != "null"]
+        if variants:
+            rules[name] = variants[0]
+    return _FieldRules(
+        integers={n: (r["minimum"], r["maximum"]) for n, r in rules.items() if r.get("type") == "integer"},
+        # (the id has its own check, with its own message)
+        texts=frozenset(n for n, r in rules.items() if r.get("type") == "string" and "enum" not in r)
+        - {"id"},
+        booleans=frozenset(n for n, r in rules.items() if r.get("type") == "boolean"),
+        choices={n: tuple(r["enum"]) for n, r in rules.items() if "enum" in r},
+        job_id=re.compile(rules["id"]["pattern"]),
+        env_name=re.compile(rules["env"]["propertyNames"]["pattern"]),
+    )
 
 
 # -- export -------------------------------------------------------------------------------
@@ -279,27 +283,28 @@ def check_fields(raw: Any, index: int, allowed_extensions: list[str]) -> tuple[d
             bad(str(name), "unknown field")
             continue
         spec[name] = value
+    rules = _field_rules()
     for name, value in spec.items():
         if value is None:
             continue
-        if name in TEXT_FIELDS and not isinstance(value, str):
+        if name in rules.texts and not isinstance(value, str):
             bad(name, f"must be text, not {value!r}")
-        elif name in BOOL_FIELDS and not isinstance(value, bool):
+        elif name in rules.booleans and not isinstance(value, bool):
             bad(name, f"must be true or false, not {value!r}")
-        elif name in INTEGER_FIELDS:
-            low, high = INTEGER_FIELDS[name]
+        elif name in rules.integers:
+            low, high = rules.integers[name]
             if isinstance(value, bool) or not isinstance(value, int):
                 bad(name, f"must be a whole number, not {value!r}")
             elif not low <= value <= high:
                 bad(name, f"must be from {low} to {high}, not {value}")
-        elif name in CHOICES and value not in CHOICES[name]:
-            bad(name, f"must be one of {', '.join(CHOICES[name])}, not {value!r}")
+        elif name in rules.choices and value not in rules.choices[name]:
+            bad(name, f"must be one of {', '.join(rules.choices[name])}, not {value!r}")
         elif name in ("env", "parameters"):
             if not isinstance(value, dict):
                 bad(name, "must be a mapping NAME: value")
                 continue
             for key, item in value.items():
-                if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+                if not isinstance(key, str) or not rules.env_name.fullmatch(key):
                     bad(name, f"{key!r} is not a variable name (letters, digits, '_')")
                 elif name == "env" and not isinstance(item, str):
                     bad(name, f"the value of {key} must be text (quote it), not {item!r}")
@@ -308,7 +313,7 @@ def check_fields(raw: Any, index: int, allowed_extensions: list[str]) -> tuple[d
         elif name == "secret_env_keys":
             if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
                 bad(name, "must be a list of variable names")
-        elif name == "id" and not (isinstance(value, str) and _JOB_ID.fullmatch(value)):
+        elif name == "id" and not (isinstance(value, str) and rules.job_id.fullmatch(value)):
             bad(name, "use 1-100 letters, digits, '_', '-' or '.', starting with a letter or digit")
     for name in ("name", "pipeline_path", "schedule_type"):
         if not spec.get(name):
