@@ -129,7 +129,6 @@ class SchedulerService:
                 await self._become_active()
             else:
                 self.background.spawn(self.leadership.stand_by(self._become_active))
-        self.metrics.job_states = await self.workers.db(self.store.job_state_counts)
         self.metrics.register()
         self.background.spawn(self._watch_loop())
         self.is_started = True
@@ -157,11 +156,14 @@ class SchedulerService:
 
     async def _watch_loop(self) -> None:
         """Follow job changes made through other servers; prune old runs now and then."""
+        counted_revision = None
         while True:
             await asyncio.sleep(self.settings.lock_poll_seconds)
             try:
-                await self.jobs.follow_other_servers()
-                self.metrics.job_states = await self.workers.db(self.store.job_state_counts)
+                revision = await self.jobs.follow_other_servers()
+                if revision != counted_revision:  # jobs by state change only with a definition
+                    self.metrics.job_states = await self.workers.db(self.store.job_state_counts)
+                    counted_revision = revision
                 if self.is_active and self.retention.is_due:
                     await self.retention.prune()
             except Exception:

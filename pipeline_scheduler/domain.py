@@ -61,6 +61,18 @@ TRIGGERED_BY_VALUES = tuple(t.value for t in TriggeredBy)
 SCHEDULED_ORIGINS = frozenset({TriggeredBy.SCHEDULE, TriggeredBy.TRIGGER, TriggeredBy.CATCHUP})
 
 
+# Which schedule fields apply to which schedule_type; the others are dropped on save.
+SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
+    "date": ("date_type", "run_date", "interval_days"),
+    "interval": ("interval_seconds",),
+    "cron": ("cron_expression",),
+    "trigger": ("logical_operator", "trigger_conditions"),
+}
+ALL_SCHEDULE_FIELDS = frozenset(f for fs in SCHEDULE_FIELDS.values() for f in fs)
+# What defines when a job fires (JobDefinition.schedule_key).
+_SCHEDULE_KEY_FIELDS = ("schedule_type", "timezone", *sorted(ALL_SCHEDULE_FIELDS))
+
+
 def iso(ts: float | None, tz: Any = timezone.utc) -> str | None:
     """POSIX seconds (how times are stored) as ISO 8601 with offset; None stays None."""
     return None if ts is None else datetime.fromtimestamp(ts, tz).isoformat()
@@ -122,16 +134,7 @@ class JobDefinition:
         """What the schedule driver gives APScheduler, as text: the job is added again
         (restarting an interval's countdown) only when this changes, never because of a
         rename, a pause or a refresh of an .ampln job's code."""
-        keys = (
-            "schedule_type",
-            "date_type",
-            "run_date",
-            "interval_days",
-            "interval_seconds",
-            "cron_expression",
-            "timezone",
-        )
-        return json.dumps([self.spec.get(k) for k in keys])
+        return json.dumps([self.spec.get(k) for k in _SCHEDULE_KEY_FIELDS])
 
     @property
     def secret_env(self) -> dict[str, str]:

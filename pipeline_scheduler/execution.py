@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from . import launch
@@ -228,18 +229,14 @@ class RunExecutor:
                 started_at = time.time()
                 for listener in self._start_listeners:
                     listener(triggered_by.value, active.scheduled_for, started_at)
-                # Not awaited: the database thread is FIFO, so this lands before the run's
-                # end is recorded, and the pipeline need not wait for it.
-                self.background.spawn(
-                    self.workers.db(
-                        self.store.update_run,
-                        active.run_id,
-                        status=RunStatus.RUNNING.value,
-                        started_at=started_at,
-                        log_path=str(log_path),
-                        pipeline_changed=code_changed,
-                        pid=request.pid,
-                    )
+                await self.workers.db(
+                    self.store.update_run,
+                    active.run_id,
+                    status=RunStatus.RUNNING.value,
+                    started_at=started_at,
+                    log_path=str(log_path),
+                    pipeline_changed=code_changed,
+                    pid=request.pid,
                 )
 
             async with self._slots:
@@ -284,8 +281,8 @@ class RunExecutor:
         self,
         job: JobDefinition,
         active: ActiveRun,
-        run_dir: Any,
-        log_path: Any,
+        run_dir: Path,
+        log_path: Path,
     ) -> tuple[RunRequest, bool | None]:
         """The run's request, from the job and its files (blocking: on a file thread)."""
         s = self.settings

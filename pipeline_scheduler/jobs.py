@@ -272,13 +272,12 @@ class JobService:
 
         await self.workers.db(read_and_reconcile)
 
-    async def follow_other_servers(self) -> bool:
-        """Apply job changes made through another server on the same database; answer
-        whether there were any."""
+    async def follow_other_servers(self) -> int:
+        """Apply job changes made through another server on the same database; answer the
+        definitions' current revision (it moves with every change, ours included)."""
         revision = int(await self.workers.db(self.store.get_meta, "jobs_revision") or 0)
-        if revision == self._seen_revision:
-            return False
-        self._seen_revision = revision
-        self.graph.rebuild(await self.workers.db(self.store.list_trigger_jobs))
-        await self.reconcile(full=True)
-        return True
+        if revision != self._seen_revision:
+            self._seen_revision = revision
+            self.graph.rebuild(await self.workers.db(self.store.list_trigger_jobs))
+            await self.reconcile(full=True)
+        return revision

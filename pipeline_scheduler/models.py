@@ -30,9 +30,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .domain import (  # noqa: F401  (re-exported)
     ACTIVE_STATUSES,
+    ALL_SCHEDULE_FIELDS,
     FAILED_STATUSES,
     FINAL_STATUSES,
     RUN_STATUS_VALUES,
+    SCHEDULE_FIELDS,
     TRIGGERED_BY_VALUES,
     RunStatus,
     TriggeredBy,
@@ -96,14 +98,6 @@ SPEC_FIELDS = (
     "kernel_name",
     "webhook_url",
 )
-# Which schedule fields apply to which schedule; the others are dropped on save.
-SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
-    "date": ("date_type", "run_date", "interval_days"),
-    "interval": ("interval_seconds",),
-    "cron": ("cron_expression",),
-    "trigger": ("logical_operator", "trigger_conditions"),
-}
-ALL_SCHEDULE_FIELDS = frozenset(f for fs in SCHEDULE_FIELDS.values() for f in fs)
 
 
 # ------------------------------------------------------------------ constrained types

@@ -8,7 +8,9 @@
 - ``AlertPolicy``: a final failure or timeout POSTs to the job's or the global webhook,
   from a network thread.
 - ``RetentionPolicy``: a job's finished runs beyond the per-job limit are pruned after
-  each of its runs; the age limit is applied every ``prune_interval_seconds``.
+  each of its runs (two index reads); the whole history, age limit included, is pruned by
+  the service's watch loop every ``prune_interval_seconds``, never on a run's path (with
+  100,000 runs that scan takes most of a second).
 
 Dependents and alerts act on a job's final outcome only (``RunFinished.will_retry``).
 """
@@ -128,8 +130,6 @@ class RetentionPolicy:
             victims = await self.workers.db(self.store.prune_job_runs, event.job.id, keep)
             if victims:
                 await self.workers.fs(remove_run_dirs, self.settings.runs_dir, victims)
-        if self.is_due:
-            await self.prune()
 
     @property
     def is_due(self) -> bool:

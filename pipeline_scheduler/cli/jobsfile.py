@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import yaml
 
+from .. import domain
 from .client import ApiError, CLIError, SchedulerClient
 from .output import Output
 
@@ -74,13 +75,9 @@ DERIVED_FIELDS = {
     "pipeline_changed",
     "active_run",
 }
-SCHEDULE_FIELDS = {
-    "date": ("date_type", "run_date", "interval_days"),
-    "interval": ("interval_seconds",),
-    "cron": ("cron_expression",),
-    "trigger": ("logical_operator", "trigger_conditions"),
-}
-ALL_SCHEDULE_FIELDS = {f for fs in SCHEDULE_FIELDS.values() for f in fs} | {"schedule_type", "timezone"}
+# The schedule fields, and the two that every schedule has.
+ALL_SCHEDULE_FIELDS = set(domain.ALL_SCHEDULE_FIELDS) | {"schedule_type", "timezone"}
+SCHEDULE_FIELDS = domain.SCHEDULE_FIELDS
 
 
 @dataclass(frozen=True)

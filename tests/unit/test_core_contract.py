@@ -226,3 +226,36 @@ def test_two_servers_creating_the_same_id_at_once(settings: SchedulerSettings) -
             await first.stop()
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_retention_prunes_by_count_after_each_run_and_by_age_in_the_sweep(
+    settings: SchedulerSettings,
+) -> None:
+    async def body(svc: SchedulerService) -> None:
+        job, _ = await svc.jobs.create(spec("Kept"))
+        runs = [(await svc.runs.run_now(job["id"]))[0]["run_id"] for _ in range(3)]
+        # After each run: only the newest retention_max_runs_per_job (2) of the job remain.
+        kept = {r["id"] for r in (await svc.runs.list(job_id=job["id"]))["runs"]}
+        assert kept == set(runs[-2:])
+        assert not (svc.settings.runs_dir / str(runs[0])).exists()
+
+        # A finished run older than retention_max_age_days goes in the sweep, with its folder
+        # (one run of the job deleted first, so the count limit keeps out of it).
+        await svc.runs.delete(runs[-2])
+        old = await svc.workers.db(
+            svc.store.insert_run,
+            job_id=job["id"],
+            job_name="Kept",
+            pipeline_path="ok.py",
+            status="success",
+            triggered_by="manual",
+            created_at=0.0,
+            finished_at=1.0,
+        )
+        (svc.settings.runs_dir / str(old)).mkdir(parents=True)
+        assert await svc.retention.prune() == 1
+        kept = {r["id"] for r in (await svc.runs.list(job_id=job["id"]))["runs"]}
+        assert kept == {runs[-1]}
+        assert not (svc.settings.runs_dir / str(old)).exists()
+
+    with_service(settings, body, retention_max_runs_per_job=2, retention_max_age_days=30.0)

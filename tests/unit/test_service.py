@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from unit_helpers import FINAL, finished_runs, wait_until, with_service
 
-from pipeline_scheduler.errors import ConflictError, InvalidScheduleError, JobNotFoundError, RunNotFoundError
 from pipeline_scheduler.app import SchedulerService
+from pipeline_scheduler.errors import ConflictError, InvalidScheduleError, JobNotFoundError, RunNotFoundError
 from pipeline_scheduler.settings import SchedulerSettings
 
 CODE = "import os\nprint('from stored code')\nprint(os.getcwd())\n"
@@ -734,7 +734,9 @@ def test_preview_validates_without_creating_anything(settings: SchedulerSettings
         assert daily["timezone"] == "Europe/Paris" and len(daily["next_run_times"]) == 5
         assert all("T08:30:00+0" in t for t in daily["next_run_times"])
 
-        every = await svc.jobs.preview({"schedule_type": "date", "date_type": "every_x_days", "interval_days": 3})
+        every = await svc.jobs.preview(
+            {"schedule_type": "date", "date_type": "every_x_days", "interval_days": 3}
+        )
         first = datetime.fromisoformat(every["next_run_times"][0])
         assert first > datetime.now(timezone.utc) + timedelta(days=2, hours=23)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from unit_helpers import with_service
 
+from pipeline_scheduler.app import SchedulerService
 from pipeline_scheduler.errors import (
     InvalidRequestError,
     InvalidScheduleError,
@@ -20,7 +21,6 @@ from pipeline_scheduler.errors import (
     PayloadTooLargeError,
     SchedulerError,
 )
-from pipeline_scheduler.app import SchedulerService
 from pipeline_scheduler.settings import SchedulerSettings
 
 VALID = {"name": "Job", "pipeline_path": "ok.py", "schedule_type": "interval", "interval_seconds": 60}
