@@ -234,10 +234,14 @@ def test_retention_prunes_by_count_after_each_run_and_by_age_in_the_sweep(
     async def body(svc: SchedulerService) -> None:
         job, _ = await svc.jobs.create(spec("Kept"))
         runs = [(await svc.runs.run_now(job["id"]))[0]["run_id"] for _ in range(3)]
-        # After each run: only the newest retention_max_runs_per_job (2) of the job remain.
-        kept = {r["id"] for r in (await svc.runs.list(job_id=job["id"]))["runs"]}
-        assert kept == set(runs[-2:])
-        assert not (svc.settings.runs_dir / str(runs[0])).exists()
+
+        # After each run (its policies act once its end is recorded, just after a waited run
+        # answers): only the newest retention_max_runs_per_job (2) of the job remain.
+        async def pruned() -> bool:
+            kept = {r["id"] for r in (await svc.runs.list(job_id=job["id"]))["runs"]}
+            return kept == set(runs[-2:]) and not (svc.settings.runs_dir / str(runs[0])).exists()
+
+        await wait_until(pruned)
 
         # A finished run older than retention_max_age_days goes in the sweep, with its folder
         # (one run of the job deleted first, so the count limit keeps out of it).
