@@ -72,6 +72,12 @@ class ActiveRun:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
+def _consume_result(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as seen (its run was cancelled before awaiting it)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _outcome(status: RunStatus, message: str, exit_code: int | None = None) -> RunOutcome:
     return RunOutcome(status.value, exit_code, "", "", 0, False, message)
 
@@ -221,25 +227,28 @@ class RunExecutor:
             if active.is_cancel_requested:  # cancelled before its task took a step
                 outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
                 return
-            # Prepared while queued, so a run holds its slot only while it runs.
-            request, code_changed = await self.workers.fs(self._prepare, job, active, run_dir, log_path)
-
-            async def on_started() -> None:
-                active.is_started = True
-                started_at = time.time()
-                for listener in self._start_listeners:
-                    listener(triggered_by.value, active.scheduled_for, started_at)
-                await self.workers.db(
-                    self.store.update_run,
-                    active.run_id,
-                    status=RunStatus.RUNNING.value,
-                    started_at=started_at,
-                    log_path=str(log_path),
-                    pipeline_changed=code_changed,
-                    pid=request.pid,
-                )
-
+            # Prepared while queued, so a run holds its slot only while it runs; the slot is
+            # asked for first, so runs take the free slots in the order they were queued.
+            preparing = asyncio.ensure_future(self.workers.fs(self._prepare, job, active, run_dir, log_path))
+            preparing.add_done_callback(_consume_result)  # cancelled while queued: unread
             async with self._slots:
+                request, code_changed = await preparing
+
+                async def on_started() -> None:
+                    active.is_started = True
+                    started_at = time.time()
+                    for listener in self._start_listeners:
+                        listener(triggered_by.value, active.scheduled_for, started_at)
+                    await self.workers.db(
+                        self.store.update_run,
+                        active.run_id,
+                        status=RunStatus.RUNNING.value,
+                        started_at=started_at,
+                        log_path=str(log_path),
+                        pipeline_changed=code_changed,
+                        pid=request.pid,
+                    )
+
                 started = datetime.now(s.tz).isoformat(timespec="seconds")
                 request.header = launch.header(
                     job, active.run_id, triggered_by.value, active.attempt, started, code_changed
