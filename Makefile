@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install run test test-js test-python chromium bench soak lint clean
+.PHONY: install run test test-js test-python chromium bench soak lint clean screenshots
 
 install: $(STAMP)
 
@@ -39,6 +39,17 @@ test-python: install chromium
 	$(BIN)/python -m pytest tests
 
 test: test-js test-python
+
+# Browser tests write screenshots into build/screenshots/ (untracked). This runs the browser
+# suite and copies them into the tracked docs/screenshots/ on purpose; SHOTS="jobs-light
+# run-log-dark" copies only those.
+SHOTS ?=
+screenshots: install chromium
+	rm -rf build/screenshots
+	SCHEDULER_SCREENSHOTS_DIR="$(CURDIR)/build/screenshots" $(BIN)/python -m pytest -q tests/browser
+	mkdir -p docs/screenshots
+	cd build/screenshots && cp $(if $(SHOTS),$(addsuffix .png,$(SHOTS)),*.png) "$(CURDIR)/docs/screenshots/"
+	@echo "docs/screenshots/ refreshed: review with git status / git diff --stat docs/screenshots"
 
 bench: install
 	$(BIN)/python -m benchmarks.run

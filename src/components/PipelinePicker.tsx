@@ -11,7 +11,7 @@ import * as React from 'react';
 import type { DirectoryEntry, SchedulerModel } from '../model';
 import { errorMessage } from '../model';
 
-interface PickerProps {
+export interface PickerProps {
   model: SchedulerModel;
   trans: TranslationBundle;
   startDirectory: string;
@@ -26,7 +26,7 @@ function parentOf(path: string): string {
 }
 
 /** The workspace's folders and pipelines, browsed like the file browser. */
-function PipelinePicker(props: PickerProps): JSX.Element {
+export function PipelinePicker(props: PickerProps): JSX.Element {
   const { model, trans } = props;
   const [directory, setDirectory] = React.useState(props.startDirectory);
   const [entries, setEntries] = React.useState<DirectoryEntry[] | null>(null);
@@ -55,7 +55,7 @@ function PipelinePicker(props: PickerProps): JSX.Element {
     return () => {
       isCurrent = false;
     };
-  }, [directory]);
+  }, [directory, model]);
 
   const select = (path: string) => {
     setSelected(path);

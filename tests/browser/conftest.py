@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ui_helpers import SCREENSHOTS
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-SCREENSHOTS = REPO / "docs" / "screenshots"
+__all__ = ["SCREENSHOTS"]  # defined once in ui_helpers (build/screenshots/, untracked)
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -9,14 +10,24 @@ from typing import Any
 from playwright.sync_api import Locator, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Where every browser test writes its screenshots: an untracked build folder, so a test run
+# never touches docs/. `make screenshots` runs the browser suite and copies them into the
+# tracked docs/screenshots/ on purpose. SCHEDULER_SCREENSHOTS_DIR points it elsewhere.
+SCREENSHOTS = Path(os.environ.get("SCHEDULER_SCREENSHOTS_DIR") or REPO / "build" / "screenshots")
 PANEL = "#pipeline-scheduler-panel"
 GENERATE_CODE = "pipeline-editor:generate-code"
 
 
-def screenshot(page: Page, name: str, **kwargs: Any) -> Path:
+def screenshot_path(name: str) -> Path:
+    """The file for screenshot `name` (without .png), its folder created: for element
+    screenshots (`locator.screenshot(path=str(screenshot_path("x")))`)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    return SCREENSHOTS / f"{name}.png"
+
+
+def screenshot(page: Page, name: str, **kwargs: Any) -> Path:
+    """A screenshot of the whole page into SCREENSHOTS."""
+    path = screenshot_path(name)
     page.screenshot(path=str(path), **kwargs)
     return path
 

@@ -3,7 +3,6 @@
  * field names and value shapes of DESIGN.md section 4 / docs/api.md.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 
 import {
   buildJobSpec,

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 
 import { formatAbsolute, formatDuration, formatRelative } from '../time';
 
