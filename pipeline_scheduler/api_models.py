@@ -27,6 +27,7 @@ __all__ = [
     "Config",
     "DeletedRuns",
     "Error",
+    "FinishedRuns",
     "Job",
     "JobDetail",
     "JobList",
@@ -171,6 +172,22 @@ class RunLog(_Answer):
     size: int = Field(ge=0, description="The log file's size now.")
     finished: bool = Field(description="The run has ended and this chunk reaches the end of the log.")
     status: RunStatus
+    stderr_ranges: list[list[int]] = Field(
+        default_factory=list,
+        description="The parts of `data` the pipeline wrote to stderr, as [start, end) indexes "
+        "of `data` counted in UTF-16 code units (JavaScript string indexes); the rest is stdout "
+        "or the scheduler's own lines. Empty for logs that do not record it.",
+    )
+
+
+class FinishedRuns(_Answer):
+    """The answer to ``GET runs/finished``: runs in the order they ended, after a cursor."""
+
+    runs: list[Run] = Field(
+        description="The runs that ended after the cursor `after`, oldest end first; none "
+        "when `after` is not given."
+    )
+    cursor: int = Field(ge=0, description="`after` of the next call.")
 
 
 class Preview(_Answer):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -232,6 +233,38 @@ class RunLogHandler(SchedulerAPIHandler):
         self.reply(await self.service.runs.read_log(_run_id(run_id), offset, max_bytes))
 
 
+class RunLogDownloadHandler(SchedulerAPIHandler):
+    """The whole log as a file, streamed from the disk chunk by chunk."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        name, chunks = await self.service.runs.log_download(_run_id(run_id))
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("Content-Disposition", _attachment(name))
+        async for chunk in chunks:
+            self.write(chunk)
+            await self.flush()  # waits for the client: a slow reader slows the reads
+        self.finish()
+
+
+class FinishedRunsHandler(SchedulerAPIHandler):
+    """The runs that ended since a cursor, in the order they ended (for notifications)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        after = self.int_argument("after", None, 0, 2**62)
+        limit = self.int_argument("limit", 200, 1, 1000) or 200
+        self.reply(await self.service.runs.finished(after, limit))
+
+
+def _attachment(name: str) -> str:
+    """A Content-Disposition for ``name``: an ASCII fallback and the UTF-8 name (RFC 6266)."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
+
+
 class RunNotebookHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
@@ -305,6 +338,8 @@ def route_table() -> list[tuple[str, type[SchedulerAPIHandler]]]:
         (rf"/{p}/run/([^/]+)/?", RunNowHandler),
         (rf"/{p}/runs/?", RunsHandler),
         (rf"/{p}/runs/([^/]+)/cancel/?", RunCancelHandler),
+        (rf"/{p}/runs/finished/?", FinishedRunsHandler),
+        (rf"/{p}/runs/([^/]+)/log/download/?", RunLogDownloadHandler),
         (rf"/{p}/runs/([^/]+)/log/?", RunLogHandler),
         (rf"/{p}/runs/([^/]+)/notebook/?", RunNotebookHandler),
         (rf"/{p}/runs/([^/]+)/?", RunHandler),

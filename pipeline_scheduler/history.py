@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import launch
+from . import launch, logranges
 from .domain import ACTIVE_STATUSES, TriggeredBy, iso
 from .errors import ConflictError, InvalidRequestError, RunNotFoundError
 from .execution import RunExecutor
@@ -69,6 +69,39 @@ def _whole_characters(data: bytes, limit: int) -> bytes:
                 cut -= back
             break
     return data[:cut]
+
+
+# At most this many stderr ranges per log answer; a window with more is answered shorter.
+MAX_STDERR_RANGES = 4096
+LOG_FILE_CHUNK = 256 * 1024
+
+
+def _read_window(path: str | None, offset: int, max_bytes: int) -> tuple[bytes, int, list[tuple[int, int]]]:
+    """Log bytes from ``offset`` (whole UTF-8 characters), the file's size, and the stderr
+    byte ranges inside those bytes (blocking: on a file thread)."""
+    data, size = _read_from(path, offset, max_bytes)
+    data = _whole_characters(data, max_bytes)
+    ranges = logranges.read_ranges(path, offset, offset + len(data), MAX_STDERR_RANGES)
+    if len(ranges) > MAX_STDERR_RANGES:
+        # Too finely interleaved: answer up to where the range past the limit starts.
+        cut = ranges[MAX_STDERR_RANGES][0] - offset
+        data = _whole_characters(data[:cut], cut)
+        ranges = [(a, min(b, offset + len(data))) for a, b in ranges[:MAX_STDERR_RANGES]]
+    return data, size, ranges
+
+
+def read_log_chunks(path: str, start: int, stop: int) -> Generator[bytes, None, None]:
+    """A generator of the log's bytes ``[start, stop)`` in chunks (each ``next`` blocks:
+    call it on a file thread)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = stop - start
+        while left > 0:
+            chunk = f.read(min(LOG_FILE_CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
 
 
 def _read_from(path: str | None, offset: int, max_bytes: int) -> tuple[bytes, int]:
@@ -158,17 +191,49 @@ class RunService:
     async def read_log(self, run_id: int, offset: int, max_bytes: int) -> dict[str, Any]:
         """Log bytes from ``offset`` (whole UTF-8 characters only), for live views."""
         row = await self._row(run_id)
-        data, size = await self.workers.fs(_read_from, row.get("log_path"), offset, max_bytes)
-        data = _whole_characters(data, max_bytes)
+        data, size, ranges = await self.workers.fs(_read_window, row.get("log_path"), offset, max_bytes)
+        text, stderr_ranges = logranges.decode_with_ranges(data, offset, ranges)
         is_finished = row["status"] not in ACTIVE_STATUSES
         return {
-            "data": data.decode("utf-8", errors="replace"),
+            "data": text,
             "offset": offset,
             "next_offset": offset + len(data),
             "size": size,
             "finished": is_finished and offset + len(data) >= size,
             "status": row["status"],
+            "stderr_ranges": stderr_ranges,
         }
+
+    async def log_download(self, run_id: int) -> tuple[str, AsyncIterator[bytes]]:
+        """A run's whole log as it is now, for a download: its file name, and its bytes in
+        chunks read on a file thread one at a time (never the whole log in memory)."""
+        row = await self._row(run_id)
+        path = row.get("log_path")
+        size = 0
+        if path:
+            try:
+                size = (await self.workers.fs(os.stat, path)).st_size
+            except FileNotFoundError:
+                path = None
+        stem = Path(str(row["pipeline_path"])).stem or "run"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            if not path:
+                return
+            reader = read_log_chunks(path, 0, size)
+            try:
+                while (chunk := await self.workers.fs(next, reader, None)) is not None:
+                    yield chunk
+            finally:
+                await self.workers.fs(reader.close)
+
+        return f"{stem}-run-{run_id}.log", chunks()
+
+    async def finished(self, after: int | None, limit: int) -> dict[str, Any]:
+        """The finished-runs feed: runs in the order they ended, after the cursor ``after``
+        (none and the current cursor when ``after`` is None)."""
+        rows, cursor = await self.workers.db(self.store.finished_runs, after, limit)
+        return {"runs": [run_answer(r) for r in rows], "cursor": cursor}
 
     async def notebook_file(self, run_id: int) -> tuple[str, bytes]:
         """The executed notebook of a notebook run: (file name, content)."""

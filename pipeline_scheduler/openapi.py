@@ -305,6 +305,42 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("RunLog")), **ERRORS, **NOT_FOUND},
             },
         },
+        f"{p}/runs/{{run_id}}/log/download": {
+            "parameters": [RUN_ID],
+            "get": {
+                "summary": "The whole log as a file (a download, streamed from the disk)",
+                "responses": {
+                    "200": {
+                        "description": "The log as it is now",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **ERRORS,
+                    **NOT_FOUND,
+                },
+            },
+        },
+        f"{p}/runs/finished": {
+            "get": {
+                "summary": "Runs that ended after a cursor, in the order they ended",
+                "description": "Without `after`: no runs and the current cursor (start there). "
+                "Then pass the answered `cursor` as `after`: each run that ends is answered "
+                "exactly once, also a long run that ends after a later one.",
+                "parameters": [
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0},
+                        "description": "cursor: `cursor` of the previous answer",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
+                    },
+                ],
+                "responses": {"200": _json(_ref("FinishedRuns")), **ERRORS},
+            },
+        },
         f"{p}/runs/{{run_id}}/notebook": {
             "parameters": [RUN_ID],
             "get": {

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from . import logranges
+
 CHUNK_SIZE = 64 * 1024
 TRUNCATION_MARKER = "\n[amphi-scheduler] log truncated at {limit} bytes; later output was discarded.\n"
 
@@ -124,7 +126,10 @@ class LogWriter:
     """Appends to a run's log file from a worker thread, up to a byte limit.
 
     Writes are handed to ``executor`` (one thread: they stay in order) and awaited, so a
-    pipeline cannot write faster than its log is written; closing is not awaited."""
+    pipeline cannot write faster than its log is written; closing is not awaited.
+
+    Where each stderr write landed is appended to a sidecar file as it is written
+    (``logranges``), so a log view can tell stderr from stdout without any of it in memory."""
 
     def __init__(self, path: Path, limit: int, executor: ThreadPoolExecutor) -> None:
         self.path = path
@@ -134,17 +139,22 @@ class LogWriter:
         self.error: str | None = None
         self._executor = executor
         self._file: IO[bytes] | None = None
+        self._ranges: IO[bytes] | None = None
+        self._ranges_failed = False
 
-    def _take(self, chunk: bytes) -> bytes:
-        """What of ``chunk`` goes to the file: all of it, or what fits and the marker."""
+    def _take(self, chunk: bytes) -> tuple[bytes, int]:
+        """What of ``chunk`` goes to the file (all of it, or what fits and the marker), and
+        how many of those bytes are the pipeline's own."""
         if self.truncated:
-            return b""
+            return b"", 0
         room = self.limit - self.size
+        kept = len(chunk)
         if len(chunk) > room:
-            chunk = chunk[: max(room, 0)] + TRUNCATION_MARKER.format(limit=self.limit).encode()
+            kept = max(room, 0)
+            chunk = chunk[:kept] + TRUNCATION_MARKER.format(limit=self.limit).encode()
             self.truncated = True
         self.size += len(chunk)
-        return chunk
+        return chunk, kept
 
     def _failed(self, err: OSError) -> None:
         # Disk full or the folder went away: keep the run going (its tails still reach the
@@ -155,7 +165,7 @@ class LogWriter:
     async def open(self, header: str) -> None:
         """Create the file and write ``header``, in one trip to the thread; OSError when the
         file cannot be created."""
-        data = self._take(header.encode()) if header else b""
+        data = self._take(header.encode())[0] if header else b""
 
         def _open() -> tuple[IO[bytes], OSError | None]:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,26 +181,48 @@ class LogWriter:
         if error is not None:
             self._failed(error)
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, chunk: bytes, *, is_stderr: bool = False) -> None:
         if self._file is None:
             return
-        data = self._take(chunk)
+        offset = self.size
+        data, kept = self._take(chunk)
         if not data:
             return
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._file.write, data)
+            if is_stderr and kept:
+                await loop.run_in_executor(self._executor, self._write_stderr, data, offset, kept)
+            else:
+                await loop.run_in_executor(self._executor, self._file.write, data)
         except OSError as err:
             self._failed(err)
+
+    def _write_stderr(self, data: bytes, offset: int, kept: int) -> None:
+        """On the log thread: the bytes, then the record of where they are."""
+        assert self._file is not None
+        self._file.write(data)
+        if self._ranges_failed:
+            return
+        try:
+            if self._ranges is None:
+                self._ranges = open(logranges.ranges_path(self.path), "ab", buffering=0)  # noqa: SIM115
+            self._ranges.write(logranges.pack(offset, kept))
+        except OSError:
+            # The log itself is intact; only the stderr marking stops.
+            self._ranges_failed = True
 
     def close(self) -> None:
         """Close the file after the writes handed over before (not awaited: every write was)."""
         if self._file is None:
             return
         f, self._file = self._file, None
-        try:
-            self._executor.submit(f.close)
-        except RuntimeError:  # the executor was shut down
-            f.close()
+        files = [f] if self._ranges is None else [f, self._ranges]
+        self._ranges = None
+        for handle in files:
+            try:
+                self._executor.submit(handle.close)
+            except RuntimeError:  # the executor was shut down
+                handle.close()
 
 
 class _Child:
@@ -388,14 +420,14 @@ class LocalSubprocessRunner(RunnerBackend):
 
             secrets = [v.encode() for v in request.redact if v]
 
-            async def pump(stream: IO[bytes] | None, tail: TailBuffer) -> None:
+            async def pump(stream: IO[bytes] | None, tail: TailBuffer, is_stderr: bool) -> None:
                 assert stream is not None
                 redactor = _Redactor(secrets)
 
                 async def take(chunk: bytes) -> None:
                     chunk = redactor.feed(chunk)
                     tail.append(chunk)
-                    await log.write(chunk)
+                    await log.write(chunk, is_stderr=is_stderr)
 
                 try:
                     await _pump(loop, stream.fileno(), take)
@@ -403,10 +435,10 @@ class LocalSubprocessRunner(RunnerBackend):
                     stream.close()  # here, once its reader is off the loop
                 if rest := redactor.rest():
                     tail.append(rest)
-                    await log.write(rest)
+                    await log.write(rest, is_stderr=is_stderr)
 
             popen = child.popen
-            pumps = asyncio.gather(pump(popen.stdout, out_tail), pump(popen.stderr, err_tail))
+            pumps = asyncio.gather(pump(popen.stdout, out_tail, False), pump(popen.stderr, err_tail, True))
             try:
                 if not await child.wait_exit(request.timeout_seconds):
                     active.stop_reason = active.stop_reason or "timeout"

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 
 from .domain import ACTIVE_STATUSES, JobDefinition
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -99,7 +99,12 @@ runs_table = Table(
     Column("owner", String(300), nullable=True),
     # Process (group) id of a local run, to stop its orphans after a crash of the server.
     Column("pid", Integer, nullable=True),
+    # Finish counter (schema 4): the next "runs_finished" value, set in the transaction that
+    # records the end. Finishes commit in this order, unlike ids (given at creation), so
+    # the finished-runs feed reads "finish_seq > cursor" and misses no long run.
+    Column("finish_seq", Integer, nullable=True),
     Index("ix_ps_runs_job_id_id", "job_id", "id"),
+    Index("ix_ps_runs_finish_seq", "finish_seq"),
     Index("ix_ps_runs_status", "status"),
 )
 
@@ -236,6 +241,12 @@ class Store:
                 conn.exec_driver_sql(
                     f"ALTER TABLE {jobs_table.name} ADD COLUMN seq INTEGER NOT NULL DEFAULT 0"
                 )
+            # Versions before 4 had no finish counter on runs (their old runs keep NULL:
+            # the feed starts at the current counter, so they are never announced).
+            if inspect(conn).has_table(runs_table.name) and "finish_seq" not in {
+                c["name"] for c in inspect(conn).get_columns(runs_table.name)
+            }:
+                conn.exec_driver_sql(f"ALTER TABLE {runs_table.name} ADD COLUMN finish_seq INTEGER")
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             found = conn.execute(
@@ -392,8 +403,12 @@ class Store:
         deletes, so an id is never given twice (a stale log tab can never show, or delete,
         another job's run)."""
         values.setdefault("created_at", time.time())
+        is_final = values.get("status") not in (None, *(s.value for s in ACTIVE_STATUSES))
         with self.engine.begin() as conn:
-            run_id = self._bump(conn, "run_ids")["run_ids"]
+            counters = self._bump(conn, "run_ids", *(["runs_finished"] if is_final else []))
+            if is_final:  # recorded already ended (a skipped fire time)
+                values["finish_seq"] = counters["runs_finished"]
+            run_id = counters["run_ids"]
             conn.execute(insert(runs_table).values(id=run_id, **values))
             return run_id
 
@@ -405,7 +420,10 @@ class Store:
         """Record a run's outcome and the job's last run in one transaction; answer the
         run's row as recorded."""
         with self.engine.begin() as conn:
-            conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
+            finish_seq = self._bump(conn, "runs_finished")["runs_finished"]
+            conn.execute(
+                update(runs_table).where(runs_table.c.id == run_id).values(**values, finish_seq=finish_seq)
+            )
             conn.execute(
                 update(jobs_table)
                 .where(jobs_table.c.id == job_id)
@@ -442,6 +460,32 @@ class Store:
             query = query.where(runs_table.c.id < before)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def finished_runs(self, after: int | None, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """Runs whose end was recorded after the finish counter ``after``, in the order
+        they ended, and the cursor to ask with next. ``after`` None (or past the counter:
+        a new database) answers no run and the counter now.
+
+        The counter is read before the rows: every finish up to it has committed (the
+        counter is bumped first in each finish's transaction, which serialises them), so
+        no finish can fall between this answer's cursor and the next call's rows."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(meta_table.c.value).where(meta_table.c.key == "runs_finished")
+            ).scalar()
+            now = int(found) if found is not None else 0
+            if after is None or after >= now:
+                return [], now
+            rows = conn.execute(
+                select(*RUN_SUMMARY_COLUMNS)
+                .where(runs_table.c.finish_seq > after)
+                .where(runs_table.c.finish_seq <= now)
+                .order_by(runs_table.c.finish_seq)
+                .limit(limit)
+            ).all()
+        runs = [dict(r._mapping) for r in rows]
+        cursor = int(runs[-1]["finish_seq"]) if len(runs) == limit else now
+        return runs, cursor
 
     def latest_final_runs(self, job_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
         """Each job's last finished run (id, status), for evaluating trigger conditions."""
@@ -498,6 +542,7 @@ class Store:
                         status="interrupted",
                         finished_at=now,
                         message="The server stopped while this run was active.",
+                        finish_seq=self._bump(conn, "runs_finished")["runs_finished"],
                     )
                 )
                 conn.execute(
