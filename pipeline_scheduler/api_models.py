@@ -28,16 +28,20 @@ __all__ = [
     "DeletedRuns",
     "Error",
     "FinishedRuns",
+    "CompactRun",
     "Job",
     "JobDetail",
     "JobList",
+    "JobNextRuns",
     "LastRun",
+    "RecentRuns",
     "Preview",
     "Run",
     "RunDetail",
     "RunList",
     "RunLog",
     "RunNowResult",
+    "RunTimeline",
     "Success",
 ]
 
@@ -151,6 +155,48 @@ class RunDetail(Run):
 class RunList(_Answer):
     runs: list[Run] = Field(description="Newest first.")
     next_cursor: int | None = Field(description="`before` of the next page; null on the last page.")
+
+
+class CompactRun(_Answer):
+    """A run as a run strip or the runs timeline draws it."""
+
+    id: int
+    job_id: str
+    status: RunStatus
+    triggered_by: TriggeredBy
+    created_at: AwareDatetime | None = Field(description="When it was queued.")
+    started_at: AwareDatetime | None
+    finished_at: AwareDatetime | None
+    duration_seconds: float | None = Field(description="started_at to finished_at; null until both exist.")
+
+
+class RecentRuns(_Answer):
+    """The answer to ``GET runs/recent``: each job asked about, with its newest runs."""
+
+    runs_by_job: dict[str, list[CompactRun]] = Field(
+        description="Every job id asked about; its newest runs first (an empty list for no runs)."
+    )
+
+
+class RunTimeline(_Answer):
+    """The answer to ``GET runs/timeline``: the runs whose span overlaps the range."""
+
+    since: AwareDatetime
+    until: AwareDatetime
+    runs: list[CompactRun] = Field(description="Newest first.")
+    truncated: bool = Field(description="More runs overlap the range than the limit let through.")
+
+
+class JobNextRuns(_Answer):
+    """The answer to ``GET jobs/{job_id}/next_runs``."""
+
+    job_id: str
+    timezone: str
+    description: str
+    paused: bool = Field(description="When paused, the times it would fire at if resumed now.")
+    next_run_times: list[AwareDatetime] = Field(
+        max_length=50, description="In the schedule's zone; empty for trigger-only and fired one-off jobs."
+    )
 
 
 class RunNowResult(_Answer):

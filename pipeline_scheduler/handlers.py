@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
+from datetime import datetime
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -22,6 +24,8 @@ from .models import parse_json_object
 
 AUTH_RESOURCE = "pipeline-scheduler"
 MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_STRIP_JOBS = 200
+MAX_TIMELINE_SECONDS = 366 * 86400
 
 
 class SchedulerAPIHandler(APIHandler):
@@ -107,6 +111,21 @@ class SchedulerAPIHandler(APIHandler):
             raise InvalidRequestError(f"{name}: must be from {low} to {high}, not {value}.")
         return value
 
+    def instant_argument(self, name: str, default: float) -> float:
+        """An ISO 8601 instant with its offset (or Z) as POSIX seconds."""
+        raw = self.text_argument(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = datetime.fromisoformat((raw[:11] + raw[11:].replace(" ", "+")).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidRequestError(
+                f"{name}: not an ISO 8601 date and time, such as 2030-01-15T08:30:00Z: {raw!r}."
+            ) from None
+        if value.tzinfo is None:
+            raise InvalidRequestError(f"{name}: needs its UTC offset (or Z), such as 2030-01-15T08:30:00Z.")
+        return value.timestamp()
+
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -156,6 +175,14 @@ class JobPauseHandler(SchedulerAPIHandler):
         self.reply(await self.service.jobs.set_paused(job_id, action == "pause"))
 
 
+class JobNextRunsHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        count = self.int_argument("count", 10, 1, 50) or 10
+        self.reply(await self.service.jobs.next_runs(job_id, count))
+
+
 class PreviewHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
@@ -202,6 +229,43 @@ class RunsHandler(SchedulerAPIHandler):
     async def delete(self) -> None:
         deleted = await self.service.runs.clear(self.text_argument("job_id") or None)
         self.reply({"success": True, "deleted": deleted})
+
+
+class RecentRunsHandler(SchedulerAPIHandler):
+    """The run strips of the Scheduler view: the newest runs of each job asked about."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        raw = self.text_argument("job_ids")
+        job_ids = list(dict.fromkeys(j for j in (raw or "").split(",") if j))
+        if not job_ids:
+            raise InvalidRequestError("job_ids: required; one job id or several, comma-separated.")
+        if len(job_ids) > MAX_STRIP_JOBS:
+            raise InvalidRequestError(
+                f"job_ids: at most {MAX_STRIP_JOBS} jobs per request, not {len(job_ids)}."
+            )
+        per_job = self.int_argument("per_job", 20, 1, 100) or 20
+        self.reply(await self.service.runs.recent_by_job(job_ids, per_job))
+
+
+class RunsTimelineHandler(SchedulerAPIHandler):
+    """The runs timeline: runs whose span overlaps a time range."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        now = time.time()
+        until = self.instant_argument("until", now)
+        since = self.instant_argument("since", until - 86400)
+        if since >= until:
+            raise InvalidRequestError("since: must be before until.")
+        if until - since > MAX_TIMELINE_SECONDS:
+            raise InvalidRequestError(
+                f"since: the range may span at most {MAX_TIMELINE_SECONDS // 86400} days."
+            )
+        limit = self.int_argument("limit", 2000, 1, 10000) or 2000
+        self.reply(await self.service.runs.timeline(since, until, limit))
 
 
 class RunHandler(SchedulerAPIHandler):
@@ -333,10 +397,13 @@ def route_table() -> list[tuple[str, type[SchedulerAPIHandler]]]:
     return [
         (rf"/{p}/jobs/?", JobsHandler),
         (rf"/{p}/jobs/([^/]+)/(pause|resume)/?", JobPauseHandler),
+        (rf"/{p}/jobs/([^/]+)/next_runs/?", JobNextRunsHandler),
         (rf"/{p}/jobs/([^/]+)/?", JobHandler),
         (rf"/{p}/schedule/preview/?", PreviewHandler),
         (rf"/{p}/run/([^/]+)/?", RunNowHandler),
         (rf"/{p}/runs/?", RunsHandler),
+        (rf"/{p}/runs/recent/?", RecentRunsHandler),
+        (rf"/{p}/runs/timeline/?", RunsTimelineHandler),
         (rf"/{p}/runs/([^/]+)/cancel/?", RunCancelHandler),
         (rf"/{p}/runs/finished/?", FinishedRunsHandler),
         (rf"/{p}/runs/([^/]+)/log/download/?", RunLogDownloadHandler),

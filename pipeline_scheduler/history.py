@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,21 @@ def run_answer(row: Mapping[str, Any], *, detail: bool = False) -> dict[str, Any
         answer["output"] = row.get("output_tail") or ""
         answer["error"] = row.get("error_tail") or ""
     return answer
+
+
+def compact_run_answer(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A run as a run strip or the timeline draws it (no log, no message)."""
+    started, finished = row.get("started_at"), row.get("finished_at")
+    return {
+        "id": row["id"],
+        "job_id": row["job_id"],
+        "status": row["status"],
+        "triggered_by": row["triggered_by"],
+        "created_at": iso(row.get("created_at")),
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "duration_seconds": round(finished - started, 3) if started and finished else None,
+    }
 
 
 def _whole_characters(data: bytes, limit: int) -> bytes:
@@ -187,6 +202,24 @@ class RunService:
 
     async def get(self, run_id: int) -> dict[str, Any]:
         return run_answer(await self._row(run_id), detail=True)
+
+    async def recent_by_job(self, job_ids: Sequence[str], per_job: int) -> dict[str, Any]:
+        """The newest ``per_job`` runs of each job, compact, newest first (run strips).
+        A job id that names no job (or has no runs) answers an empty list."""
+        found = await self.workers.db(self.store.recent_runs_by_job, job_ids, per_job)
+        by_job = {job_id: [compact_run_answer(r) for r in rows] for job_id, rows in found.items()}
+        return {"runs_by_job": by_job}
+
+    async def timeline(self, since: float, until: float, limit: int) -> dict[str, Any]:
+        """Runs whose span overlaps [since, until] (a run still going reaches now), compact,
+        newest first; ``truncated`` when more than ``limit`` overlap."""
+        rows = await self.workers.db(self.store.runs_overlapping, since, until, limit + 1)
+        return {
+            "since": iso(since),
+            "until": iso(until),
+            "runs": [compact_run_answer(r) for r in rows[:limit]],
+            "truncated": len(rows) > limit,
+        }
 
     async def read_log(self, run_id: int, offset: int, max_bytes: int) -> dict[str, Any]:
         """Log bytes from ``offset`` (whole UTF-8 characters only), for live views."""

@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -250,6 +250,35 @@ class JobService:
             "trigger": str(schedule.trigger) if schedule.trigger is not None else "trigger",
             "timezone": schedule.timezone,
             "next_run_times": [t.astimezone(tz).isoformat() for t in schedule.next_fire_times(5, now)],
+        }
+
+    async def next_runs(self, job_id: str, count: int) -> dict[str, Any]:
+        """A job's next ``count`` fire times: from the fire time the schedule driver holds
+        (so an interval keeps its countdown), else (paused) from now as if it were resumed.
+        Empty for trigger-only jobs and fired one-off jobs."""
+        job = await self.definition(job_id, with_code=False)
+        stored = (await self.workers.db(self.driver.next_run_times, [job_id])).get(job_id)
+        schedule = schedules.parse_schedule(job.spec, self.settings.zone_name, require_future=False)
+        tz = schedules.zone(schedule.timezone)
+        times: list[datetime] = []
+        if schedule.trigger is not None:
+            if stored is not None and not job.paused:
+                first = datetime.fromtimestamp(stored, timezone.utc)
+                times = [first]
+                if isinstance(job.spec.get("interval_seconds"), int) and schedule.kind == "interval":
+                    step = timedelta(seconds=job.spec["interval_seconds"])
+                    times += [first + step * k for k in range(1, count)]
+                else:
+                    later = schedules.next_fire_times(schedule.trigger, count, first + timedelta(seconds=1))
+                    times += [t for t in later if t > first][: count - 1]
+            elif job.paused or not job.is_one_off:
+                times = schedule.next_fire_times(count, datetime.now(timezone.utc))
+        return {
+            "job_id": job_id,
+            "timezone": schedule.timezone,
+            "description": schedule.description,
+            "paused": job.paused,
+            "next_run_times": [t.astimezone(tz).isoformat() for t in times[:count]],
         }
 
     # -- changes made through other servers ---------------------------------------------

@@ -206,6 +206,20 @@ def _paths() -> dict[str, Any]:
             "parameters": [JOB_ID],
             "post": {"summary": "Resume a job", "responses": {"200": job, **ERRORS, **NOT_FOUND}},
         },
+        f"{p}/jobs/{{job_id}}/next_runs": {
+            "parameters": [JOB_ID],
+            "get": {
+                "summary": "A job's next fire times (as if resumed, when paused)",
+                "parameters": [
+                    {
+                        "name": "count",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                    }
+                ],
+                "responses": {"200": _json(_ref("JobNextRuns")), **ERRORS, **NOT_FOUND},
+            },
+        },
         f"{p}/schedule/preview": {
             "post": {
                 "summary": "Check a schedule: its description and next 5 fire times",
@@ -256,6 +270,51 @@ def _paths() -> dict[str, Any]:
                 "summary": "Delete all finished runs (or those of job_id) and their logs",
                 "parameters": [JOB_ID_QUERY],
                 "responses": {"200": _json(_ref("DeletedRuns")), **ERRORS},
+            },
+        },
+        f"{p}/runs/recent": {
+            "get": {
+                "summary": "The newest runs of each of some jobs (run strips), compact",
+                "parameters": [
+                    {
+                        "name": "job_ids",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "job ids, comma-separated (at most 200)",
+                    },
+                    {
+                        "name": "per_job",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    },
+                ],
+                "responses": {"200": _json(_ref("RecentRuns")), **ERRORS},
+            },
+        },
+        f"{p}/runs/timeline": {
+            "get": {
+                "summary": "Runs whose span (queued to finished, or now) overlaps a time range",
+                "parameters": [
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                        "description": "ISO 8601 with offset; default: 24 hours before until",
+                    },
+                    {
+                        "name": "until",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                        "description": "ISO 8601 with offset; default: now (at most 366 days after since)",
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 2000},
+                    },
+                ],
+                "responses": {"200": _json(_ref("RunTimeline")), **ERRORS},
             },
         },
         f"{p}/runs/{{run_id}}": {

@@ -121,6 +121,11 @@ _INSERT_JOB = jobs_table.insert()
 _UPDATE_JOB = jobs_table.update().where(jobs_table.c.id == bindparam("job_id_"))
 
 RUN_SUMMARY_COLUMNS = [c for c in runs_table.c if c.name not in ("output_tail", "error_tail")]
+# A run as a strip or timeline draws it.
+_COMPACT_RUN_COLUMNS = [
+    runs_table.c[name]
+    for name in ("id", "job_id", "status", "triggered_by", "created_at", "started_at", "finished_at")
+]
 
 
 @dataclass
@@ -458,6 +463,35 @@ class Store:
             query = query.where(runs_table.c.status.in_(list(statuses)))
         if before is not None:
             query = query.where(runs_table.c.id < before)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def recent_runs_by_job(self, job_ids: Sequence[str], per_job: int) -> dict[str, list[dict[str, Any]]]:
+        """The newest ``per_job`` runs of each job (compact columns), newest first: one
+        range read of the (job_id, id) index per job, in one read snapshot."""
+        query = (
+            select(*_COMPACT_RUN_COLUMNS)
+            .where(runs_table.c.job_id == bindparam("job"))
+            .order_by(runs_table.c.id.desc())
+            .limit(bindparam("per_job"))
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for job_id in job_ids:
+                rows = conn.execute(query, {"job": job_id, "per_job": per_job}).all()
+                found[job_id] = [dict(r._mapping) for r in rows]
+        return found
+
+    def runs_overlapping(self, since: float, until: float, limit: int) -> list[dict[str, Any]]:
+        """Runs whose span (created, to finished or still going) overlaps [since, until],
+        compact columns, newest first, at most ``limit``."""
+        query = (
+            select(*_COMPACT_RUN_COLUMNS)
+            .where(runs_table.c.created_at <= until)
+            .where((runs_table.c.finished_at.is_(None)) | (runs_table.c.finished_at >= since))
+            .order_by(runs_table.c.id.desc())
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
 

@@ -670,6 +670,84 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/pipeline-scheduler/jobs/{job_id}/next_runs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    /** A job's next fire times (as if resumed, when paused) */
+    get: {
+      parameters: {
+        query?: {
+          count?: number;
+        };
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['JobNextRuns'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/pipeline-scheduler/jobs/{job_id}/pause': {
     parameters: {
       query?: never;
@@ -1102,6 +1180,212 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/pipeline-scheduler/runs/finished': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Runs that ended after a cursor, in the order they ended
+     * @description Without `after`: no runs and the current cursor (start there). Then pass the answered `cursor` as `after`: each run that ends is answered exactly once, also a long run that ends after a later one.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description cursor: `cursor` of the previous answer */
+          after?: number;
+          limit?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['FinishedRuns'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/runs/recent': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The newest runs of each of some jobs (run strips), compact */
+    get: {
+      parameters: {
+        query: {
+          /** @description job ids, comma-separated (at most 200) */
+          job_ids: string;
+          per_job?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RecentRuns'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/runs/timeline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Runs whose span (queued to finished, or now) overlaps a time range */
+    get: {
+      parameters: {
+        query?: {
+          /** @description ISO 8601 with offset; default: 24 hours before until */
+          since?: string;
+          /** @description ISO 8601 with offset; default: now (at most 366 days after since) */
+          until?: string;
+          limit?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RunTimeline'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/pipeline-scheduler/runs/{run_id}': {
     parameters: {
       query?: never;
@@ -1409,6 +1693,82 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/pipeline-scheduler/runs/{run_id}/log/download': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        run_id: number;
+      };
+      cookie?: never;
+    };
+    /** The whole log as a file (a download, streamed from the disk) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          run_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The log as it is now */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/plain': string;
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/pipeline-scheduler/runs/{run_id}/notebook': {
     parameters: {
       query?: never;
@@ -1567,6 +1927,22 @@ export interface components {
       /** @enum {string} */
       status: 'queued' | 'running';
     };
+    /**
+     * CompactRun
+     * @description A run as a run strip or the runs timeline draws it.
+     */
+    CompactRun: {
+      /** @description When it was queued. */
+      created_at: string | null;
+      /** @description started_at to finished_at; null until both exist. */
+      duration_seconds: number | null;
+      finished_at: string | null;
+      id: number;
+      job_id: string;
+      started_at: string | null;
+      status: components['schemas']['RunStatus'];
+      triggered_by: components['schemas']['TriggeredBy'];
+    };
     /** ComponentFileResult */
     ComponentFileResult: {
       filename: string;
@@ -1665,6 +2041,16 @@ export interface components {
       interval_days: number;
       /** @constant */
       schedule_type: 'date';
+    };
+    /**
+     * FinishedRuns
+     * @description The answer to ``GET runs/finished``: runs in the order they ended, after a cursor.
+     */
+    FinishedRuns: {
+      /** @description `after` of the next call. */
+      cursor: number;
+      /** @description The runs that ended after the cursor `after`, oldest end first; none when `after` is not given. */
+      runs: components['schemas']['Run'][];
     };
     /** IntervalJobSpec */
     IntervalJobSpec: components['schemas']['IntervalSchedule'] & {
@@ -1852,6 +2238,19 @@ export interface components {
       jobs: components['schemas']['Job'][];
     };
     /**
+     * JobNextRuns
+     * @description The answer to ``GET jobs/{job_id}/next_runs``.
+     */
+    JobNextRuns: {
+      description: string;
+      job_id: string;
+      /** @description In the schedule's zone; empty for trigger-only and fired one-off jobs. */
+      next_run_times: string[];
+      /** @description When paused, the times it would fire at if resumed now. */
+      paused: boolean;
+      timezone: string;
+    };
+    /**
      * JobSpec
      * @description A job specification as a client sends it. Every field is optional here so that the
      *     same model parses a partial update (PUT); ``service`` checks the complete result.
@@ -2022,6 +2421,16 @@ export interface components {
       trigger: string;
     };
     /**
+     * RecentRuns
+     * @description The answer to ``GET runs/recent``: each job asked about, with its newest runs.
+     */
+    RecentRuns: {
+      /** @description Every job id asked about; its newest runs first (an empty list for no runs). */
+      runs_by_job: {
+        [key: string]: components['schemas']['CompactRun'][];
+      };
+    };
+    /**
      * Run
      * @description A run as the history lists it.
      */
@@ -2100,6 +2509,8 @@ export interface components {
       /** @description The log file's size now. */
       size: number;
       status: components['schemas']['RunStatus'];
+      /** @description The parts of `data` the pipeline wrote to stderr, as [start, end) indexes of `data` counted in UTF-16 code units (JavaScript string indexes); the rest is stdout or the scheduler's own lines. Empty for logs that do not record it. */
+      stderr_ranges?: number[][];
     };
     /**
      * RunNowRequest
@@ -2141,6 +2552,20 @@ export interface components {
       | 'timeout'
       | 'interrupted'
       | 'skipped';
+    /**
+     * RunTimeline
+     * @description The answer to ``GET runs/timeline``: the runs whose span overlaps the range.
+     */
+    RunTimeline: {
+      /** @description Newest first. */
+      runs: components['schemas']['CompactRun'][];
+      /** Format: date-time */
+      since: string;
+      /** @description More runs overlap the range than the limit let through. */
+      truncated: boolean;
+      /** Format: date-time */
+      until: string;
+    };
     /** @description The body of POST schedule/preview: the schedule fields of a JobSpec (name and pipeline_path are not needed). */
     ScheduleRequest:
       | components['schemas']['OnceSchedule']
