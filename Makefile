@@ -23,10 +23,26 @@ $(STAMP): pyproject.toml package.json yarn.lock
 	PATH="$(CURDIR)/$(BIN):$$PATH" jupyter labextension develop . --overwrite
 	touch $(STAMP)
 
-run: install
+# Amphi ETL's pipeline editor (labextensions only, no Python dependencies), for the demo:
+# installed into a prefix of its own that only `make run` puts on JUPYTER_PATH, so the test
+# suite's JupyterLab (the browser tests play Amphi's generate-code command) stays without it.
+# 0.9.7 pins @jupyterlab/services 7.4 but works with JupyterLab 4.6 (a shared-module warning).
+AMPHI_ETL    ?= jupyterlab-amphi==0.9.7
+AMPHI_PREFIX := $(VENV)/amphi-etl
+AMPHI_STAMP  := $(AMPHI_PREFIX)/.installed
+
+$(AMPHI_STAMP): | $(STAMP)
+	$(BIN)/python -m pip install -q --no-deps --no-warn-script-location --prefix "$(AMPHI_PREFIX)" "$(AMPHI_ETL)"
+	touch $@
+
+# JupyterLab on examples/ with Amphi ETL's editor; scripts/demo.py imports the example jobs of
+# examples/scheduler-jobs.yaml once Lab answers (a second start changes nothing) and, on the
+# first start, runs a few of them for history. Delete examples/.amphi/ to start afresh.
+run: install $(AMPHI_STAMP)
 	@echo "Scheduler command line, in another terminal: .venv/bin/amphi-scheduler --help"
 	@echo "  e.g. (cd examples && ../.venv/bin/amphi-scheduler jobs list), ... status, ... run JOB --follow"
-	$(BIN)/jupyter lab --ServerApp.root_dir=examples --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
+	JUPYTER_PATH="$(CURDIR)/$(AMPHI_PREFIX)/share/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH}" \
+		$(BIN)/python -m scripts.demo --root examples --ip 127.0.0.1 --port $(PORT) $(ROOT_FLAG)
 
 # Debian's Chromium for the browser tests (nothing downloads a browser of its own).
 chromium:
@@ -63,7 +79,7 @@ soak: install
 		tests/api/test_load.py tests/api/test_crash_cycles.py tests/api/test_faults.py
 
 lint: install
-	$(BIN)/ruff check pipeline_scheduler tests
+	$(BIN)/ruff check pipeline_scheduler tests benchmarks scripts
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm lint:check
 
 clean:

@@ -1,0 +1,1 @@
+"""Developer scripts (the demo launcher behind `make run`)."""
