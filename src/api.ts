@@ -57,6 +57,11 @@ export type LogChunk = Schemas['RunLog'];
 export type WaitedRunResult = Schemas['RunNowResult'];
 export type SchedulerConfig = Schemas['Config'];
 export type SuccessAnswer = Schemas['Success'];
+/** A run as a run strip or the timeline draws it. */
+export type CompactRun = Schemas['CompactRun'];
+export type RecentRuns = Schemas['RecentRuns'];
+export type RunTimeline = Schemas['RunTimeline'];
+export type JobNextRuns = Schemas['JobNextRuns'];
 /** An error answer: the message, and what is wrong with each field. */
 export type ErrorAnswer = Schemas['Error'];
 
@@ -235,6 +240,16 @@ export const api = {
     requestAPI<LogChunk>(
       `runs/${id(runId)}/log${query({ offset, max_bytes: maxBytes })}`
     ),
+  /** The newest runs of each job (the Scheduler view's run strips). */
+  recentRuns: (jobIds: ReadonlyArray<string>, perJob?: number) =>
+    requestAPI<RecentRuns>(
+      `runs/recent${query({ job_ids: jobIds.join(','), per_job: perJob })}`
+    ),
+  /** Runs whose span overlaps [since, until] (ISO), for the runs timeline. */
+  runsTimeline: (since?: string, until?: string, limit?: number) =>
+    requestAPI<RunTimeline>(`runs/timeline${query({ since, until, limit })}`),
+  jobNextRuns: (jobId: string, count?: number) =>
+    requestAPI<JobNextRuns>(`jobs/${id(jobId)}/next_runs${query({ count })}`),
   getConfig: () => requestAPI<SchedulerConfig>('config')
 };
 

@@ -17,6 +17,11 @@ import type { MainAreaWidget } from '@jupyterlab/apputils';
 import { schedulerIcon } from './icon';
 import { SchedulerModel } from './model';
 import { notifyRunOutcomes } from './notifications';
+import {
+  OPEN_VIEW_COMMAND,
+  registerSchedulerView,
+  schedulerViewEntries
+} from './view/register';
 import { createRunLogWidget, SchedulerPanel } from './widgets';
 
 const PLUGIN_ID = '@amphi/pipeline-scheduler:plugin';
@@ -62,7 +67,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const openLog = (runId: number) =>
       void commands.execute(CommandIDs.openRunLog, { runId });
 
-    const panel = new SchedulerPanel(model, trans, openLog);
+    const panel = new SchedulerPanel(model, trans, openLog, () =>
+      void commands.execute(OPEN_VIEW_COMMAND)
+    );
+    registerSchedulerView(app, { model, trans, openLog, restorer });
     shell.add(panel, 'left', { rank: 600, type: 'Scheduler' });
     restorer?.add(panel, 'pipeline-scheduler');
     notifyRunOutcomes(model, trans, openLog);
@@ -211,4 +219,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, schedulerViewEntries];

@@ -13,7 +13,8 @@ export class SchedulerPanel extends ReactWidget {
   constructor(
     readonly model: SchedulerModel,
     private _trans: TranslationBundle,
-    private _openLog: (runId: number) => void
+    private _openLog: (runId: number) => void,
+    private _openView?: () => void
   ) {
     super();
     this.id = 'pipeline-scheduler-panel';
@@ -28,6 +29,7 @@ export class SchedulerPanel extends ReactWidget {
         model={this.model}
         trans={this._trans}
         onOpenLog={this._openLog}
+        onOpenView={this._openView}
       />
     );
   }

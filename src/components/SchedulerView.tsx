@@ -4,6 +4,7 @@ import {
   addIcon,
   Button,
   closeIcon,
+  launchIcon,
   refreshIcon
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -19,6 +20,8 @@ export interface SchedulerViewProps {
   model: SchedulerModel;
   trans: TranslationBundle;
   onOpenLog: (runId: number) => void;
+  /** Open the main-area Scheduler view (jobs table, timeline). */
+  onOpenView?: () => void;
 }
 
 async function confirm(
@@ -66,6 +69,14 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
             action="refresh"
             onClick={() => void model.refresh()}
           />
+          {props.onOpenView && (
+            <IconAction
+              icon={launchIcon}
+              label={trans.__('Open the Scheduler view in the main area')}
+              action="open-view"
+              onClick={props.onOpenView}
+            />
+          )}
         </div>
       </div>
       <div className="jp-scheduler-tabs" role="tablist">
