@@ -57,6 +57,8 @@ export type LogChunk = Schemas['RunLog'];
 export type WaitedRunResult = Schemas['RunNowResult'];
 export type SchedulerConfig = Schemas['Config'];
 export type SuccessAnswer = Schemas['Success'];
+/** Runs in the order they ended, after a cursor (`GET runs/finished`). */
+export type FinishedRuns = Schemas['FinishedRuns'];
 /** A run as a run strip or the timeline draws it. */
 export type CompactRun = Schemas['CompactRun'];
 export type RecentRuns = Schemas['RecentRuns'];
@@ -250,6 +252,30 @@ export const api = {
     requestAPI<RunTimeline>(`runs/timeline${query({ since, until, limit })}`),
   jobNextRuns: (jobId: string, count?: number) =>
     requestAPI<JobNextRuns>(`jobs/${id(jobId)}/next_runs${query({ count })}`),
+  /** Runs that ended after `after` (none, and the cursor now, without it). */
+  listFinishedRuns: (after?: number, limit?: number) =>
+    requestAPI<FinishedRuns>(`runs/finished${query({ after, limit })}`),
+  /**
+   * Where the browser downloads a run's whole log from (a plain link: the
+   * browser streams it to disk). As JupyterLab's own file downloads, it
+   * carries the XSRF cookie's value.
+   */
+  logDownloadUrl: (runId: number): string => {
+    const settings = ServerConnection.makeSettings();
+    const url = new URL(
+      URLExt.join(
+        settings.baseUrl,
+        API_NAMESPACE,
+        `runs/${id(runId)}/log/download`
+      ),
+      window.location.href
+    );
+    const xsrf = document.cookie.match('\\b_xsrf=([^;]*)\\b');
+    if (xsrf) {
+      url.searchParams.append('_xsrf', xsrf[1]);
+    }
+    return url.toString();
+  },
   getConfig: () => requestAPI<SchedulerConfig>('config')
 };
 

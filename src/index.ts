@@ -1,28 +1,51 @@
 /**
- * Registration only: the plugin, its commands, menus and settings. The
- * behaviour lives in model.ts (state) and components/ (views).
+ * Registration only: the plugin, its commands, menus, toolbar buttons,
+ * settings and the public token. The behaviour lives in model.ts (state),
+ * notifications.ts (outcomes) and components/ (views).
  */
 import {
+  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  showDialog,
+  ToolbarButton,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
+import type {
+  DocumentRegistry,
+  IDocumentWidget
+} from '@jupyterlab/docregistry';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import type { MainAreaWidget } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { DisposableDelegate, IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
 
+import { api } from './api';
+import type { Job } from './api';
 import { schedulerIcon } from './icon';
 import { SchedulerModel } from './model';
-import { notifyRunOutcomes } from './notifications';
+import {
+  FailureBadge,
+  FinishedRunsFeed,
+  notifyRunOutcomes
+} from './notifications';
+import { IPipelineScheduler } from './tokens';
 import {
   OPEN_VIEW_COMMAND,
   registerSchedulerView,
   schedulerViewEntries
 } from './view/register';
-import { createRunLogWidget, SchedulerPanel } from './widgets';
+import { createRunLogWidget, RunLogWidget, SchedulerPanel } from './widgets';
+
+export * from './tokens';
 
 const PLUGIN_ID = '@amphi/pipeline-scheduler:plugin';
 
@@ -33,7 +56,83 @@ export namespace CommandIDs {
   export const openRunLog = 'pipeline-scheduler:open-run-log';
 }
 
-const plugin: JupyterFrontEndPlugin<void> = {
+/**
+ * Document widget factories that get a Schedule toolbar button: notebooks,
+ * the text editor (for .py files) and Amphi ETL's pipeline editor (only
+ * present when Amphi ETL is installed).
+ */
+const TOOLBAR_FACTORIES = ['Notebook', 'Editor', 'Pipeline Editor'];
+
+/** Adds the Schedule button to a document's toolbar, shown for runnable files. */
+class ScheduleButtonExtension implements DocumentRegistry.IWidgetExtension<
+  IDocumentWidget,
+  any
+> {
+  constructor(
+    private _model: SchedulerModel,
+    private _trans: TranslationBundle,
+    private _schedule: (path: string) => void
+  ) {}
+
+  createNew(
+    widget: IDocumentWidget,
+    context: DocumentRegistry.IContext<any>
+  ): IDisposable {
+    const button = new ToolbarButton({
+      icon: schedulerIcon,
+      label: this._trans.__('Schedule'),
+      tooltip: this._trans.__('Run this file on a schedule'),
+      className: 'jp-scheduler-toolbarButton',
+      onClick: () => this._schedule(context.path)
+    });
+    const update = () =>
+      button.setHidden(!this._model.isSchedulable(context.path));
+    update();
+    context.pathChanged.connect(update);
+    this._model.changed.connect(update);
+    widget.toolbar.addItem('pipeline-scheduler', button);
+    return new DisposableDelegate(() => {
+      context.pathChanged.disconnect(update);
+      this._model.changed.disconnect(update);
+      button.dispose();
+    });
+  }
+}
+
+/** What `IPipelineScheduler` gives other extensions. */
+class PublicScheduler implements IPipelineScheduler {
+  constructor(
+    private _model: SchedulerModel,
+    private _openJobForm: (path: string) => void
+  ) {
+    let known = _model.jobs;
+    _model.changed.connect(() => {
+      if (_model.jobs !== known) {
+        known = _model.jobs;
+        this._jobsChanged.emit(known);
+      }
+    });
+  }
+
+  get jobsChanged(): ISignal<IPipelineScheduler, ReadonlyArray<Job>> {
+    return this._jobsChanged;
+  }
+
+  openJobForm(path?: string): void {
+    this._openJobForm(path ?? '');
+  }
+
+  async listJobs(): Promise<ReadonlyArray<Job>> {
+    await this._model.refreshJobs();
+    return this._model.jobs;
+  }
+
+  private _jobsChanged = new Signal<IPipelineScheduler, ReadonlyArray<Job>>(
+    this
+  );
+}
+
+const plugin: JupyterFrontEndPlugin<IPipelineScheduler> = {
   id: PLUGIN_ID,
   description:
     'Schedule Amphi pipelines and Python scripts, and watch their runs.',
@@ -43,16 +142,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     ISettingRegistry,
     IFileBrowserFactory,
-    ILayoutRestorer
+    ILayoutRestorer,
+    ILabShell
   ],
+  provides: IPipelineScheduler,
   activate: (
     app: JupyterFrontEnd,
     translator: ITranslator | null,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
     browserFactory: IFileBrowserFactory | null,
-    restorer: ILayoutRestorer | null
-  ) => {
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null
+  ): IPipelineScheduler => {
     const trans = (translator ?? nullTranslator).load('pipeline_scheduler');
     const { commands, shell } = app;
 
@@ -63,19 +165,74 @@ const plugin: JupyterFrontEndPlugin<void> = {
       trans
     });
 
-    const logWidgets = new Map<number, MainAreaWidget>();
+    const logTracker = new WidgetTracker<RunLogWidget>({
+      namespace: 'pipeline-scheduler-run-log'
+    });
+    const findLog = (runId: number) =>
+      logTracker.find(w => w.content.runId === runId && !w.isDisposed);
     const openLog = (runId: number) =>
       void commands.execute(CommandIDs.openRunLog, { runId });
 
-    const panel = new SchedulerPanel(model, trans, openLog, () =>
-      void commands.execute(OPEN_VIEW_COMMAND)
+    const panel = new SchedulerPanel(
+      model,
+      trans,
+      openLog,
+      () => void commands.execute(OPEN_VIEW_COMMAND)
     );
     registerSchedulerView(app, { model, trans, openLog, restorer });
     shell.add(panel, 'left', { rank: 600, type: 'Scheduler' });
     restorer?.add(panel, 'pipeline-scheduler');
-    notifyRunOutcomes(model, trans, openLog);
+    if (restorer) {
+      void restorer.restore(logTracker, {
+        command: CommandIDs.openRunLog,
+        args: widget => ({ runId: widget.content.runId }),
+        name: widget => String(widget.content.runId)
+      });
+    }
 
     const showPanel = () => shell.activateById(panel.id);
+
+    // Outcomes of every run while JupyterLab is open, from a cursor feed.
+    const feed = new FinishedRunsFeed(api);
+    const badge = new FailureBadge(panel.title, trans);
+    notifyRunOutcomes({
+      model,
+      feed,
+      badge,
+      trans,
+      openLog,
+      isSchedulerVisible: () => panel.isVisible,
+      showRuns: () => {
+        showPanel();
+        model.showRuns();
+      }
+    });
+    panel.shown.connect(() => badge.clear());
+    // The Scheduler's main-area views count as opening it too (not run logs).
+    labShell?.currentChanged.connect((_, change) => {
+      const widget = change.newValue;
+      if (
+        widget?.id.startsWith('pipeline-scheduler') &&
+        !logTracker.has(widget)
+      ) {
+        badge.clear();
+      }
+    });
+    feed.runsFinished.connect(() => {
+      if (panel.isVisible) {
+        void model.refresh();
+      }
+    });
+    void app.restored.then(() => feed.check());
+
+    // Tabs of deleted runs: closed when deleted here, marked when cleared.
+    model.runsDeleted.connect((_, runId) => {
+      if (runId !== null) {
+        findLog(runId)?.dispose();
+      } else {
+        logTracker.forEach(w => void w.content.stream.recheck());
+      }
+    });
 
     commands.addCommand(CommandIDs.open, {
       label: trans.__('Open Scheduler'),
@@ -84,13 +241,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: () => showPanel()
     });
 
+    const openJobForm = (path = '') => {
+      showPanel();
+      model.showNewJobForm(path);
+    };
+
     commands.addCommand(CommandIDs.newJob, {
       label: trans.__('New Scheduled Job'),
       caption: trans.__('Schedule a pipeline'),
-      execute: args => {
-        showPanel();
-        model.showNewJobForm((args.path as string) || '');
-      }
+      execute: args => openJobForm((args.path as string) || '')
     });
 
     /** The file right-clicked in a file browser, else the one selected there. */
@@ -135,11 +294,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       },
       execute: args => {
         const path = (args.path as string) || targetFile();
-        if (!path) {
-          return;
+        if (path) {
+          openJobForm(path);
         }
-        showPanel();
-        model.showNewJobForm(path);
       }
     });
 
@@ -153,8 +310,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!Number.isInteger(runId)) {
           return;
         }
-        let widget = logWidgets.get(runId);
-        if (!widget || widget.isDisposed) {
+        // One tab per run: opening it again shows the tab it already has.
+        let widget = findLog(runId);
+        if (!widget) {
           widget = createRunLogWidget(model, trans, runId, async () => {
             const result = await showDialog({
               title: trans.__('Delete run'),
@@ -166,13 +324,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
             });
             return result.button.accept;
           });
-          logWidgets.set(runId, widget);
-          widget.disposed.connect(() => logWidgets.delete(runId));
+          void logTracker.add(widget);
           shell.add(widget, 'main');
         }
         shell.activateById(widget.id);
+        return widget;
       }
     });
+
+    const toolbarButtons = new ScheduleButtonExtension(model, trans, path =>
+      openJobForm(path)
+    );
+    for (const factory of TOOLBAR_FACTORIES) {
+      app.docRegistry.addWidgetExtension(factory, toolbarButtons);
+    }
 
     if (palette) {
       const category = 'Amphi';
@@ -187,9 +352,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     const applySettings = (settings: ISettingRegistry.ISettings) => {
-      model.setPollInterval(
-        settings.get('pollIntervalSeconds').composite as number
-      );
+      const seconds = settings.get('pollIntervalSeconds').composite as number;
+      model.setPollInterval(seconds);
+      feed.setInterval(seconds);
     };
 
     void Promise.all([
@@ -216,6 +381,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         showPanel();
       }
     });
+
+    // The public interface.
+    const scheduler = new PublicScheduler(model, openJobForm);
+    return scheduler;
   }
 };
 

@@ -24,6 +24,7 @@ import {
   SchedulePreview
 } from './api';
 import { saveFile } from './download';
+import { LogStream } from './logStream';
 import {
   buildJobSpec,
   buildScheduleSpec,
@@ -42,11 +43,7 @@ export const GENERATE_CODE_COMMAND = 'pipeline-editor:generate-code';
 
 export const RUNS_PAGE_SIZE = 50;
 const WATCH_INTERVAL_MS = 1000;
-const LOG_POLL_MS = 1000;
 const INFO_BANNER_MS = 6000;
-const LOG_CHUNK_BYTES = 256 * 1024;
-/** Kept in the page for one open log; the whole log stays on the server. */
-const MAX_LOG_CHARS = 2 * 1024 * 1024;
 
 /** The .ampln code could not be generated; nothing was sent to the server. */
 export class PipelineCodeError extends Error {
@@ -134,6 +131,11 @@ export class SchedulerModel implements IDisposable {
     return this._runFinished;
   }
 
+  /** Runs were deleted from this page: one run's id, or null for many. */
+  get runsDeleted(): ISignal<this, number | null> {
+    return this._runsDeleted;
+  }
+
   /* ----------------------------- state ----------------------------- */
 
   get jobs(): ReadonlyArray<Job> {
@@ -165,6 +167,10 @@ export class SchedulerModel implements IDisposable {
   }
   get isDisposed(): boolean {
     return this._isDisposed;
+  }
+  /** A Run now of this job was asked for and the server has not answered yet. */
+  isStarting(jobId: string): boolean {
+    return this._starting.has(jobId);
   }
   /** Run ids started from this UI and not finished yet. */
   isWatched(runId: number): boolean {
@@ -385,9 +391,12 @@ export class SchedulerModel implements IDisposable {
   /** Start a run now, without waiting; for .ampln, with freshly generated code. */
   async runNow(jobId: string): Promise<Run | null> {
     const job = this.job(jobId);
-    if (!job) {
+    if (!job || this._starting.has(jobId)) {
+      // A second click while the first is on its way does nothing.
       return null;
     }
+    this._starting.add(jobId);
+    this._changed.emit();
     try {
       const code = isAmplnPath(job.pipeline_path)
         ? await this.generatePipelineCode(job.pipeline_path)
@@ -396,7 +405,12 @@ export class SchedulerModel implements IDisposable {
       this._upsertJob({
         ...job,
         pipeline_changed: code === undefined ? job.pipeline_changed : false,
-        last_run: { id: run.id, status: run.status, finished_at: null }
+        // Its card links to this run at once (the job list catches up later).
+        last_run: { id: run.id, status: run.status, finished_at: null },
+        active_run:
+          run.status === 'queued' || run.status === 'running'
+            ? { id: run.id, status: run.status, started_at: run.started_at }
+            : job.active_run
       });
       if (this._runMatchesFilter(run)) {
         this._runs = [run, ...this._runs.filter(r => r.id !== run.id)];
@@ -407,6 +421,9 @@ export class SchedulerModel implements IDisposable {
     } catch (error) {
       this.showError(error);
       return null;
+    } finally {
+      this._starting.delete(jobId);
+      this._changed.emit();
     }
   }
 
@@ -528,6 +545,7 @@ export class SchedulerModel implements IDisposable {
       await this._api.deleteRun(runId);
       this._runs = this._runs.filter(r => r.id !== runId);
       this._changed.emit();
+      this._runsDeleted.emit(runId);
       return true;
     } catch (error) {
       this.showError(error);
@@ -544,6 +562,7 @@ export class SchedulerModel implements IDisposable {
       this.showInfo(
         this._trans._n('%1 run deleted.', '%1 runs deleted.', deleted)
       );
+      this._runsDeleted.emit(null);
       await this.refreshRuns(true);
     } catch (error) {
       this.showError(error);
@@ -788,6 +807,8 @@ export class SchedulerModel implements IDisposable {
   private _watchTimer: number | null = null;
   private _changed = new Signal<this, void>(this);
   private _runFinished = new Signal<this, Run>(this);
+  private _runsDeleted = new Signal<this, number | null>(this);
+  private _starting = new Set<string>();
 }
 
 function secondsToMs(seconds: number): number {
@@ -795,147 +816,4 @@ function secondsToMs(seconds: number): number {
   return Math.max(2, Math.min(3600, s)) * 1000;
 }
 
-/**
- * One run's log, read in chunks from `runs/{id}/log?offset=` while the run is
- * going on, then once more for the end.
- */
-export class LogStream implements IDisposable {
-  constructor(
-    private _api: SchedulerAPI,
-    readonly runId: number
-  ) {
-    void this._start();
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-  get text(): string {
-    return this._text;
-  }
-  get run(): Run | null {
-    return this._run;
-  }
-  get isFinished(): boolean {
-    return this._isFinished;
-  }
-  /** Earlier output was dropped from this view to keep the page light. */
-  get isTrimmed(): boolean {
-    return this._isTrimmed;
-  }
-  get error(): string | null {
-    return this._error;
-  }
-  get isDisposed(): boolean {
-    return this._isDisposed;
-  }
-
-  dispose(): void {
-    if (this._isDisposed) {
-      return;
-    }
-    this._isDisposed = true;
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-    }
-    Signal.clearData(this);
-  }
-
-  private async _start(): Promise<void> {
-    try {
-      this._run = await this._api.getRun(this.runId);
-    } catch (error) {
-      this._error = errorMessage(error);
-      this._isFinished = true;
-      this._emit();
-      return;
-    }
-    this._emit();
-    await this._readMore();
-  }
-
-  private async _readMore(): Promise<void> {
-    if (this._isDisposed) {
-      return;
-    }
-    let chunk;
-    try {
-      chunk = await this._api.getRunLog(
-        this.runId,
-        this._offset,
-        LOG_CHUNK_BYTES
-      );
-    } catch (error) {
-      this._error = errorMessage(error);
-      if (error instanceof SchedulerAPIError && error.status === 404) {
-        this._isFinished = true;
-        this._emit();
-        return;
-      }
-      this._emit();
-      this._later(LOG_POLL_MS * 3);
-      return;
-    }
-    if (this._isDisposed) {
-      return;
-    }
-    this._error = null;
-    if (chunk.data) {
-      this._append(chunk.data);
-    }
-    this._offset = chunk.next_offset;
-    const moreWaiting = chunk.next_offset < chunk.size;
-    if (this._run && this._run.status !== chunk.status) {
-      this._run = { ...this._run, status: chunk.status };
-    }
-    if (moreWaiting) {
-      this._emit();
-      this._later(0);
-      return;
-    }
-    if (chunk.finished) {
-      try {
-        this._run = await this._api.getRun(this.runId);
-      } catch {
-        // The log is complete; the details are only a nicety.
-      }
-      this._isFinished = true;
-      this._emit();
-      return;
-    }
-    this._emit();
-    this._later(LOG_POLL_MS);
-  }
-
-  private _append(data: string): void {
-    let text = this._text + data;
-    if (text.length > MAX_LOG_CHARS) {
-      text = text.slice(text.length - MAX_LOG_CHARS);
-      this._isTrimmed = true;
-    }
-    this._text = text;
-  }
-
-  private _later(ms: number): void {
-    this._timer = window.setTimeout(() => {
-      this._timer = null;
-      void this._readMore();
-    }, ms);
-  }
-
-  private _emit(): void {
-    if (!this._isDisposed) {
-      this._changed.emit();
-    }
-  }
-
-  private _text = '';
-  private _offset = 0;
-  private _run: Run | null = null;
-  private _isFinished = false;
-  private _isTrimmed = false;
-  private _error: string | null = null;
-  private _isDisposed = false;
-  private _timer: number | null = null;
-  private _changed = new Signal<this, void>(this);
-}
+export { LogStream } from './logStream';

@@ -72,6 +72,14 @@ export function formatAbsolute(
   });
 }
 
+/**
+ * The one way the Scheduler writes an instant: in the person's own zone and
+ * locale, to the second, with the zone's name.
+ */
+export function formatTimestamp(iso: string | null | undefined): string {
+  return formatAbsolute(iso, undefined, undefined, true);
+}
+
 /** 0.4 -> "0.4 s", 75 -> "1 min 15 s", 3725 -> "1 h 2 min". */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || isNaN(seconds)) {

@@ -1,12 +1,14 @@
 import { MainAreaWidget, ReactWidget } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Message } from '@lumino/messaging';
+import { ISignal, Signal } from '@lumino/signaling';
 import * as React from 'react';
 
 import { RunLogView } from './components/RunLogView';
 import { SchedulerView } from './components/SchedulerView';
 import { schedulerIcon } from './icon';
-import type { LogStream, SchedulerModel } from './model';
+import type { LogStream } from './logStream';
+import type { SchedulerModel } from './model';
 
 /** The left sidebar panel. Polling runs only while it is shown. */
 export class SchedulerPanel extends ReactWidget {
@@ -23,6 +25,11 @@ export class SchedulerPanel extends ReactWidget {
     this.title.caption = _trans.__('Scheduler');
   }
 
+  /** The panel became visible (the person opened the Scheduler). */
+  get shown(): ISignal<this, void> {
+    return this._shown;
+  }
+
   render(): JSX.Element {
     return (
       <SchedulerView
@@ -37,15 +44,19 @@ export class SchedulerPanel extends ReactWidget {
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     this.model.setActive(true);
+    this._shown.emit();
   }
 
   protected onAfterHide(msg: Message): void {
     super.onAfterHide(msg);
     this.model.setActive(false);
   }
+
+  private _shown = new Signal<this, void>(this);
 }
 
-class RunLogContent extends ReactWidget {
+/** The content of a run's log tab. */
+export class RunLogContent extends ReactWidget {
   constructor(
     readonly stream: LogStream,
     private _model: SchedulerModel,
@@ -54,6 +65,10 @@ class RunLogContent extends ReactWidget {
   ) {
     super();
     this.addClass('jp-scheduler-logContent');
+  }
+
+  get runId(): number {
+    return this.stream.runId;
   }
 
   render(): JSX.Element {
@@ -70,11 +85,19 @@ class RunLogContent extends ReactWidget {
     );
   }
 
+  /** Coming back to a finished log: check that the run still exists. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    void this.stream.recheck();
+  }
+
   dispose(): void {
     this.stream.dispose();
     super.dispose();
   }
 }
+
+export type RunLogWidget = MainAreaWidget<RunLogContent>;
 
 /** A main-area tab showing one run's log. */
 export function createRunLogWidget(
@@ -82,23 +105,35 @@ export function createRunLogWidget(
   trans: TranslationBundle,
   runId: number,
   confirmDelete: () => Promise<boolean>
-): MainAreaWidget<ReactWidget> {
+): RunLogWidget {
   const stream = model.openLog(runId);
-  let widget: MainAreaWidget<ReactWidget> | null = null;
+  let widget: RunLogWidget | null = null;
   const content = new RunLogContent(stream, model, trans, async () => {
     if ((await confirmDelete()) && (await model.deleteRun(runId))) {
       widget?.dispose();
     }
   });
-  widget = new MainAreaWidget<ReactWidget>({ content });
+  widget = new MainAreaWidget<RunLogContent>({ content });
   widget.id = `pipeline-scheduler-run-${runId}`;
   widget.title.label = trans.__('Run %1', runId);
   widget.title.icon = schedulerIcon;
   widget.title.closable = true;
-  stream.changed.connect(() => {
-    if (stream.run && widget) {
-      widget.title.label = trans.__('Run %1: %2', runId, stream.run.job_name);
+  widget.title.dataset = { runId: String(runId) };
+  const retitle = () => {
+    if (!widget) {
+      return;
     }
-  });
+    const name = stream.run?.job_name;
+    if (stream.isDeleted) {
+      widget.title.label = trans.__('Run %1 (deleted)', runId);
+      widget.title.className = 'jp-scheduler-deletedRunTab';
+    } else if (name) {
+      widget.title.label = trans.__('Run %1: %2', runId, name);
+    }
+    if (name) {
+      widget.title.caption = trans.__('Log of run %1 of "%2"', runId, name);
+    }
+  };
+  stream.changed.connect(retitle);
   return widget;
 }

@@ -10,9 +10,9 @@ import {
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import type { Job } from '../api';
+import type { ActiveRun, Job } from '../api';
 import { resumeIcon } from '../icon';
-import { formatAbsolute, formatRelative } from '../time';
+import { formatDuration, formatRelative, formatTimestamp } from '../time';
 import { StatusBadge } from './StatusBadge';
 
 export interface JobCardActions {
@@ -24,6 +24,8 @@ export interface JobCardActions {
   onShowRuns: (job: Job) => void;
   onOpenLog: (runId: number) => void;
   onRegenerate: (job: Job) => void;
+  /** A Run now of this job is on its way to the server. */
+  isStarting?: (job: Job) => boolean;
 }
 
 export interface JobCardProps extends JobCardActions {
@@ -58,13 +60,71 @@ export function IconAction(props: IconActionProps): JSX.Element {
   );
 }
 
+/** Seconds since `iso`, moving on every second while shown. */
+function useElapsedSeconds(iso: string | null): number | null {
+  const [now, setNow] = React.useState(() => Date.now());
+  React.useEffect(() => {
+    if (!iso) {
+      return;
+    }
+    const timer = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(timer);
+  }, [iso]);
+  if (!iso) {
+    return null;
+  }
+  const started = new Date(iso).getTime();
+  return isNaN(started) ? null : Math.max(0, (now - started) / 1000);
+}
+
+/** "Running for 42 s · Live log", on the card of a job with an active run. */
+function ActiveRunLine(props: {
+  run: ActiveRun;
+  trans: TranslationBundle;
+  onOpenLog: (runId: number) => void;
+}): JSX.Element {
+  const { run, trans } = props;
+  const elapsed = useElapsedSeconds(run.started_at);
+  return (
+    <div
+      className="jp-scheduler-jobActive"
+      role="status"
+      data-testid="active-run"
+      data-run-id={run.id}
+      data-status={run.status}
+    >
+      <StatusBadge status={run.status} trans={trans} />
+      {elapsed !== null && (
+        <span
+          className="jp-scheduler-elapsed"
+          title={trans.__('started %1', formatTimestamp(run.started_at))}
+        >
+          {trans.__('for %1', formatDuration(Math.floor(elapsed)))}
+        </span>
+      )}
+      <button
+        type="button"
+        className="jp-scheduler-linkButton"
+        data-action="live-log"
+        title={trans.__('Open the live log of run %1', run.id)}
+        onClick={() => props.onOpenLog(run.id)}
+      >
+        {trans.__('Live log')}
+      </button>
+    </div>
+  );
+}
+
 export function JobCard(props: JobCardProps): JSX.Element {
   const { job, trans, now } = props;
   const lastRun = job.last_run;
+  const activeRun = job.active_run ?? null;
+  const isStarting = props.isStarting?.(job) ?? false;
   return (
     <li
-      className={`jp-scheduler-job${job.paused ? ' jp-scheduler-job-paused' : ''}`}
+      className={`jp-scheduler-job${job.paused ? ' jp-scheduler-job-paused' : ''}${activeRun ? ' jp-scheduler-job-active' : ''}`}
       data-job-id={job.id}
+      data-active={activeRun ? activeRun.status : undefined}
       data-job-name={job.name}
       aria-label={job.name}
     >
@@ -86,12 +146,12 @@ export function JobCard(props: JobCardProps): JSX.Element {
           <span
             className="jp-scheduler-nextRun"
             data-next-run={job.next_run_time}
-            title={formatAbsolute(job.next_run_time)}
+            title={formatTimestamp(job.next_run_time)}
           >
             {formatRelative(job.next_run_time, now)}
             <span className="jp-scheduler-muted">
               {' · '}
-              {formatAbsolute(job.next_run_time)}
+              {formatTimestamp(job.next_run_time)}
             </span>
           </span>
         ) : (
@@ -116,7 +176,10 @@ export function JobCard(props: JobCardProps): JSX.Element {
           >
             <StatusBadge status={lastRun.status} trans={trans} />
             {lastRun.finished_at && (
-              <span className="jp-scheduler-muted">
+              <span
+                className="jp-scheduler-muted"
+                title={formatTimestamp(lastRun.finished_at)}
+              >
                 {' '}
                 {formatRelative(lastRun.finished_at, now)}
               </span>
@@ -126,6 +189,13 @@ export function JobCard(props: JobCardProps): JSX.Element {
           <span className="jp-scheduler-muted">{trans.__('never')}</span>
         )}
       </div>
+      {activeRun && (
+        <ActiveRunLine
+          run={activeRun}
+          trans={trans}
+          onOpenLog={props.onOpenLog}
+        />
+      )}
       {job.pipeline_changed && (
         <div className="jp-scheduler-changed" role="status">
           <span>
@@ -144,8 +214,18 @@ export function JobCard(props: JobCardProps): JSX.Element {
       <div className="jp-scheduler-jobActions">
         <IconAction
           icon={runIcon}
-          label={trans.__('Run now')}
+          label={
+            isStarting
+              ? trans.__('Starting…')
+              : activeRun
+                ? trans.__(
+                    'Run now: not while run %1 is active (see its live log)',
+                    activeRun.id
+                  )
+                : trans.__('Run now')
+          }
           action="run"
+          disabled={isStarting || activeRun !== null}
           onClick={() => props.onRunNow(job)}
         />
         <IconAction

@@ -10,7 +10,7 @@ import * as React from 'react';
 
 import { isActiveStatus } from '../api';
 import type { Job, Run } from '../api';
-import { formatAbsolute, formatDuration, formatRelative } from '../time';
+import { formatDuration, formatRelative, formatTimestamp } from '../time';
 import { IconAction } from './JobCard';
 import {
   attemptLabel,
@@ -176,7 +176,7 @@ export function RunList(props: RunListProps): JSX.Element {
                   <div className="jp-scheduler-runMeta jp-scheduler-muted">
                     <span>{triggerLabel(trans, run.triggered_by)}</span>
                     {shownTime(run) && (
-                      <span title={formatAbsolute(shownTime(run))}>
+                      <span title={formatTimestamp(shownTime(run))}>
                         {' · '}
                         {formatRelative(shownTime(run), now)}
                       </span>

@@ -1,12 +1,18 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { Button, downloadIcon, stopIcon } from '@jupyterlab/ui-components';
+import {
+  Button,
+  caretDownIcon,
+  caretUpIcon,
+  downloadIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { isActiveStatus } from '../api';
 import type { Job, Run } from '../api';
-import type { LogStream } from '../model';
+import type { LogStream, TextRange } from '../logStream';
 import { errorMessage } from '../model';
-import { formatAbsolute, formatDuration } from '../time';
+import { formatDuration, formatTimestamp } from '../time';
 import { RunMarkers } from './RunList';
 import { StatusBadge, triggerLabel } from './StatusBadge';
 import { useSignalRerender } from './useSignal';
@@ -24,6 +30,95 @@ export interface RunLogViewProps {
 
 /** Distance from the bottom, in pixels, that still counts as "at the end". */
 const FOLLOW_SLACK_PX = 24;
+/** Matches highlighted at most (the count says when there are more). */
+const MAX_MATCHES = 5000;
+
+/** Where `query` occurs in `text`, ignoring case. */
+export function findMatches(
+  text: string,
+  query: string,
+  limit = MAX_MATCHES
+): TextRange[] {
+  if (!query) {
+    return [];
+  }
+  const haystack = text.toLowerCase();
+  const needle = query.toLowerCase();
+  const found: TextRange[] = [];
+  let at = haystack.indexOf(needle);
+  while (at !== -1 && found.length < limit) {
+    found.push([at, at + needle.length]);
+    at = haystack.indexOf(needle, at + needle.length);
+  }
+  return found;
+}
+
+/**
+ * The log text cut into pieces: stderr parts in their own style, search
+ * matches highlighted (the current one marked).
+ */
+function renderLog(
+  text: string,
+  stderr: ReadonlyArray<TextRange>,
+  matches: ReadonlyArray<TextRange>,
+  current: number
+): React.ReactNode[] {
+  if (!stderr.length && !matches.length) {
+    return [text];
+  }
+  const cuts = new Set<number>([0, text.length]);
+  for (const [a, b] of stderr) {
+    cuts.add(Math.min(a, text.length));
+    cuts.add(Math.min(b, text.length));
+  }
+  for (const [a, b] of matches) {
+    cuts.add(a);
+    cuts.add(b);
+  }
+  const points = Array.from(cuts).sort((x, y) => x - y);
+  const nodes: React.ReactNode[] = [];
+  let s = 0;
+  let m = 0;
+  for (let i = 0; i + 1 < points.length; i++) {
+    const from = points[i];
+    const to = points[i + 1];
+    if (to <= from) {
+      continue;
+    }
+    while (s < stderr.length && stderr[s][1] <= from) {
+      s++;
+    }
+    while (m < matches.length && matches[m][1] <= from) {
+      m++;
+    }
+    const isStderr = s < stderr.length && stderr[s][0] <= from;
+    const isMatch = m < matches.length && matches[m][0] <= from;
+    const piece = text.slice(from, to);
+    if (isMatch) {
+      const classes = ['jp-scheduler-logMatch'];
+      if (m === current) {
+        classes.push('jp-mod-current');
+      }
+      if (isStderr) {
+        classes.push('jp-scheduler-logStderr');
+      }
+      nodes.push(
+        <mark key={from} className={classes.join(' ')} data-match={m}>
+          {piece}
+        </mark>
+      );
+    } else if (isStderr) {
+      nodes.push(
+        <span key={from} className="jp-scheduler-logStderr">
+          {piece}
+        </span>
+      );
+    } else {
+      nodes.push(piece);
+    }
+  }
+  return nodes;
+}
 
 /**
  * One run's log, live while it runs. It scrolls to the end as lines come in,
@@ -36,13 +131,46 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
   const [isFollowing, setIsFollowing] = React.useState(true);
   const [isStopping, setIsStopping] = React.useState(false);
   const [actionError, setActionError] = React.useState<string | null>(null);
+  const [isWrapped, setIsWrapped] = React.useState(true);
+  const [query, setQuery] = React.useState('');
+  const [current, setCurrent] = React.useState(0);
+
+  const text = stream.text;
+  const matches = React.useMemo(() => findMatches(text, query), [text, query]);
+  const shownMatch = matches.length
+    ? Math.min(current, matches.length - 1)
+    : -1;
+  const pieces = React.useMemo(
+    () => renderLog(text, stream.stderrRanges, matches, shownMatch),
+    [text, stream.stderrRanges, matches, shownMatch]
+  );
 
   React.useLayoutEffect(() => {
     const node = logRef.current;
-    if (node && isFollowing) {
+    if (node && isFollowing && !query) {
       node.scrollTop = node.scrollHeight;
     }
   });
+
+  // Bring the current match into view when it changes.
+  React.useEffect(() => {
+    const node = logRef.current;
+    const mark = node?.querySelector('mark.jp-mod-current');
+    if (node && mark) {
+      const box = mark.getBoundingClientRect();
+      const frame = node.getBoundingClientRect();
+      if (box.top < frame.top || box.bottom > frame.bottom) {
+        node.scrollTop += box.top - frame.top - node.clientHeight / 2;
+      }
+    }
+  }, [shownMatch, query]);
+
+  const step = (delta: number) => {
+    if (matches.length) {
+      setIsFollowing(false);
+      setCurrent((shownMatch + delta + matches.length) % matches.length);
+    }
+  };
 
   const onScroll = () => {
     const node = logRef.current;
@@ -61,6 +189,15 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
     props.onCancel().finally(() => setIsStopping(false));
   };
 
+  const downloadLog = () => {
+    setActionError(null);
+    try {
+      stream.download();
+    } catch (error) {
+      setActionError(errorMessage(error));
+    }
+  };
+
   const download = () => {
     if (!run) {
       return;
@@ -76,6 +213,7 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
       className="jp-scheduler-log"
       data-run-id={stream.runId}
       data-finished={stream.isFinished ? 'true' : 'false'}
+      data-deleted={stream.isDeleted ? 'true' : undefined}
     >
       <div className="jp-scheduler-logHeader">
         <div className="jp-scheduler-logTitle">
@@ -94,10 +232,12 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
             <span>{triggerLabel(trans, run.triggered_by)}</span>
             {run.started_at && (
               <span>
-                {trans.__(
-                  'started %1',
-                  formatAbsolute(run.started_at, undefined, undefined, true)
-                )}
+                {trans.__('started %1', formatTimestamp(run.started_at))}
+              </span>
+            )}
+            {run.finished_at && (
+              <span>
+                {trans.__('ended %1', formatTimestamp(run.finished_at))}
               </span>
             )}
             {run.duration_seconds !== null && (
@@ -135,6 +275,18 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
                   : trans.__('Stop this run')}
             </Button>
           )}
+          <Button
+            type="button"
+            small
+            minimal
+            onClick={downloadLog}
+            disabled={stream.isDeleted}
+            data-action="download-log"
+            title={trans.__('Download the whole log of run %1', stream.runId)}
+          >
+            <downloadIcon.react tag="span" elementSize="normal" />
+            {trans.__('Download log')}
+          </Button>
           {run?.has_notebook && (
             <Button
               type="button"
@@ -153,13 +305,24 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
             minimal
             className="jp-scheduler-dangerText"
             onClick={props.onDelete}
-            disabled={!stream.isFinished}
+            disabled={!stream.isFinished || stream.isDeleted}
             data-action="delete-run"
           >
             {trans.__('Delete this run')}
           </Button>
         </div>
       </div>
+      {stream.isDeleted && (
+        <div
+          className="jp-scheduler-logMessage"
+          role="status"
+          data-testid="run-deleted"
+        >
+          {trans.__(
+            'This run was deleted; what is shown is what was read before.'
+          )}
+        </div>
+      )}
       {run?.message && (
         <div
           className="jp-scheduler-logMessage"
@@ -200,17 +363,94 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
           )}
         </div>
       )}
+      <div className="jp-scheduler-logTools" role="toolbar">
+        <input
+          type="search"
+          className="jp-mod-styled jp-scheduler-input jp-scheduler-logSearch"
+          placeholder={trans.__('Find in log')}
+          aria-label={trans.__('Find in log')}
+          value={query}
+          onChange={e => {
+            setQuery(e.currentTarget.value);
+            setCurrent(0);
+            if (e.currentTarget.value) {
+              setIsFollowing(false);
+            }
+          }}
+          onKeyDown={e => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              step(e.shiftKey ? -1 : 1);
+            } else if (e.key === 'Escape') {
+              setQuery('');
+            }
+          }}
+        />
+        <span
+          className="jp-scheduler-muted jp-scheduler-matchCount"
+          data-testid="match-count"
+          aria-live="polite"
+        >
+          {query
+            ? matches.length
+              ? trans.__(
+                  '%1 of %2%3',
+                  shownMatch + 1,
+                  matches.length,
+                  matches.length >= MAX_MATCHES ? '+' : ''
+                )
+              : trans.__('no match')
+            : ''}
+        </span>
+        <button
+          type="button"
+          className="jp-scheduler-iconButton"
+          title={trans.__('Previous match (Shift+Enter)')}
+          aria-label={trans.__('Previous match')}
+          data-action="previous-match"
+          disabled={!matches.length}
+          onClick={() => step(-1)}
+        >
+          <caretUpIcon.react tag="span" elementSize="normal" />
+        </button>
+        <button
+          type="button"
+          className="jp-scheduler-iconButton"
+          title={trans.__('Next match (Enter)')}
+          aria-label={trans.__('Next match')}
+          data-action="next-match"
+          disabled={!matches.length}
+          onClick={() => step(1)}
+        >
+          <caretDownIcon.react tag="span" elementSize="normal" />
+        </button>
+        <label className="jp-scheduler-logWrap">
+          <input
+            type="checkbox"
+            checked={isWrapped}
+            data-action="wrap"
+            onChange={e => setIsWrapped(e.currentTarget.checked)}
+          />
+          {trans.__('Wrap lines')}
+        </label>
+        {stream.stderrRanges.length > 0 && (
+          <span className="jp-scheduler-logLegend jp-scheduler-muted">
+            <span className="jp-scheduler-logStderr">{trans.__('stderr')}</span>
+          </span>
+        )}
+      </div>
       <pre
         ref={logRef}
-        className="jp-scheduler-logText"
+        className={`jp-scheduler-logText${isWrapped ? '' : ' jp-mod-nowrap'}`}
         tabIndex={0}
         aria-label={trans.__('Log of run %1', stream.runId)}
         onScroll={onScroll}
       >
-        {stream.text ||
-          (stream.isFinished
+        {text
+          ? pieces
+          : stream.isFinished
             ? trans.__('(no output)')
-            : trans.__('Waiting for output…'))}
+            : trans.__('Waiting for output…')}
       </pre>
     </div>
   );

@@ -153,6 +153,7 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
             trans={trans}
             onNewJob={() => model.showNewJobForm()}
             onRunNow={job => void model.runNow(job.id)}
+            isStarting={job => model.isStarting(job.id)}
             onTogglePause={job => void model.setPaused(job.id, !job.paused)}
             onEdit={job => void model.showEditForm(job.id)}
             onDuplicate={job => model.showDuplicateForm(job.id)}
