@@ -10,8 +10,8 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import type { components } from './generated/openapi';
-import { notebookFileName } from './payload';
-import type { JobSpec, ScheduleSpec } from './payload';
+import { notebookFileName } from './paths';
+import type { JobSpec, ScheduleSpec } from './form/spec';
 
 export type {
   CatchupPolicy,
@@ -22,7 +22,7 @@ export type {
   ScheduleSpec,
   ScheduleType,
   TriggerCondition
-} from './payload';
+} from './form/spec';
 
 /**
  * The answer types are generated from the OpenAPI document (docs/openapi.json,
@@ -68,7 +68,7 @@ export type JobNextRuns = Schemas['JobNextRuns'];
 export type ErrorAnswer = Schemas['Error'];
 
 /**
- * The form's JobSpec (payload.ts) must stay a valid body for the server's
+ * The form's JobSpec (form/spec.ts) must stay a valid body for the server's
  * JobSpec: this type does not compile when they drift apart.
  */
 export type JobSpecMatchesContract = Assignable<JobSpec, Schemas['JobSpec']>;

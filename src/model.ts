@@ -25,17 +25,15 @@ import {
 } from './api';
 import { saveFile } from './download';
 import { LogStream } from './logStream';
+import { buildJobSpec, buildScheduleSpec } from './form/convert';
+import { JobSpec } from './form/spec';
 import {
-  buildJobSpec,
-  buildScheduleSpec,
   defaultFormState,
   FormState,
-  isAmplnPath,
   jobToFormState,
-  JobSpec,
-  PIPELINE_EXTENSIONS,
   withoutStoredSecrets
-} from './payload';
+} from './form/state';
+import { isAmplnPath, PIPELINE_EXTENSIONS } from './paths';
 import { browserTimeZone } from './time';
 
 /** Amphi ETL's command that turns an .ampln pipeline into Python code. */

@@ -1,6 +1,6 @@
 /**
  * Display helpers for instants and durations, in the person's own zone and
- * locale. Import-free so it is unit-tested with payload.ts.
+ * locale. Import-free so it is unit-tested on its own.
  */
 
 /** The browser's IANA zone, e.g. "Europe/Paris". */

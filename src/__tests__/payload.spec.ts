@@ -4,29 +4,32 @@
  */
 import assert from 'node:assert/strict';
 
+import { placeServerError } from '../errors';
 import {
   buildJobSpec,
   buildScheduleSpec,
-  defaultFormState,
-  defaultJobName,
-  FormError,
-  FormState,
   buildExecutionSpec,
   countAdvanced,
+  secretsChanged
+} from '../form/convert';
+import { parseParameterValue } from '../form/parameters';
+import { JobSpec } from '../form/spec';
+import {
+  defaultFormState,
+  FormError,
+  FormState,
+  jobToFormState,
+  splitInterval,
+  withoutStoredSecrets
+} from '../form/state';
+import {
+  defaultJobName,
   isAmplnPath,
   isNotebookPath,
   isPipelinePath,
-  jobToFormState,
-  JobSpec,
-  notebookFileName,
-  parseParameterValue,
-  placeServerError,
-  secretsChanged,
-  splitInterval,
-  withoutStoredSecrets,
-  wallTimeInZone,
-  zonedWallTimeToDate
-} from '../payload';
+  notebookFileName
+} from '../paths';
+import { wallTimeInZone, zonedWallTimeToDate } from '../time/zoned';
 
 const PARIS = 'Europe/Paris';
 // Wednesday 15 January 2025, 10:17:30 in Paris (UTC+1 in winter).

@@ -3,14 +3,10 @@ import { Button, closeIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { FormMode } from '../model';
-import {
-  CatchupPolicy,
-  countAdvanced,
-  FormState,
-  isNotebookPath,
-  KeyValue,
-  SecretRow
-} from '../payload';
+import { countAdvanced } from '../form/convert';
+import { CatchupPolicy } from '../form/spec';
+import { FormState, KeyValue, SecretRow } from '../form/state';
+import { isNotebookPath } from '../paths';
 import { formatDuration } from '../time';
 import { Field } from './Field';
 import type { FieldErrors } from './Field';

@@ -1,6 +1,6 @@
 import * as React from 'react';
 
-import type { FormState } from '../payload';
+import type { FormState } from '../form/state';
 
 /** Messages shown at the form's fields. */
 export type FieldErrors = Partial<Record<keyof FormState, string>>;

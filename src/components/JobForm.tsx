@@ -6,18 +6,17 @@ import { SchedulerAPIError } from '../api';
 import type { Job, SchedulePreview } from '../api';
 import type { FormMode, SchedulerModel } from '../model';
 import { errorMessage } from '../model';
+import { placeServerError } from '../errors';
+import { TriggerOn } from '../form/spec';
 import {
   ADVANCED_FIELDS,
   FormError,
   FormState,
   IntervalUnit,
-  isAmplnPath,
-  isNotebookPath,
-  placeServerError,
   ScheduleKind,
-  SCHEDULE_KINDS,
-  TriggerOn
-} from '../payload';
+  SCHEDULE_KINDS
+} from '../form/state';
+import { isAmplnPath, isNotebookPath } from '../paths';
 import { AdvancedSection } from './AdvancedSection';
 import { Field } from './Field';
 import type { FieldErrors } from './Field';
