@@ -70,6 +70,10 @@ class ActiveRun:
     is_cancel_requested: bool = False
     cancel_reason: str = "Cancelled."
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    # The columns it was recorded with (queued), for an answer that needs no read back.
+    queued_row: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Its "running" write, handed to the database thread when it started.
+    started_write: asyncio.Future[None] | None = field(default=None, repr=False)
 
 
 def _consume_result(future: asyncio.Future[Any]) -> None:
@@ -157,15 +161,15 @@ class RunExecutor:
                 return await self.record_skipped(
                     base, f"Skipped: {count} run(s) of this job were still active (max_instances is {limit})."
                 )
-        run_id = await self.workers.db(
-            self.store.insert_run, **base, status=RunStatus.QUEUED.value, owner=this_process()
-        )
+        row = {**base, "status": RunStatus.QUEUED.value, "owner": this_process(), "created_at": time.time()}
+        run_id = await self.workers.db(self.store.insert_run, **row)
         active = ActiveRun(
             run_id,
             job.id,
             asyncio.get_running_loop().create_future(),
             attempt=attempt,
             scheduled_for=scheduled_for,
+            queued_row={**row, "id": run_id},
         )
         self._runs[run_id] = active
         active.task = asyncio.create_task(self._execute(active, job, triggered_by))
@@ -239,7 +243,9 @@ class RunExecutor:
                     started_at = time.time()
                     for listener in self._start_listeners:
                         listener(triggered_by.value, active.scheduled_for, started_at)
-                    await self.workers.db(
+                    # Not waited for: the pipeline runs meanwhile, and the database thread
+                    # takes calls in order, so any later read (and the finish) sees it.
+                    active.started_write = self.workers.db_now(
                         self.store.update_run,
                         active.run_id,
                         status=RunStatus.RUNNING.value,
@@ -330,6 +336,11 @@ class RunExecutor:
             "log_truncated": outcome.log_truncated,
             "message": outcome.message,
         }
+        if active.started_write is not None:
+            try:
+                await active.started_write
+            except Exception as err:  # the finish below records the run all the same
+                self.log.warning("Could not record the start of run %s: %s", active.run_id, err)
         record: RunRecord | None = None
         for attempt in range(6):
             try:

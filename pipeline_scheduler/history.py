@@ -166,7 +166,7 @@ class RunService:
             job = await self.jobs.refresh_code(job, python_code)
         active = await self.executor.start(job_id, TriggeredBy.MANUAL, job=job)
         if not wait:
-            return run_answer(await self._row(active.run_id)), False
+            return run_answer(active.queued_row or await self._row(active.run_id)), False
         record = await asyncio.shield(active.done)
         return {
             "success": record.get("status") == "success",

@@ -123,13 +123,23 @@ class RetentionPolicy:
         self.workers = workers
         self.log = log
         self._last_full_prune = 0.0
+        # Per job: how many more runs it can finish before it may pass the limit, as this
+        # server saw at its last prune (the database is read again only when none is left).
+        # Runs that other servers add are pruned by them, or by the full sweep.
+        self._room: dict[str, int] = {}
 
     async def on_run_finished(self, event: RunFinished) -> None:
         keep = self.settings.retention_max_runs_per_job
-        if keep > 0:
-            victims = await self.workers.db(self.store.prune_job_runs, event.job.id, keep)
-            if victims:
-                await self.workers.fs(remove_run_dirs, self.settings.runs_dir, victims)
+        if keep <= 0:
+            return
+        room = self._room.get(event.job.id, 0)
+        if room > 0:
+            self._room[event.job.id] = room - 1
+            return
+        victims, kept = await self.workers.db(self.store.prune_job_runs, event.job.id, keep)
+        self._room[event.job.id] = keep - kept
+        if victims:
+            await self.workers.fs(remove_run_dirs, self.settings.runs_dir, victims)
 
     @property
     def is_due(self) -> bool:

@@ -114,9 +114,6 @@ _BUMP_COUNTER = (
     .where(meta_table.c.key == bindparam("counter"))
     .values(value=cast(cast(meta_table.c.value, Integer) + 1, Text))
 )
-_READ_COUNTERS = select(meta_table.c.key, meta_table.c.value).where(
-    meta_table.c.key.in_(bindparam("counters", expanding=True))
-)
 _INSERT_JOB = jobs_table.insert()
 _UPDATE_JOB = jobs_table.update().where(jobs_table.c.id == bindparam("job_id_"))
 
@@ -178,6 +175,58 @@ class JobHead(NamedTuple):
         )
 
 
+class _Compiled:
+    """A statement compiled once for the engine's dialect and run on the DBAPI cursor of
+    the caller's connection (inside its transaction).
+
+    A run's own records (queued, running, finished) are a handful of one-row statements;
+    SQLAlchemy's execution of even a cached statement costs several times what SQLite
+    spends on it, so these hot paths skip it. Parameters are passed by name; the compiled
+    order maps them to a positional driver style (a name may appear twice)."""
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names: list[str] | None = list(compiled.positiontup or []) if compiled.positional else None
+        # Values the statement carries itself (the 1 of "value + 1").
+        self.constants = {k: v for k, v in compiled.params.items() if v is not None}
+
+    def execute(self, conn: Any, params: dict[str, Any]) -> Any:
+        values = {**self.constants, **params} if self.constants else params
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute(self.sql, [values[n] for n in self.names] if self.names is not None else values)
+        return cursor
+
+
+_BOOLEAN_COLUMNS = {
+    table.name: tuple(c.name for c in table.c if isinstance(c.type, Boolean))
+    for table in (jobs_table, runs_table)
+}
+
+
+def _fetch_mapping(cursor: Any, table: Table) -> dict[str, Any] | None:
+    """The cursor's one row as a dict, booleans as booleans (the driver may give 0/1)."""
+    try:
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        found = dict(zip([d[0] for d in cursor.description], row, strict=True))
+    finally:
+        cursor.close()
+    for name in _BOOLEAN_COLUMNS[table.name]:
+        if found.get(name) is not None:
+            found[name] = bool(found[name])
+    return found
+
+
+# Column defaults applied by SQLAlchemy's own inserts, given explicitly on the fast path.
+_RUN_DEFAULTS: dict[str, Any] = {
+    c.name: c.default.arg  # type: ignore[attr-defined]
+    for c in runs_table.c
+    if c.default is not None and not callable(getattr(c.default, "arg", None))
+}
+
+
 def raw_rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
     """Rows of a parameterless query through the DBAPI cursor: 5x faster than SQLAlchemy's
     rows for the 10,000-row reads of the job list."""
@@ -190,7 +239,10 @@ def raw_rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _job_from_row(row: Any, with_code: bool) -> JobDefinition:
-    m = row._mapping
+    return _job_from_mapping(row._mapping, with_code)
+
+
+def _job_from_mapping(m: Any, with_code: bool) -> JobDefinition:
     return JobDefinition(
         id=m["id"],
         name=m["name"],
@@ -234,6 +286,7 @@ def make_engine(url: str, busy_timeout_seconds: float = 10.0) -> Engine:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._statements: dict[Any, _Compiled] = {}
 
     # -- schema --------------------------------------------------------------------------
     def create_schema(self) -> int | None:
@@ -276,17 +329,33 @@ class Store:
                 conn.execute(insert(meta_table).values(key="run_ids", value=str(int(highest))))
         return int(found) if found is not None else None
 
-    @staticmethod
-    def _bump(conn: Any, *keys: str) -> dict[str, int]:
+    def _bump(self, conn: Any, *keys: str) -> dict[str, int]:
         """Add one to each counter in ``keys`` (meta table), in the caller's transaction;
         answer the new values.
 
-        Writes first, so the transaction holds the write lock before it reads the values
-        (two servers never hand out the same number)."""
+        Each is one write that answers its new value, so the transaction holds the write
+        lock before any value is read (two servers never hand out the same number)."""
+        bump = self._compiled("bump", lambda: _BUMP_COUNTER.returning(meta_table.c.value))
+        values: dict[str, int] = {}
         for key in keys:
-            if conn.execute(_BUMP_COUNTER, {"counter": key}).rowcount == 0:
+            cursor = bump.execute(conn, {"counter": key})
+            try:
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            if row is None:
                 conn.execute(insert(meta_table).values(key=key, value="1"))
-        return {key: int(value) for key, value in conn.execute(_READ_COUNTERS, {"counters": list(keys)})}
+                values[key] = 1
+            else:
+                values[key] = int(row[0])
+        return values
+
+    def _compiled(self, key: Any, build: Callable[[], Any]) -> _Compiled:
+        """The hot-path statement ``key``, compiled on first use."""
+        found = self._statements.get(key)
+        if found is None:
+            found = self._statements[key] = _Compiled(build(), self.engine.dialect)
+        return found
 
     # -- jobs ----------------------------------------------------------------------------
     # Every write to a job row sets its ``seq`` to the next "jobs_seq" (for the job list);
@@ -328,9 +397,12 @@ class Store:
             return counters.get("jobs_revision")
 
     def get_job(self, job_id: str, with_code: bool = True) -> JobDefinition | None:
+        query = self._compiled(
+            "get_job", lambda: select(jobs_table).where(jobs_table.c.id == bindparam("id"))
+        )
         with self.engine.connect() as conn:
-            row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
-        return _job_from_row(row, with_code) if row else None
+            row = _fetch_mapping(query.execute(conn, {"id": job_id}), jobs_table)
+        return _job_from_mapping(row, with_code) if row else None
 
     def list_jobs(self, with_code: bool = False) -> list[JobDefinition]:
         cols = [c for c in jobs_table.c if with_code or c.name != "python_code"]
@@ -414,39 +486,69 @@ class Store:
             if is_final:  # recorded already ended (a skipped fire time)
                 values["finish_seq"] = counters["runs_finished"]
             run_id = counters["run_ids"]
-            conn.execute(insert(runs_table).values(id=run_id, **values))
+            row = {**_RUN_DEFAULTS, **values, "id": run_id}
+            names = tuple(sorted(row))
+            self._compiled(
+                ("insert_run", names), lambda: insert(runs_table).values({n: bindparam(n) for n in names})
+            ).execute(conn, row).close()
             return run_id
+
+    def _update_run(self, conn: Any, run_id: int, values: dict[str, Any]) -> None:
+        names = tuple(sorted(values))
+        self._compiled(
+            ("update_run", names),
+            lambda: (
+                update(runs_table)
+                .where(runs_table.c.id == bindparam("run_id_"))
+                .values({n: bindparam(n) for n in names})
+            ),
+        ).execute(conn, {**values, "run_id_": run_id}).close()
+
+    def _get_run(self, conn: Any, run_id: int) -> dict[str, Any] | None:
+        query = self._compiled(
+            "get_run", lambda: select(runs_table).where(runs_table.c.id == bindparam("id"))
+        )
+        return _fetch_mapping(query.execute(conn, {"id": run_id}), runs_table)
 
     def update_run(self, run_id: int, **values: Any) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
+            self._update_run(conn, run_id, values)
 
     def finish_run(self, run_id: int, job_id: str, **values: Any) -> dict[str, Any] | None:
         """Record a run's outcome and the job's last run in one transaction; answer the
         run's row as recorded."""
-        with self.engine.begin() as conn:
-            finish_seq = self._bump(conn, "runs_finished")["runs_finished"]
-            conn.execute(
-                update(runs_table).where(runs_table.c.id == run_id).values(**values, finish_seq=finish_seq)
-            )
-            conn.execute(
+        last_run = self._compiled(
+            "finish_job",
+            lambda: (
                 update(jobs_table)
-                .where(jobs_table.c.id == job_id)
-                .where(func.coalesce(jobs_table.c.last_run_id, 0) <= run_id)
+                .where(jobs_table.c.id == bindparam("job_id_"))
+                .where(func.coalesce(jobs_table.c.last_run_id, 0) <= bindparam("run_id_"))
                 .values(
-                    last_run_id=run_id,
-                    last_run_status=values.get("status"),
-                    last_run_finished_at=values.get("finished_at"),
-                    seq=self._bump(conn, "jobs_seq")["jobs_seq"],
+                    last_run_id=bindparam("run_id_"),
+                    last_run_status=bindparam("status_"),
+                    last_run_finished_at=bindparam("finished_at_"),
+                    seq=bindparam("seq_"),
                 )
-            )
-            row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
-        return dict(row._mapping) if row else None
+            ),
+        )
+        with self.engine.begin() as conn:
+            counters = self._bump(conn, "runs_finished", "jobs_seq")
+            self._update_run(conn, run_id, {**values, "finish_seq": counters["runs_finished"]})
+            last_run.execute(
+                conn,
+                {
+                    "job_id_": job_id,
+                    "run_id_": run_id,
+                    "status_": values.get("status"),
+                    "finished_at_": values.get("finished_at"),
+                    "seq_": counters["jobs_seq"],
+                },
+            ).close()
+            return self._get_run(conn, run_id)
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
-        return dict(row._mapping) if row else None
+            return self._get_run(conn, run_id)
 
     def list_runs(
         self,
@@ -603,9 +705,10 @@ class Store:
             ).all()
         return {int(r[0]): int(r[1]) for r in rows}
 
-    def prune_job_runs(self, job_id: str, keep: int) -> list[int]:
+    def prune_job_runs(self, job_id: str, keep: int) -> tuple[list[int], int]:
         """Retention of one job after its run: delete its finished runs beyond the newest
-        ``keep``; answer their ids. Two index range reads (job_id, id): cheap after every run."""
+        ``keep``; answer their ids and how many finished runs it keeps. Index range reads
+        on (job_id, id): cheap after a run."""
         final = runs_table.c.status.not_in([s.value for s in ACTIVE_STATUSES])
         with self.engine.begin() as conn:
             boundary = conn.execute(
@@ -617,7 +720,10 @@ class Store:
                 .limit(1)
             ).scalar()
             if boundary is None:
-                return []
+                newest = select(runs_table.c.id).where(runs_table.c.job_id == job_id).where(final).limit(keep)
+                return [], int(
+                    conn.execute(select(func.count()).select_from(newest.subquery())).scalar() or 0
+                )
             doomed = (
                 select(runs_table.c.id)
                 .where(runs_table.c.job_id == job_id)
@@ -627,7 +733,7 @@ class Store:
             ids = [int(r[0]) for r in conn.execute(doomed).all()]
             for start in range(0, len(ids), 500):
                 conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
-        return ids
+        return ids, keep
 
     def prune_runs(self, *, keep_per_job: int, older_than: float | None) -> list[tuple[int, str | None]]:
         """Retention: delete finished runs beyond the newest ``keep_per_job`` of each job,

@@ -47,6 +47,13 @@ class Workers:
                 "try again when it is done."
             ) from None
 
+    def db_now(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Hand a database call to the database thread now, without waiting for it: calls
+        run in the order they are handed over, so a later ``db`` call sees its effect.
+        Await the answer (or its error) later."""
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
+
     async def fs(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._fs, functools.partial(fn, *args, **kwargs))

@@ -263,3 +263,31 @@ def test_retention_prunes_by_count_after_each_run_and_by_age_in_the_sweep(
         assert not (svc.settings.runs_dir / str(old)).exists()
 
     with_service(settings, body, retention_max_runs_per_job=2, retention_max_age_days=30.0)
+
+
+def test_retention_reads_the_database_only_when_a_job_may_pass_its_limit(settings: SchedulerSettings) -> None:
+    async def body(svc: SchedulerService) -> None:
+        calls: list[str] = []
+        prune = svc.store.prune_job_runs
+
+        def counted(job_id: str, keep: int) -> tuple[list[int], int]:
+            calls.append(job_id)
+            return prune(job_id, keep)
+
+        svc.store.prune_job_runs = counted  # type: ignore[method-assign]
+        job, _ = await svc.jobs.create(spec("Counted"))
+        runs: list[int] = []
+
+        async def kept() -> set[int]:
+            return {r["id"] for r in (await svc.runs.list(job_id=job["id"]))["runs"]}
+
+        for n in range(1, 7):
+            runs.append((await svc.runs.run_now(job["id"]))[0]["run_id"])
+            # The first run reads the job's count; the next three fit under the limit of 4
+            # without a read; from the fifth on each run's prune deletes the oldest.
+            expected_calls = 1 if n <= 4 else n - 3
+            await wait_until(lambda want=expected_calls: asyncio.sleep(0, len(calls) == want))
+            assert await kept() == set(runs[-4:]), n
+        assert len(calls) == 3
+
+    with_service(settings, body, retention_max_runs_per_job=4)
