@@ -27,19 +27,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .figures import Figure
+from .ui import bench_ui
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Figure:
-    name: str
-    value: str
-    budget: str
-    ok: bool | None  # None: not measured
 
 
 class Client:
@@ -607,6 +601,7 @@ BENCHES = {
     "precision": bench_precision,
     "startup": bench_startup,
     "js": bench_js,
+    "ui": bench_ui,  # benchmarks/ui.py: the Scheduler view in Chromium (jupyter lab, Playwright)
 }
 
 

@@ -39,7 +39,7 @@ export function formatRelative(
     return '';
   }
   const seconds = Math.round((then.getTime() - now.getTime()) / 1000);
-  const format = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+  const format = relativeFormat(locale);
   const abs = Math.abs(seconds);
   for (const [unit, size] of UNITS) {
     if (abs >= size || unit === 'second') {
@@ -60,16 +60,48 @@ export function formatAbsolute(
   if (!then) {
     return '';
   }
-  return then.toLocaleString(locale, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: withSeconds ? '2-digit' : undefined,
-    timeZoneName: 'short',
-    timeZone
-  });
+  return absoluteFormat(locale, timeZone, withSeconds).format(then);
+}
+
+/*
+ * Formatters are cached: building an Intl formatter costs about a millisecond
+ * (Date.toLocaleString with options builds one per call), and a list of
+ * thousands of jobs formats two instants per job on every render.
+ */
+const absoluteFormats = new Map<string, Intl.DateTimeFormat>();
+const relativeFormats = new Map<string, Intl.RelativeTimeFormat>();
+
+function absoluteFormat(
+  locale: string | undefined,
+  timeZone: string | undefined,
+  withSeconds: boolean
+): Intl.DateTimeFormat {
+  const key = `${locale ?? ''}|${timeZone ?? ''}|${withSeconds}`;
+  let format = absoluteFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, {
+      year: 'numeric',
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: withSeconds ? '2-digit' : undefined,
+      timeZoneName: 'short',
+      timeZone
+    });
+    absoluteFormats.set(key, format);
+  }
+  return format;
+}
+
+function relativeFormat(locale: string | undefined): Intl.RelativeTimeFormat {
+  const key = locale ?? '';
+  let format = relativeFormats.get(key);
+  if (!format) {
+    format = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+    relativeFormats.set(key, format);
+  }
+  return format;
 }
 
 /**

@@ -35,6 +35,36 @@ describe('formatAbsolute', () => {
     assert.match(text, /15 Jan 2030/);
     assert.match(text, /08:30/);
   });
+
+  it('writes what toLocaleString writes, per zone, locale and seconds', () => {
+    const iso = '2030-07-15T07:30:45Z';
+    for (const [locale, zone, withSeconds] of [
+      ['en-GB', 'Europe/Paris', false],
+      ['en-GB', 'America/New_York', false],
+      ['en-US', 'Asia/Tokyo', true],
+      ['fr-FR', 'Europe/Paris', true],
+      ['en-GB', 'Europe/Paris', true]
+    ] as [string, string, boolean][]) {
+      const expected = new Date(iso).toLocaleString(locale, {
+        year: 'numeric',
+        month: 'short',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: withSeconds ? '2-digit' : undefined,
+        timeZoneName: 'short',
+        timeZone: zone
+      });
+      // Twice: the second call goes through the cached formatter.
+      assert.equal(formatAbsolute(iso, locale, zone, withSeconds), expected);
+      assert.equal(formatAbsolute(iso, locale, zone, withSeconds), expected);
+    }
+    assert.match(
+      formatAbsolute(iso, 'en-GB', 'Europe/Paris', true),
+      /09:30:45/
+    );
+    assert.match(formatAbsolute(iso, 'en-GB', 'Asia/Tokyo'), /16:30/);
+  });
 });
 
 describe('formatDuration', () => {
