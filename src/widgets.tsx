@@ -118,7 +118,7 @@ export function createRunLogWidget(
   widget.title.label = trans.__('Run %1', runId);
   widget.title.icon = schedulerIcon;
   widget.title.closable = true;
-  widget.title.dataset = { runId: String(runId) };
+  widget.title.dataset = { 'run-id': String(runId) };
   const retitle = () => {
     if (!widget) {
       return;

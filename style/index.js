@@ -1,2 +1,3 @@
 import './base.css';
 import './view.css';
+import './live.css';
