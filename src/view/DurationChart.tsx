@@ -3,6 +3,13 @@ import * as React from 'react';
 
 import type { Run } from '../api';
 import { formatDuration } from '../time';
+
+/** Like formatDuration, with milliseconds under a second (the axis of quick runs). */
+function shortDuration(seconds: number): string {
+  return seconds < 1
+    ? `${Math.round(seconds * 1000)} ms`
+    : formatDuration(seconds);
+}
 import { runSummary } from './RunStrip';
 
 export interface DurationChartProps {
@@ -57,15 +64,14 @@ export function DurationChart(props: DurationChartProps): JSX.Element {
     <svg
       className="jp-PipelineScheduler-durationChart"
       data-testid="duration-chart"
-      width="100%"
+      width={WIDTH}
       height={HEIGHT}
       viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
-      preserveAspectRatio="none"
       role="img"
       aria-label={trans.__(
         'Durations of the last %1 runs; longest %2',
         runs.length,
-        formatDuration(max)
+        shortDuration(max)
       )}
     >
       <line
@@ -81,7 +87,7 @@ export function DurationChart(props: DurationChartProps): JSX.Element {
         y={10}
         textAnchor="end"
       >
-        {formatDuration(max)}
+        {shortDuration(max)}
       </text>
       <text
         className="jp-PipelineScheduler-axisLabel"
@@ -112,7 +118,7 @@ export function DurationChart(props: DurationChartProps): JSX.Element {
         x2={WIDTH}
         y2={y(median)}
       >
-        <title>{trans.__('Median %1', formatDuration(median))}</title>
+        <title>{trans.__('Median %1', shortDuration(median))}</title>
       </line>
     </svg>
   );

@@ -23,6 +23,8 @@ export interface JobsTableProps {
   isDescending: boolean;
   selected: ReadonlySet<string>;
   currentJobId: string | null;
+  /** Narrow (the detail is open): name, outcome and runs only. */
+  isCompact: boolean;
   onSort: (key: SortKey) => void;
   onToggleSelected: (jobId: string) => void;
   onSelectAll: (isSelected: boolean) => void;
@@ -133,7 +135,7 @@ export function JobsTable(props: JobsTableProps): JSX.Element {
 
   return (
     <div
-      className="jp-PipelineScheduler-jobsTable"
+      className={`jp-PipelineScheduler-jobsTable${props.isCompact ? ' jp-mod-compact' : ''}`}
       role="grid"
       aria-rowcount={jobs.length + 1}
       aria-label={trans.__('Scheduled jobs')}

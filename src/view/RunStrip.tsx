@@ -68,6 +68,16 @@ export function RunStrip(props: RunStripProps): JSX.Element {
       role="list"
       aria-label={trans.__('Last %1 runs', shown.length)}
     >
+      {Array.from({ length: STRIP_LENGTH - shown.length }, (_, i) => (
+        <rect
+          key={`empty-${i}`}
+          className="jp-PipelineScheduler-stripEmpty"
+          x={i * (CELL + GAP)}
+          y={HEIGHT - 4}
+          width={CELL}
+          height={2}
+        />
+      ))}
       {shown.map((run, i) => {
         const isBad = run.status === 'failure' || run.status === 'timeout';
         const h = isBad ? HEIGHT : HEIGHT - 4;

@@ -314,6 +314,7 @@ export function SchedulerMainView(props: SchedulerMainViewProps): JSX.Element {
               isDescending={query.isDescending}
               selected={selected}
               currentJobId={detailJobId}
+              isCompact={!!detailJobId}
               onSort={sortBy}
               onToggleSelected={jobId => {
                 const next = new Set(selected);

@@ -44,12 +44,12 @@ export interface TriggerGraphProps {
   onOpenJob: (jobId: string) => void;
 }
 
-const NODE_W = 170;
+const NODE_W = 150;
 const NODE_H = 28;
 const GAP_Y = 10;
-const COL_GAP = 70;
+const COL_GAP = 50;
 
-function clip(text: string, max = 22): string {
+function clip(text: string, max = 20): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

@@ -79,6 +79,11 @@ export const schedulerViewEntries: JupyterFrontEndPlugin<void> = {
     launcher: ILauncher | null
   ) => {
     palette?.addItem({ command: OPEN_VIEW_COMMAND, category: 'Amphi' });
-    launcher?.add({ command: OPEN_VIEW_COMMAND, category: 'Other', rank: 50 });
+    launcher?.add({
+      command: OPEN_VIEW_COMMAND,
+      args: { isLauncher: true },
+      category: 'Other',
+      rank: 50
+    });
   }
 };
