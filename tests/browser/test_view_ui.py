@@ -10,6 +10,8 @@ command ``pipeline-scheduler:open-view``.
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +42,43 @@ def interval_job(lab: Any, name: str, path: str = "etl/quick.py", seconds: int =
 
 def run_and_wait(lab: Any, job_id: str) -> int:
     return int(lab.api("POST", f"run/{job_id}", {"wait": True})["run_id"])
+
+
+def seed_history(lab: Any, job: dict[str, Any], spans: list[tuple[float, float, float, str]]) -> None:
+    """Runs written straight into the workspace's SQLite (hours of history in a moment):
+    (queued hours ago, queued seconds, run seconds, status) each. Ids come from the
+    store's run-id counter, as the server's own runs do."""
+    db = sqlite3.connect(lab.root / ".amphi" / "scheduler.sqlite", timeout=30)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        (first,) = db.execute("SELECT value FROM pipeline_scheduler_meta WHERE key = 'run_ids'").fetchone()
+        first = int(first)
+        db.execute(
+            "UPDATE pipeline_scheduler_meta SET value = ? WHERE key = 'run_ids'", (str(first + len(spans)),)
+        )
+        now = time.time()
+        db.executemany(
+            "INSERT INTO pipeline_scheduler_runs (id, job_id, job_name, pipeline_path, status, triggered_by,"
+            " attempt, created_at, started_at, finished_at, exit_code, log_size, log_truncated)"
+            " VALUES (?,?,?,?,?,'schedule',1,?,?,?,?,0,0)",
+            [
+                (
+                    first + 1 + i,
+                    job["id"],
+                    job["name"],
+                    job["pipeline_path"],
+                    status,
+                    now - ago * 3600,
+                    now - ago * 3600 + queued,
+                    now - ago * 3600 + queued + seconds,
+                    0 if status == "success" else 1,
+                )
+                for i, (ago, queued, seconds, status) in enumerate(sorted(spans, key=lambda s: -s[0]))
+            ],
+        )
+        db.commit()
+    finally:
+        db.close()
 
 
 def open_view(page: Page) -> Locator:
@@ -402,14 +441,32 @@ def test_screenshots_of_the_view_in_both_themes(page: Page, lab: Any) -> None:
         },
     )
     lab.api("POST", f"jobs/{weekly['id']}/pause")
-    for _ in range(4):
-        run_and_wait(lab, extract["id"])
-    for _ in range(3):
-        run_and_wait(lab, flaky["id"])
-    run_and_wait(lab, transform["id"])
+    seed_history(
+        lab, extract, [(22 - h, 20 + 7 * (h % 5), 240 + 50 * (h % 4), "success") for h in range(0, 22, 1)]
+    )
+    seed_history(
+        lab,
+        transform,
+        [(21.8 - h, 5, 900 + 300 * (h % 3), "failure" if h == 9 else "success") for h in range(0, 22, 2)],
+    )
+    seed_history(
+        lab,
+        flaky,
+        [
+            (
+                20 - 1.5 * k,
+                240 if k == 5 else 10,
+                400 + 200 * (k % 3),
+                ("success", "failure", "timeout")[k % 3],
+            )
+            for k in range(13)
+        ],
+    )
+    seed_history(lab, weekly, [(26, 30, 7200, "success"), (3.5, 600, 5400, "cancelled")])
+    run_and_wait(lab, extract["id"])
 
     open_view(page)
-    expect(row(page, extract["id"]).locator(".jp-PipelineScheduler-stripRun")).to_have_count(4)
+    expect(row(page, extract["id"]).locator(".jp-PipelineScheduler-stripRun")).to_have_count(20)
     for theme, suffix in (("JupyterLab Light", "light"), ("JupyterLab Dark", "dark")):
         set_theme(page, theme)
         page.locator(f'{VIEW} [role="tab"][data-tab="jobs"]').click()
