@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install run test test-js test-python chromium bench soak lint clean screenshots
+.PHONY: install run test test-js test-python chromium postgresql bench soak lint clean screenshots
 
 install: $(STAMP)
 
@@ -48,11 +48,16 @@ run: install $(AMPHI_STAMP)
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# Debian's PostgreSQL (initdb, pg_ctl) for tests/pg: each test session starts a throw-away
+# server of its own in a temporary folder (nothing listens on the system's port 5432).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
 test-js: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test
 
-test-python: install chromium
-	$(BIN)/python -m pytest tests
+test-python: install chromium postgresql
+	AMPHI_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests
 
 test: test-js test-python
 
