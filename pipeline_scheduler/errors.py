@@ -11,12 +11,15 @@ import re
 
 # "interval_seconds: must be from 1 to ...": a message that starts with a field name.
 _FIELD_PREFIX = re.compile(r"([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
+# Parts are joined by '; ' before the next field's name, so a '; ' inside one message
+# ("minute 61 is out of range; use 0-59.") stays part of it.
+_NEXT_FIELD = re.compile(r"; (?=[a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*: )")
 
 
 def fields_of(message: str) -> dict[str, str]:
     """The per-field messages of a message made of ``field: text`` parts joined by '; '."""
     fields: dict[str, str] = {}
-    for part in message.split("; "):
+    for part in _NEXT_FIELD.split(message):
         m = _FIELD_PREFIX.fullmatch(part.strip())
         if not m:
             continue

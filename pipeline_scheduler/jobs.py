@@ -35,6 +35,21 @@ from .workers import Workers
 from .workspace import HashCache, resolve_pipeline
 
 
+def _differs(key: str, new: Any, stored: dict[str, Any]) -> bool:
+    """Whether a schedule field of a PUT differs from the stored definition's (a run_date
+    is compared as the instant it names, so '...Z' and '...+00:00' are the same)."""
+    old = stored.get(key)
+    if key == "run_date" and isinstance(new, str) and isinstance(old, str):
+        try:
+            zone = schedules.zone(stored.get("timezone") or "UTC")
+            return schedules.parse_run_date(new, zone) != schedules.parse_run_date(old, zone)
+        except (ValueError, LookupError):
+            return True
+    if key == "date_type" and new == "once" and old is None:
+        return False
+    return bool(new != old)
+
+
 class JobService:
     def __init__(
         self,
@@ -146,7 +161,13 @@ class JobService:
             patch = spec.model_dump(exclude_unset=True, exclude={"id"})
             merged = {k: v for k, v in existing.spec.items() if not k.startswith("_")}
             merged.update(name=existing.name, pipeline_path=existing.pipeline_path, paused=existing.paused)
-            schedule_changed = any(k in patch for k in ("schedule_type", "timezone", *ALL_SCHEDULE_FIELDS))
+            # A field sent again with its stored value changes nothing: a client that resends
+            # the whole form (a rename of a one-off job that already fired) must not have its
+            # past run_date judged as a new schedule.
+            schedule_changed = any(
+                k in patch and _differs(k, patch[k], existing.spec)
+                for k in ("schedule_type", "timezone", *ALL_SCHEDULE_FIELDS)
+            )
             if "schedule_type" in patch and patch["schedule_type"] != merged.get("schedule_type"):
                 for key in ALL_SCHEDULE_FIELDS:
                     if key not in patch:
