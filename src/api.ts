@@ -92,7 +92,9 @@ export class SchedulerAPIError extends Error {
   constructor(
     message: string,
     readonly status: number,
-    readonly url: string
+    readonly url: string,
+    /** The answer's `fields`: what is wrong with each request field. */
+    readonly fields: Record<string, string> = {}
   ) {
     super(message);
     this.name = 'SchedulerAPIError';
@@ -130,7 +132,9 @@ async function fetchAPI(
         : data && typeof data.message === 'string'
           ? data.message
           : `The server answered ${response.status} ${response.statusText} without an explanation.`;
-    throw new SchedulerAPIError(message, response.status, url);
+    const fields =
+      data && data.fields && typeof data.fields === 'object' ? data.fields : {};
+    throw new SchedulerAPIError(message, response.status, url, fields);
   }
   return response;
 }

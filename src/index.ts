@@ -10,9 +10,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
-  Dialog,
   ICommandPalette,
-  showDialog,
   ToolbarButton,
   WidgetTracker
 } from '@jupyterlab/apputils';
@@ -313,17 +311,9 @@ const plugin: JupyterFrontEndPlugin<IPipelineScheduler> = {
         // One tab per run: opening it again shows the tab it already has.
         let widget = findLog(runId);
         if (!widget) {
-          widget = createRunLogWidget(model, trans, runId, async () => {
-            const result = await showDialog({
-              title: trans.__('Delete run'),
-              body: trans.__('Delete run %1 and its log?', runId),
-              buttons: [
-                Dialog.cancelButton({ label: trans.__('Cancel') }),
-                Dialog.warnButton({ label: trans.__('Delete') })
-              ]
-            });
-            return result.button.accept;
-          });
+          widget = createRunLogWidget(model, trans, runId, () =>
+            model.confirmDeleteRun(runId)
+          );
           void logTracker.add(widget);
           shell.add(widget, 'main');
         }

@@ -6,6 +6,7 @@
  * server calls go through `api.ts`; workspace files are read through
  * JupyterLab's contents service.
  */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import type { Contents, KernelSpec } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { CommandRegistry } from '@lumino/commands';
@@ -30,7 +31,10 @@ import { JobSpec } from './form/spec';
 import {
   defaultFormState,
   FormState,
+  isFormChanged,
   jobToFormState,
+  SCHEDULE_SPEC_FIELDS,
+  scheduleKey,
   withoutStoredSecrets
 } from './form/state';
 import { isAmplnPath, PIPELINE_EXTENSIONS } from './paths';
@@ -42,6 +46,10 @@ export const GENERATE_CODE_COMMAND = 'pipeline-editor:generate-code';
 export const RUNS_PAGE_SIZE = 50;
 const WATCH_INTERVAL_MS = 1000;
 const INFO_BANNER_MS = 6000;
+/** How long a folder listing answers whether jobs' files exist. */
+const FILE_CHECK_MS = 15000;
+/** Folders listed per check at most (each is one contents request). */
+const MAX_FOLDERS_CHECKED = 50;
 
 /** The .ampln code could not be generated; nothing was sent to the server. */
 export class PipelineCodeError extends Error {
@@ -82,6 +90,54 @@ export interface DirectoryEntry {
   type: 'directory' | 'file' | 'notebook';
 }
 
+/** One button of a question the model asks (a JupyterLab dialog by default). */
+export interface AskButton {
+  label: string;
+  /** What `ask` answers when this button is chosen. */
+  value: string;
+  /** The button that keeps things as they are (Escape answers it too). */
+  isCancel?: boolean;
+  /** The button does something that cannot be undone. */
+  isWarn?: boolean;
+}
+
+export interface AskOptions {
+  title: string;
+  body: string;
+  buttons: AskButton[];
+}
+
+/** Ask the person; answers the chosen button's value, or null for cancel. */
+export type AskFunction = (options: AskOptions) => Promise<string | null>;
+
+/** The default AskFunction: a JupyterLab dialog. */
+export async function askWithDialog(
+  options: AskOptions
+): Promise<string | null> {
+  const buttons = options.buttons.map(b =>
+    b.isCancel
+      ? Dialog.cancelButton({ label: b.label })
+      : b.isWarn
+        ? Dialog.warnButton({ label: b.label })
+        : Dialog.okButton({ label: b.label })
+  );
+  const result = await showDialog({
+    title: options.title,
+    body: options.body,
+    buttons
+  });
+  if (!result.button.accept) {
+    return null;
+  }
+  const chosen = options.buttons.find(
+    b => !b.isCancel && b.label === result.button.label
+  );
+  return chosen?.value ?? null;
+}
+
+/** How Run now treats an .ampln job's code. */
+export type RunCodeChoice = 'ask' | 'regenerate' | 'stored';
+
 export interface SchedulerModelOptions {
   contents: Contents.IManager;
   commands: CommandRegistry;
@@ -90,6 +146,8 @@ export interface SchedulerModelOptions {
   kernelspecs?: KernelSpec.IManager;
   pollIntervalSeconds?: number;
   api?: SchedulerAPI;
+  /** Asks before discarding, deleting, or running stale code (tests replace it). */
+  ask?: AskFunction;
 }
 
 /** A message a person can read, from whatever was thrown. */
@@ -107,6 +165,8 @@ export class SchedulerModel implements IDisposable {
     this._commands = options.commands;
     this._kernelspecs = options.kernelspecs ?? null;
     this._trans = options.trans;
+    this._ask = options.ask ?? askWithDialog;
+    this._contents.fileChanged?.connect(this._onFileChanged, this);
     this._pollMs = secondsToMs(options.pollIntervalSeconds ?? 10);
     this._poll = new Poll({
       factory: () => this.refresh(),
@@ -163,6 +223,10 @@ export class SchedulerModel implements IDisposable {
   get timeZone(): string {
     return this._timeZone;
   }
+  /** The workspace's absolute path on the server (kept out of messages). */
+  get workspaceRoot(): string | undefined {
+    return this._config?.amphi_dir;
+  }
   get isDisposed(): boolean {
     return this._isDisposed;
   }
@@ -201,6 +265,14 @@ export class SchedulerModel implements IDisposable {
   }
   job(jobId: string): Job | undefined {
     return this._jobs.find(j => j.id === jobId);
+  }
+  /**
+   * Whether the job's pipeline file is gone from the workspace (it would
+   * fail when it runs). Known from a listing of each folder the jobs' files
+   * are in, refreshed with the jobs and when the file browser changes a file.
+   */
+  fileMissing(job: { pipeline_path: string }): boolean {
+    return this._missingFiles.has(job.pipeline_path);
   }
 
   /* ---------------------------- polling ---------------------------- */
@@ -259,6 +331,7 @@ export class SchedulerModel implements IDisposable {
       ]);
       this._jobs = jobs;
       this._jobsLoaded = true;
+      void this._checkFiles();
       if (this._banner?.kind === 'error' && this._lostServer) {
         this._banner = null;
       }
@@ -272,55 +345,75 @@ export class SchedulerModel implements IDisposable {
 
   /* ----------------------------- views ----------------------------- */
 
-  showJobs(): void {
-    this._setView({ kind: 'jobs' });
-    void this.refreshJobs();
-  }
-
-  showRuns(jobId?: string): void {
-    if (jobId !== undefined) {
-      this._runsFilter = { ...this._runsFilter, jobId };
-    }
-    this._setView({ kind: 'runs' });
-    void this.refreshRuns(true);
-  }
-
-  showNewJobForm(pipelinePath = ''): void {
-    this._setView({
-      kind: 'form',
-      mode: 'create',
-      initial: defaultFormState(this._timeZone, new Date(), pipelinePath),
-      key: ++this._formKey
+  /**
+   * Leave the form for the jobs. A changed form asks first (and stays when
+   * the person keeps editing); answers whether the view changed.
+   */
+  showJobs(): Promise<boolean> {
+    return this._afterLeavingForm(() => {
+      this._setView({ kind: 'jobs' });
+      void this.refreshJobs();
+      return true;
     });
   }
 
-  async showEditForm(jobId: string): Promise<void> {
-    try {
-      const job = await this._api.getJob(jobId);
-      this._setView({
-        kind: 'form',
-        mode: 'edit',
-        jobId,
-        initial: jobToFormState(job, this._timeZone),
-        key: ++this._formKey
-      });
-    } catch (error) {
-      this.showError(error);
-    }
+  showRuns(jobId?: string): Promise<boolean> {
+    return this._afterLeavingForm(() => {
+      if (jobId !== undefined) {
+        this._runsFilter = { ...this._runsFilter, jobId };
+      }
+      this._setView({ kind: 'runs' });
+      void this.refreshRuns(true);
+      return true;
+    });
   }
 
-  showDuplicateForm(jobId: string): void {
+  showNewJobForm(pipelinePath = ''): Promise<boolean> {
+    return this._afterLeavingForm(() => {
+      this._setFormView({
+        kind: 'form',
+        mode: 'create',
+        initial: defaultFormState(this._timeZone, new Date(), pipelinePath),
+        key: ++this._formKey
+      });
+      return true;
+    });
+  }
+
+  showEditForm(jobId: string): Promise<boolean> {
+    return this._afterLeavingForm(async () => {
+      try {
+        const job = await this._api.getJob(jobId);
+        this._setFormView({
+          kind: 'form',
+          mode: 'edit',
+          jobId,
+          initial: jobToFormState(job, this._timeZone),
+          key: ++this._formKey
+        });
+        return true;
+      } catch (error) {
+        this.showError(error);
+        return false;
+      }
+    });
+  }
+
+  showDuplicateForm(jobId: string): Promise<boolean> {
     const job = this.job(jobId);
     if (!job) {
-      return;
+      return Promise.resolve(false);
     }
-    const initial = withoutStoredSecrets(jobToFormState(job, this._timeZone));
-    initial.name = this._trans.__('Copy of %1', job.name);
-    this._setView({
-      kind: 'form',
-      mode: 'duplicate',
-      initial,
-      key: ++this._formKey
+    return this._afterLeavingForm(() => {
+      const initial = withoutStoredSecrets(jobToFormState(job, this._timeZone));
+      initial.name = this._trans.__('Copy of %1', job.name);
+      this._setFormView({
+        kind: 'form',
+        mode: 'duplicate',
+        initial,
+        key: ++this._formKey
+      });
+      return true;
     });
   }
 
@@ -348,6 +441,64 @@ export class SchedulerModel implements IDisposable {
 
   /* ------------------------------ form ------------------------------ */
 
+  /**
+   * The open form's state as last typed: kept here (not only in the form's
+   * React state) so a half-filled form survives its view being closed and
+   * opened again. Null when no form is open.
+   */
+  get formDraft(): FormState | null {
+    return this._view.kind === 'form' ? this._draft : null;
+  }
+
+  /** The form reports each change; nothing re-renders for it. */
+  setFormDraft(form: FormState): void {
+    if (this._view.kind === 'form') {
+      this._draft = form;
+    }
+  }
+
+  /** Whether the open form differs from what it opened with. */
+  get isFormChanged(): boolean {
+    return (
+      this._view.kind === 'form' &&
+      this._draft !== null &&
+      isFormChanged(this._view.initial, this._draft)
+    );
+  }
+
+  /**
+   * Before the form goes away: nothing to lose answers true at once; a
+   * changed form asks whether to discard it.
+   */
+  async confirmDiscardForm(): Promise<boolean> {
+    if (!this.isFormChanged) {
+      return true;
+    }
+    if (this._asking) {
+      return false;
+    }
+    this._asking = true;
+    try {
+      const answer = await this._ask({
+        title: this._trans.__('Discard the changes?'),
+        body: this._trans.__(
+          'The job form has changes that are not saved. Discard them, or keep editing?'
+        ),
+        buttons: [
+          {
+            label: this._trans.__('Keep editing'),
+            value: 'keep',
+            isCancel: true
+          },
+          { label: this._trans.__('Discard'), value: 'discard', isWarn: true }
+        ]
+      });
+      return answer === 'discard';
+    } finally {
+      this._asking = false;
+    }
+  }
+
   /** The server's reading of the schedule being typed. */
   previewSchedule(form: FormState, jobId?: string): Promise<SchedulePreview> {
     return this._api.previewSchedule(
@@ -363,6 +514,19 @@ export class SchedulerModel implements IDisposable {
     const spec: JobSpec = buildJobSpec(form, new Date(), jobId, {
       clearEmpty: mode === 'edit'
     });
+    const opened = this._view.kind === 'form' ? this._view : null;
+    if (
+      mode === 'edit' &&
+      opened &&
+      opened.jobId === jobId &&
+      scheduleKey(opened.initial) === scheduleKey(form)
+    ) {
+      // An edit that leaves the schedule alone does not send it again: a
+      // fired one-off job keeps its past date, and a rename stays a rename.
+      for (const field of SCHEDULE_SPEC_FIELDS) {
+        delete spec[field];
+      }
+    }
     const previous = jobId ? this.job(jobId) : undefined;
     const needsCode =
       isAmplnPath(spec.pipeline_path) &&
@@ -376,6 +540,7 @@ export class SchedulerModel implements IDisposable {
         : await this._api.createJob(spec);
     this._upsertJob(job, true);
     this._view = { kind: 'jobs' };
+    this._draft = null;
     this.showInfo(
       mode === 'edit'
         ? this._trans.__('Job "%1" saved.', job.name)
@@ -386,17 +551,66 @@ export class SchedulerModel implements IDisposable {
 
   /* ----------------------------- actions ---------------------------- */
 
-  /** Start a run now, without waiting; for .ampln, with freshly generated code. */
-  async runNow(jobId: string): Promise<Run | null> {
+  /**
+   * Start a run now, without waiting. An .ampln job runs freshly generated
+   * code when its file is unchanged (the same code; its stored code when
+   * Amphi's editor is missing). When the file changed since its code was
+   * generated, `'ask'` (the default) lets the person choose: regenerate the
+   * code and run it (the job keeps the new code), or run the stored code.
+   */
+  async runNow(
+    jobId: string,
+    choice: RunCodeChoice = 'ask'
+  ): Promise<Run | null> {
     const job = this.job(jobId);
     if (!job || this._starting.has(jobId)) {
       // A second click while the first is on its way does nothing.
       return null;
     }
+    const isAmpln = isAmplnPath(job.pipeline_path);
+    if (isAmpln && job.pipeline_changed && choice === 'ask') {
+      this._starting.add(jobId);
+      this._changed.emit();
+      let answer: string | null;
+      try {
+        answer = await this._ask({
+          title: this._trans.__('The pipeline changed'),
+          body: this._trans.__(
+            '"%1" was changed after the code of "%2" was generated. Regenerate the code from the file as it is now and run it (the job keeps the new code), or run the code stored with the job?',
+            job.pipeline_path,
+            job.name
+          ),
+          buttons: [
+            {
+              label: this._trans.__('Cancel'),
+              value: 'cancel',
+              isCancel: true
+            },
+            { label: this._trans.__('Run the stored code'), value: 'stored' },
+            {
+              label: this._trans.__('Regenerate code and run'),
+              value: 'regenerate'
+            }
+          ]
+        });
+      } finally {
+        this._starting.delete(jobId);
+        this._changed.emit();
+      }
+      if (answer !== 'stored' && answer !== 'regenerate') {
+        return null;
+      }
+      choice = answer;
+    }
     this._starting.add(jobId);
     this._changed.emit();
     try {
-      const code = isAmplnPath(job.pipeline_path)
+      const canGenerate = this._commands.hasCommand(GENERATE_CODE_COMMAND);
+      const regenerate =
+        isAmpln &&
+        choice !== 'stored' &&
+        (choice === 'regenerate' || job.pipeline_changed || canGenerate);
+      const code = regenerate
         ? await this.generatePipelineCode(job.pipeline_path)
         : undefined;
       const run = await this._api.startRun(job.id, code);
@@ -435,6 +649,51 @@ export class SchedulerModel implements IDisposable {
     } catch (error) {
       this.showError(error);
     }
+  }
+
+  /**
+   * Ask before deleting a job, saying what the server does: it stops the
+   * schedule, stops a run in progress, and deletes the job's run history
+   * and logs with it.
+   */
+  async confirmDeleteJob(job: Job): Promise<boolean> {
+    const answer = await this._ask({
+      title: this._trans.__('Delete job'),
+      body: this._trans.__(
+        'Delete the job "%1"? Its schedule stops, a run in progress is stopped, and its whole run history and logs are deleted with it. This cannot be undone.',
+        job.name
+      ),
+      buttons: [
+        { label: this._trans.__('Cancel'), value: 'cancel', isCancel: true },
+        { label: this._trans.__('Delete'), value: 'delete', isWarn: true }
+      ]
+    });
+    return answer === 'delete';
+  }
+
+  /** Ask before deleting one run: every place that offers it calls this. */
+  async confirmDeleteRun(run: Run | number): Promise<boolean> {
+    const runId = typeof run === 'number' ? run : run.id;
+    const known =
+      typeof run === 'number' ? this._runs.find(r => r.id === run) : run;
+    const answer = await this._ask({
+      title: this._trans.__('Delete run'),
+      body: known?.job_name
+        ? this._trans.__(
+            'Delete run %1 of "%2" and its log? This cannot be undone.',
+            runId,
+            known.job_name
+          )
+        : this._trans.__(
+            'Delete run %1 and its log? This cannot be undone.',
+            runId
+          ),
+      buttons: [
+        { label: this._trans.__('Cancel'), value: 'cancel', isCancel: true },
+        { label: this._trans.__('Delete'), value: 'delete', isWarn: true }
+      ]
+    });
+    return answer === 'delete';
   }
 
   async deleteJob(jobId: string): Promise<void> {
@@ -706,9 +965,32 @@ export class SchedulerModel implements IDisposable {
 
   /* ----------------------------- private ---------------------------- */
 
+  /**
+   * Open another view once the form may go: at once when nothing in it
+   * changed (so callers see the new view synchronously), else after asking.
+   */
+  private _afterLeavingForm(
+    open: () => boolean | Promise<boolean>
+  ): Promise<boolean> {
+    if (!this.isFormChanged) {
+      return Promise.resolve(open());
+    }
+    return this.confirmDiscardForm().then(isDiscarded =>
+      isDiscarded ? open() : false
+    );
+  }
+
   private _setView(view: View): void {
     this._view = view;
+    if (view.kind !== 'form') {
+      this._draft = null;
+    }
     this._changed.emit();
+  }
+
+  private _setFormView(view: View & { kind: 'form' }): void {
+    this._draft = view.initial;
+    this._setView(view);
   }
 
   private _upsertJob(job: Job, toFront = false): void {
@@ -720,6 +1002,89 @@ export class SchedulerModel implements IDisposable {
       jobs[index] = { ...jobs[index], ...job };
       this._jobs = jobs;
     }
+  }
+
+  /** List each folder holding jobs' files (cached briefly) and note the missing files. */
+  private async _checkFiles(): Promise<void> {
+    if (this._checkingFiles) {
+      return;
+    }
+    this._checkingFiles = true;
+    try {
+      const folders = new Map<string, string[]>();
+      for (const job of this._jobs) {
+        const path = job.pipeline_path;
+        // Hidden folders are not listed by the contents API: no verdict.
+        if (path.split('/').some(part => part.startsWith('.'))) {
+          continue;
+        }
+        const folder = path.includes('/')
+          ? path.slice(0, path.lastIndexOf('/'))
+          : '';
+        const files = folders.get(folder) ?? [];
+        files.push(path);
+        folders.set(folder, files);
+      }
+      const now = Date.now();
+      const missing = new Set<string>();
+      let checked = 0;
+      for (const [folder, files] of folders) {
+        if (checked++ >= MAX_FOLDERS_CHECKED) {
+          break;
+        }
+        let names = this._folderListings.get(folder);
+        if (!names || now - names.at > FILE_CHECK_MS) {
+          const listed = await this._listNames(folder);
+          if (listed === undefined) {
+            continue;
+          }
+          names = { at: now, names: listed };
+          this._folderListings.set(folder, names);
+        }
+        for (const path of files) {
+          if (!names.names.has(path)) {
+            missing.add(path);
+          }
+        }
+      }
+      const changed =
+        missing.size !== this._missingFiles.size ||
+        Array.from(missing).some(p => !this._missingFiles.has(p));
+      this._missingFiles = missing;
+      if (changed) {
+        this._changed.emit();
+      }
+    } finally {
+      this._checkingFiles = false;
+    }
+  }
+
+  /** The paths of a folder's files; an empty set when the folder is gone; undefined when unknown. */
+  private async _listNames(folder: string): Promise<Set<string> | undefined> {
+    try {
+      const model = await this._contents.get(folder, { content: true });
+      const items = (model.content || []) as Contents.IModel[];
+      return new Set(items.map(item => item.path));
+    } catch (error) {
+      const status = (error as { response?: { status?: number } })?.response
+        ?.status;
+      return status === 404 ? new Set() : undefined;
+    }
+  }
+
+  private _onFileChanged(
+    _: Contents.IManager,
+    change: Contents.IChangedArgs
+  ): void {
+    for (const value of [change.oldValue, change.newValue]) {
+      const path = value?.path;
+      if (typeof path === 'string') {
+        this._folderListings.delete(
+          path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : ''
+        );
+      }
+    }
+    void this._checkFiles();
   }
 
   private _runMatchesFilter(run: Run): boolean {
@@ -807,6 +1172,15 @@ export class SchedulerModel implements IDisposable {
   private _runFinished = new Signal<this, Run>(this);
   private _runsDeleted = new Signal<this, number | null>(this);
   private _starting = new Set<string>();
+  private _ask: AskFunction;
+  private _asking = false;
+  private _draft: FormState | null = null;
+  private _missingFiles = new Set<string>();
+  private _folderListings = new Map<
+    string,
+    { at: number; names: Set<string> }
+  >();
+  private _checkingFiles = false;
 }
 
 function secondsToMs(seconds: number): number {

@@ -10,6 +10,8 @@ export interface FieldProps {
   id: string;
   error?: string;
   hint?: string;
+  /** Something to know about the value, not an error (e.g. a DST day). */
+  note?: string | null;
   /** The JobSpec field it edits, for tests and for finding it again. */
   field?: string;
   children: React.ReactNode;
@@ -26,6 +28,15 @@ export function Field(props: FieldProps): JSX.Element {
       <label htmlFor={props.id}>{props.label}</label>
       {props.children}
       {props.hint && <div className="jp-scheduler-hint">{props.hint}</div>}
+      {props.note && !props.error && (
+        <div
+          className="jp-scheduler-hint jp-scheduler-fieldNote"
+          role="status"
+          data-testid="field-note"
+        >
+          {props.note}
+        </div>
+      )}
       {props.error && (
         <div
           id={errorId}

@@ -26,6 +26,8 @@ export interface JobCardActions {
   onRegenerate: (job: Job) => void;
   /** A Run now of this job is on its way to the server. */
   isStarting?: (job: Job) => boolean;
+  /** The job's pipeline file is gone from the workspace (model.fileMissing). */
+  isFileMissing?: (job: Job) => boolean;
 }
 
 export interface JobCardProps extends JobCardActions {
@@ -139,6 +141,17 @@ export function JobCard(props: JobCardProps): JSX.Element {
       <div className="jp-scheduler-jobPath" title={job.pipeline_path}>
         {job.pipeline_path}
       </div>
+      {props.isFileMissing?.(job) && (
+        <div
+          className="jp-scheduler-fileMissing"
+          role="status"
+          data-testid="file-missing"
+        >
+          {trans.__(
+            'This file is no longer in the workspace: its next run will fail. Restore the file, or edit the job to point at another.'
+          )}
+        </div>
+      )}
       <div className="jp-scheduler-jobSchedule">{job.schedule_description}</div>
       <div className="jp-scheduler-jobNext">
         <span className="jp-scheduler-label">{trans.__('Next run:')}</span>{' '}

@@ -4,23 +4,25 @@ import * as React from 'react';
 
 import { SchedulerAPIError } from '../api';
 import type { Job, SchedulePreview } from '../api';
-import type { FormMode, SchedulerModel } from '../model';
-import { errorMessage } from '../model';
-import { placeServerError } from '../errors';
-import { TriggerOn } from '../form/spec';
+import { placeFieldErrors } from '../errors';
+import { dstNote, duplicateConditions } from '../form/convert';
+import type { TriggerOn } from '../form/spec';
 import {
-  ADVANCED_FIELDS,
   FormError,
   FormState,
   IntervalUnit,
   ScheduleKind,
-  SCHEDULE_KINDS
+  SCHEDULE_KINDS,
+  ADVANCED_FIELDS,
+  scheduleKey
 } from '../form/state';
+import type { FormMode, SchedulerModel } from '../model';
+import { errorMessage } from '../model';
 import { isAmplnPath, isNotebookPath } from '../paths';
+import { browserTimeZone, formatAbsolute, formatRelative } from '../time';
 import { AdvancedSection } from './AdvancedSection';
 import { Field } from './Field';
 import type { FieldErrors } from './Field';
-import { formatAbsolute, formatRelative } from '../time';
 import { choosePipeline } from './PipelinePicker';
 
 export interface JobFormProps {
@@ -40,22 +42,33 @@ type PreviewState =
 
 const PREVIEW_DELAY_MS = 400;
 
-/** The fields that change the schedule, i.e. what the preview depends on. */
-function scheduleKey(form: FormState): string {
-  return JSON.stringify([
-    form.kind,
-    form.date,
-    form.time,
-    form.weekday,
-    form.dayOfMonth,
-    form.intervalDays,
-    form.intervalValue,
-    form.intervalUnit,
-    form.cronExpression,
-    form.logicalOperator,
-    form.conditions,
-    form.timezone
-  ]);
+/** Every IANA zone the browser knows, the browser's own and UTC included. */
+function timeZoneNames(...extra: string[]): string[] {
+  let names: string[] = [];
+  try {
+    names = (
+      Intl as unknown as { supportedValuesOf(key: string): string[] }
+    ).supportedValuesOf('timeZone');
+  } catch {
+    names = [];
+  }
+  return Array.from(
+    new Set([...names, 'UTC', ...extra.filter(Boolean)])
+  ).sort();
+}
+
+/** Whether a schedule fires at instants with seconds (6-field cron, intervals in seconds). */
+function hasSeconds(form: FormState, times: ReadonlyArray<string>): boolean {
+  if (form.kind === 'cron') {
+    return form.cronExpression.trim().split(/\s+/).length === 6;
+  }
+  if (form.kind === 'interval') {
+    return form.intervalUnit === 'seconds';
+  }
+  return (
+    /:\d{2}:\d{2}$/.test(form.time.trim()) ||
+    times.some(time => new Date(time).getSeconds() !== 0)
+  );
 }
 
 function kindLabel(trans: TranslationBundle, kind: ScheduleKind): string {
@@ -93,17 +106,14 @@ function weekdayNames(trans: TranslationBundle): [number, string][] {
 
 const SCHEDULE_ERROR_ID = 'jp-scheduler-scheduleError';
 
-/** Form fields whose errors show at the field (the schedule's show in the "When" box). */
-const FIELD_ERRORS: ReadonlyArray<keyof FormState> = [
-  'name',
-  'pipelinePath',
-  'description',
-  ...ADVANCED_FIELDS
-];
-
 export function JobForm(props: JobFormProps): JSX.Element {
   const { model, trans, mode, jobId } = props;
-  const [form, setForm] = React.useState<FormState>(props.initial);
+  // A draft kept by the model (the form was closed half-filled) comes back.
+  const [form, setForm] = React.useState<FormState>(
+    () => model.formDraft ?? props.initial
+  );
+  React.useEffect(() => model.setFormDraft(form), [form, model]);
+  const [previewErrors, setPreviewErrors] = React.useState<FieldErrors>({});
   const [preview, setPreview] = React.useState<PreviewState>({ kind: 'idle' });
   const [fieldErrors, setFieldErrors] = React.useState<FieldErrors>({});
   const [saveError, setSaveError] = React.useState<string | null>(null);
@@ -153,21 +163,57 @@ export function JobForm(props: JobFormProps): JSX.Element {
   };
 
   // Live preview: ask the server, debounced, and keep only the latest answer.
+  // Its errors sit at the fields they are about, in the form's words.
   const key = scheduleKey(form);
+  const isUnchangedEdit = mode === 'edit' && scheduleKey(props.initial) === key;
+  const isFiredOnce =
+    isUnchangedEdit &&
+    form.kind === 'once' &&
+    !!model.job(jobId ?? '') &&
+    !model.job(jobId ?? '')?.next_run_time;
   const latest = React.useRef(0);
   React.useEffect(() => {
     const request = ++latest.current;
+    setPreviewErrors({});
     if (form.kind === 'trigger' && form.conditions.every(c => !c.job_id)) {
       setPreview({ kind: 'idle' });
       return;
     }
+    if (isFiredOnce) {
+      // Its one run is behind it; saving without a new date keeps it so.
+      setPreview({ kind: 'idle' });
+      return;
+    }
     setPreview({ kind: 'loading' });
+    const showError = (error: unknown) => {
+      if (request !== latest.current) {
+        return;
+      }
+      if (error instanceof FormError) {
+        setPreviewErrors({ [error.field]: trans.__(error.message) });
+        setPreview({ kind: 'idle' });
+        return;
+      }
+      if (error instanceof SchedulerAPIError) {
+        const placed = placeFieldErrors(error, form, {
+          rootDir: model.workspaceRoot
+        });
+        setPreviewErrors(placed.fields);
+        setPreview(
+          placed.rest.length
+            ? { kind: 'error', message: placed.rest.join(' ') }
+            : { kind: 'idle' }
+        );
+        return;
+      }
+      setPreview({ kind: 'error', message: errorMessage(error) });
+    };
     const timer = window.setTimeout(() => {
       let pending: Promise<SchedulePreview>;
       try {
         pending = model.previewSchedule(form, jobId);
       } catch (error) {
-        setPreview({ kind: 'error', message: trans.__(errorMessage(error)) });
+        showError(error);
         return;
       }
       pending
@@ -176,14 +222,12 @@ export function JobForm(props: JobFormProps): JSX.Element {
             setPreview({ kind: 'ok', preview: answer });
           }
         })
-        .catch(error => {
-          if (request === latest.current) {
-            setPreview({ kind: 'error', message: errorMessage(error) });
-          }
-        });
+        .catch(showError);
     }, PREVIEW_DELAY_MS);
     return () => window.clearTimeout(timer);
-  }, [key]);
+    // The preview depends on the schedule's fields only (`key`).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, isFiredOnce]);
 
   const onSubmit = async (event: React.FormEvent) => {
     event.preventDefault();
@@ -196,17 +240,18 @@ export function JobForm(props: JobFormProps): JSX.Element {
     try {
       await model.saveJob(form, mode, jobId);
     } catch (error) {
-      if (error instanceof FormError && FIELD_ERRORS.includes(error.field)) {
+      if (error instanceof FormError) {
         showFieldErrors({ [error.field]: trans.__(error.message) });
-      } else if (error instanceof FormError) {
-        setPreview({ kind: 'error', message: trans.__(error.message) });
       } else if (error instanceof SchedulerAPIError) {
-        // "timeout_seconds: ..." goes under the timeout field, and so on.
-        const placed = placeServerError(error.message);
+        // The answer's `fields` go under the controls that produced them,
+        // said in the form's units ("interval_seconds" -> the Every field).
+        const placed = placeFieldErrors(error, form, {
+          rootDir: model.workspaceRoot
+        });
         if (Object.keys(placed.fields).length) {
           showFieldErrors(placed.fields);
         }
-        setSaveError(placed.rest.length ? placed.rest.join('; ') : null);
+        setSaveError(placed.rest.length ? placed.rest.join(' ') : null);
       } else {
         setSaveError(errorMessage(error));
       }
@@ -226,9 +271,33 @@ export function JobForm(props: JobFormProps): JSX.Element {
     }
   };
 
+  // Errors at the schedule's fields: from saving, else from the preview.
+  const errors: FieldErrors = { ...previewErrors, ...fieldErrors };
   const scheduleInvalid = preview.kind === 'error';
   const describedBy = scheduleInvalid ? SCHEDULE_ERROR_ID : undefined;
+  const invalid = (field: keyof FormState) =>
+    !!errors[field] || scheduleInvalid;
+  const errorIdOf = (id: string, field: keyof FormState) =>
+    errors[field] ? `${id}-error` : describedBy;
   const otherJobs = model.jobs.filter(j => j.id !== jobId);
+  const browserZone = browserTimeZone();
+  const jobZone = mode === 'edit' ? props.initial.timezone : null;
+  const zoneWords =
+    form.timezone === browserZone
+      ? trans.__("Times are in %1 (your browser's zone).", form.timezone)
+      : form.timezone === jobZone
+        ? trans.__("Times are in %1 (the job's zone).", form.timezone)
+        : trans.__('Times are in %1 (chosen for this job).', form.timezone);
+  const zones = React.useMemo(
+    () => timeZoneNames(browserZone, props.initial.timezone),
+    [browserZone, props.initial.timezone]
+  );
+  const timeNote = React.useMemo(() => {
+    const note = dstNote(form);
+    return note ? trans.__(note) : null;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  const withSeconds = /:\d{2}:\d{2}$/.test(form.time.trim());
 
   const title =
     mode === 'edit'
@@ -334,7 +403,12 @@ export function JobForm(props: JobFormProps): JSX.Element {
 
       <fieldset className="jp-scheduler-fieldset">
         <legend>{trans.__('When')}</legend>
-        <Field label={trans.__('Schedule')} id="jp-scheduler-kind">
+        <Field
+          label={trans.__('Schedule')}
+          id="jp-scheduler-kind"
+          field="schedule_type"
+          error={errors.kind}
+        >
           <select
             id="jp-scheduler-kind"
             className="jp-mod-styled jp-scheduler-input"
@@ -353,7 +427,11 @@ export function JobForm(props: JobFormProps): JSX.Element {
         </Field>
 
         {form.kind === 'weekly' && (
-          <Field label={trans.__('Day of the week')} id="jp-scheduler-weekday">
+          <Field
+            label={trans.__('Day of the week')}
+            id="jp-scheduler-weekday"
+            error={errors.weekday}
+          >
             <select
               id="jp-scheduler-weekday"
               className="jp-mod-styled jp-scheduler-input"
@@ -371,7 +449,11 @@ export function JobForm(props: JobFormProps): JSX.Element {
         )}
 
         {form.kind === 'monthly' && (
-          <Field label={trans.__('Day of the month')} id="jp-scheduler-dom">
+          <Field
+            label={trans.__('Day of the month')}
+            id="jp-scheduler-dom"
+            error={errors.dayOfMonth}
+          >
             <select
               id="jp-scheduler-dom"
               className="jp-mod-styled jp-scheduler-input"
@@ -389,7 +471,12 @@ export function JobForm(props: JobFormProps): JSX.Element {
         )}
 
         {form.kind === 'every_x_days' && (
-          <Field label={trans.__('Every how many days')} id="jp-scheduler-days">
+          <Field
+            label={trans.__('Every how many days')}
+            id="jp-scheduler-days"
+            field="interval_days"
+            error={errors.intervalDays}
+          >
             <input
               id="jp-scheduler-days"
               className="jp-mod-styled jp-scheduler-input"
@@ -397,8 +484,8 @@ export function JobForm(props: JobFormProps): JSX.Element {
               type="number"
               min={1}
               value={form.intervalDays}
-              aria-invalid={scheduleInvalid}
-              aria-describedby={describedBy}
+              aria-invalid={invalid('intervalDays')}
+              aria-describedby={errorIdOf('jp-scheduler-days', 'intervalDays')}
               onChange={e => update({ intervalDays: e.currentTarget.value })}
             />
           </Field>
@@ -412,6 +499,8 @@ export function JobForm(props: JobFormProps): JSX.Element {
                 : trans.__('Starting on (optional)')
             }
             id="jp-scheduler-date"
+            field="date"
+            error={errors.date}
           >
             <input
               id="jp-scheduler-date"
@@ -419,8 +508,8 @@ export function JobForm(props: JobFormProps): JSX.Element {
               name="date"
               type="date"
               value={form.date}
-              aria-invalid={scheduleInvalid}
-              aria-describedby={describedBy}
+              aria-invalid={invalid('date')}
+              aria-describedby={errorIdOf('jp-scheduler-date', 'date')}
               onChange={e => update({ date: e.currentTarget.value })}
             />
           </Field>
@@ -429,22 +518,41 @@ export function JobForm(props: JobFormProps): JSX.Element {
         {['once', 'daily', 'weekly', 'monthly', 'every_x_days'].includes(
           form.kind
         ) && (
-          <Field label={trans.__('Time')} id="jp-scheduler-time">
+          <Field
+            label={trans.__('Time')}
+            id="jp-scheduler-time"
+            field="time"
+            error={errors.time}
+            note={timeNote}
+            hint={
+              form.kind === 'every_x_days' && !form.date.trim()
+                ? trans.__(
+                    'Without a start date, the first run is the next time the clock reads this time.'
+                  )
+                : undefined
+            }
+          >
             <input
               id="jp-scheduler-time"
               className="jp-mod-styled jp-scheduler-input"
               name="time"
               type="time"
+              step={withSeconds ? 1 : 60}
               value={form.time}
-              aria-invalid={scheduleInvalid}
-              aria-describedby={describedBy}
+              aria-invalid={invalid('time')}
+              aria-describedby={errorIdOf('jp-scheduler-time', 'time')}
               onChange={e => update({ time: e.currentTarget.value })}
             />
           </Field>
         )}
 
         {form.kind === 'interval' && (
-          <Field label={trans.__('Every')} id="jp-scheduler-interval">
+          <Field
+            label={trans.__('Every')}
+            id="jp-scheduler-interval"
+            field="interval_seconds"
+            error={errors.intervalValue}
+          >
             <div className="jp-scheduler-row">
               <input
                 id="jp-scheduler-interval"
@@ -453,8 +561,11 @@ export function JobForm(props: JobFormProps): JSX.Element {
                 type="number"
                 min={1}
                 value={form.intervalValue}
-                aria-invalid={scheduleInvalid}
-                aria-describedby={describedBy}
+                aria-invalid={invalid('intervalValue')}
+                aria-describedby={errorIdOf(
+                  'jp-scheduler-interval',
+                  'intervalValue'
+                )}
                 onChange={e => update({ intervalValue: e.currentTarget.value })}
               />
               <select
@@ -481,6 +592,8 @@ export function JobForm(props: JobFormProps): JSX.Element {
           <Field
             label={trans.__('Cron expression')}
             id="jp-scheduler-cron"
+            field="cron_expression"
+            error={errors.cronExpression}
             hint={trans.__(
               'minute hour day-of-month month day-of-week, e.g. "*/15 9-17 * * mon-fri"; a sixth field first means seconds.'
             )}
@@ -491,8 +604,11 @@ export function JobForm(props: JobFormProps): JSX.Element {
               name="cron_expression"
               value={form.cronExpression}
               spellCheck={false}
-              aria-invalid={scheduleInvalid}
-              aria-describedby={describedBy}
+              aria-invalid={invalid('cronExpression')}
+              aria-describedby={errorIdOf(
+                'jp-scheduler-cron',
+                'cronExpression'
+              )}
               onChange={e => update({ cronExpression: e.currentTarget.value })}
             />
           </Field>
@@ -504,6 +620,7 @@ export function JobForm(props: JobFormProps): JSX.Element {
             jobs={otherJobs}
             trans={trans}
             update={update}
+            error={errors.conditions ?? errors.logicalOperator}
           />
         )}
 
@@ -518,11 +635,58 @@ export function JobForm(props: JobFormProps): JSX.Element {
           </div>
         )}
 
-        <p className="jp-scheduler-hint">
-          {trans.__('Times are in your time zone, %1.', form.timezone)}
-        </p>
+        {form.kind !== 'trigger' && (
+          <Field
+            label={trans.__('Time zone')}
+            id="jp-scheduler-timezone"
+            field="timezone"
+            error={errors.timezone}
+            hint={zoneWords}
+          >
+            <select
+              id="jp-scheduler-timezone"
+              className="jp-mod-styled jp-scheduler-input"
+              name="timezone"
+              value={form.timezone}
+              aria-invalid={!!errors.timezone}
+              onChange={e => update({ timezone: e.currentTarget.value })}
+            >
+              {zones.map(zone => (
+                <option key={zone} value={zone}>
+                  {zone === browserZone
+                    ? trans.__('%1 (your browser)', zone)
+                    : zone}
+                </option>
+              ))}
+            </select>
+          </Field>
+        )}
 
-        <PreviewBox preview={preview} trans={trans} />
+        {isFiredOnce && (
+          <div
+            className="jp-scheduler-preview jp-scheduler-muted"
+            data-testid="fired-once"
+          >
+            {trans.__(
+              'Its one run was due %1. Saving keeps it as it is; choose a new date and time to run it again.',
+              formatAbsolute(
+                model.job(jobId ?? '')?.run_date ?? null,
+                undefined,
+                form.timezone
+              ) || trans.__('in the past')
+            )}
+          </div>
+        )}
+
+        <PreviewBox
+          preview={preview}
+          trans={trans}
+          timeZone={form.timezone}
+          withSeconds={
+            preview.kind === 'ok' &&
+            hasSeconds(form, preview.preview.next_run_times)
+          }
+        />
       </fieldset>
 
       <label className="jp-scheduler-checkbox">
@@ -586,10 +750,12 @@ interface TriggerFieldsProps {
   jobs: Job[];
   trans: TranslationBundle;
   update: (patch: Partial<FormState>) => void;
+  error?: string;
 }
 
 function TriggerFields(props: TriggerFieldsProps): JSX.Element {
   const { form, jobs, trans, update } = props;
+  const twice = new Set(duplicateConditions(form.conditions));
   const setCondition = (
     index: number,
     patch: Partial<(typeof form.conditions)[0]>
@@ -635,7 +801,11 @@ function TriggerFields(props: TriggerFieldsProps): JSX.Element {
         aria-label={trans.__('Conditions')}
       >
         {form.conditions.map((condition, index) => (
-          <li key={index} className="jp-scheduler-row">
+          <li
+            key={index}
+            className="jp-scheduler-row"
+            data-duplicate={twice.has(index) ? 'true' : undefined}
+          >
             <select
               className="jp-mod-styled jp-scheduler-input"
               name={`condition_job_${index}`}
@@ -680,6 +850,28 @@ function TriggerFields(props: TriggerFieldsProps): JSX.Element {
           </li>
         ))}
       </ul>
+      {twice.size > 0 && (
+        <div
+          className="jp-scheduler-fieldError"
+          role="alert"
+          data-testid="duplicate-condition"
+        >
+          {trans.__(
+            'Condition %1 repeats an earlier one (same job, same outcome): remove it or change it.',
+            Math.min(...Array.from(twice)) + 1
+          )}
+        </div>
+      )}
+      {props.error && twice.size === 0 && (
+        <div
+          className="jp-scheduler-fieldError"
+          role="alert"
+          data-testid="field-error"
+          data-field="trigger_conditions"
+        >
+          {props.error}
+        </div>
+      )}
       <Button
         type="button"
         small
@@ -708,6 +900,9 @@ function TriggerFields(props: TriggerFieldsProps): JSX.Element {
 function PreviewBox(props: {
   preview: PreviewState;
   trans: TranslationBundle;
+  /** The job's zone: next runs are shown in it, as the fields are. */
+  timeZone: string;
+  withSeconds: boolean;
 }): JSX.Element | null {
   const { preview, trans } = props;
   if (preview.kind === 'idle' || preview.kind === 'error') {
@@ -738,7 +933,12 @@ function PreviewBox(props: {
           <ol className="jp-scheduler-previewTimes">
             {next_run_times.map(time => (
               <li key={time} data-time={time}>
-                {formatAbsolute(time)}
+                {formatAbsolute(
+                  time,
+                  undefined,
+                  props.timeZone,
+                  props.withSeconds
+                )}
                 <span className="jp-scheduler-muted">
                   {' · '}
                   {formatRelative(time, now)}

@@ -154,6 +154,7 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
             onNewJob={() => model.showNewJobForm()}
             onRunNow={job => void model.runNow(job.id)}
             isStarting={job => model.isStarting(job.id)}
+            isFileMissing={job => model.fileMissing(job)}
             onTogglePause={job => void model.setPaused(job.id, !job.paused)}
             onEdit={job => void model.showEditForm(job.id)}
             onDuplicate={job => model.showDuplicateForm(job.id)}
@@ -161,16 +162,7 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
             onOpenLog={props.onOpenLog}
             onRegenerate={job => void model.regenerateCode(job.id)}
             onDelete={async job => {
-              const isConfirmed = await confirm(
-                trans.__('Delete job'),
-                trans.__(
-                  'Delete the job "%1"? Its schedule stops; its run history is kept until you clear it.',
-                  job.name
-                ),
-                trans.__('Delete'),
-                trans
-              );
-              if (isConfirmed) {
+              if (await model.confirmDeleteJob(job)) {
                 await model.deleteJob(job.id);
               }
             }}
@@ -193,7 +185,11 @@ export function SchedulerView(props: SchedulerViewProps): JSX.Element {
             onLoadMore={() => void model.loadMoreRuns()}
             onRefresh={() => void model.refreshRuns()}
             onOpenLog={props.onOpenLog}
-            onDeleteRun={run => void model.deleteRun(run.id)}
+            onDeleteRun={async run => {
+              if (await model.confirmDeleteRun(run)) {
+                await model.deleteRun(run.id);
+              }
+            }}
             onClearAll={async () => {
               const job = model.runsFilter.jobId
                 ? model.job(model.runsFilter.jobId)

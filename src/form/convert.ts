@@ -5,13 +5,21 @@
  */
 import { isNotebookPath } from '../paths';
 import {
+  checkWallTime,
   daysInMonth,
+  formatDateField,
+  nextDstClash,
   WallTime,
-  wallTimeInZone,
-  zonedWallTimeToDate
+  WallTimeCheck,
+  wallTimeInZone
 } from '../time/zoned';
 import { parseParameterValue } from './parameters';
-import type { ExecutionSpec, JobSpec, ScheduleSpec } from './spec';
+import type {
+  ExecutionSpec,
+  JobSpec,
+  ScheduleSpec,
+  TriggerCondition
+} from './spec';
 import {
   FormError,
   FormState,
@@ -38,17 +46,19 @@ function parseDate(text: string): [number, number, number] | null {
   return [year, month, day];
 }
 
-function parseTime(text: string): [number, number] | null {
-  const match = /^(\d{1,2}):(\d{2})(?::\d{2})?$/.exec(text.trim());
+/** [hour, minute, second] of "HH:MM" or "HH:MM:SS". */
+export function parseTime(text: string): [number, number, number] | null {
+  const match = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text.trim());
   if (!match) {
     return null;
   }
   const hour = +match[1];
   const minute = +match[2];
-  if (hour > 23 || minute > 59) {
+  const second = match[3] ? +match[3] : 0;
+  if (hour > 23 || minute > 59 || second > 59) {
     return null;
   }
-  return [hour, minute];
+  return [hour, minute, second];
 }
 
 /**
@@ -67,7 +77,7 @@ function parseWholeNumber(
   return parseInt(trimmed, 10);
 }
 
-function requireTime(form: FormState): [number, number] {
+function requireTime(form: FormState): [number, number, number] {
   const time = parseTime(form.time);
   if (!time) {
     throw new FormError('time', 'Enter a time of day as HH:MM.');
@@ -112,8 +122,36 @@ export function buildScheduleSpec(
 ): ScheduleSpec {
   const timezone = form.timezone;
   const today = wallTimeInZone(now, timezone);
-  const at = (y: number, m: number, d: number, time: [number, number]) =>
-    zonedWallTimeToDate(y, m, d, time[0], time[1], timezone).toISOString();
+  type Time = [number, number, number];
+  /** A one-off wall time: refused when the zone's clocks skip it. */
+  const exactly = (y: number, m: number, d: number, time: Time) => {
+    const check = checkWallTime(wallClock(y, m, d, time), timezone);
+    if (check.kind === 'skipped') {
+      throw new FormError(
+        'time',
+        skippedTimeMessage(form.time, formatDateField(y, m, d), timezone, check)
+      );
+    }
+    // A repeated time means its first occurrence, as the server reads it.
+    return (check.kind === 'ok' ? check.instant : check.first).toISOString();
+  };
+  /**
+   * A recurring schedule's wall time, carried by a day on which it exists
+   * exactly once (the server reads only its time of day, weekday or day of
+   * the month in the zone, so a DST day must not carry it).
+   */
+  const carried = (
+    time: Time,
+    accept: (y: number, m: number, d: number) => boolean
+  ) => {
+    const day = firstDayFrom(
+      today,
+      (y, m, d) =>
+        accept(y, m, d) &&
+        checkWallTime(wallClock(y, m, d, time), timezone).kind === 'ok'
+    );
+    return exactly(day[0], day[1], day[2], time);
+  };
 
   switch (form.kind) {
     case 'once': {
@@ -125,7 +163,7 @@ export function buildScheduleSpec(
       return {
         schedule_type: 'date',
         date_type: 'once',
-        run_date: at(date[0], date[1], date[2], time),
+        run_date: exactly(date[0], date[1], date[2], time),
         timezone
       };
     }
@@ -134,21 +172,20 @@ export function buildScheduleSpec(
       return {
         schedule_type: 'date',
         date_type: 'daily',
-        run_date: at(today.year, today.month, today.day, time),
+        run_date: carried(time, () => true),
         timezone
       };
     }
     case 'weekly': {
       const time = requireTime(form);
       const weekday = form.weekday;
-      const day = firstDayFrom(
-        today,
-        (y, m, d) => new Date(Date.UTC(y, m - 1, d)).getUTCDay() === weekday
-      );
       return {
         schedule_type: 'date',
         date_type: 'weekly',
-        run_date: at(day[0], day[1], day[2], time),
+        run_date: carried(
+          time,
+          (y, m, d) => new Date(Date.UTC(y, m - 1, d)).getUTCDay() === weekday
+        ),
         timezone
       };
     }
@@ -161,11 +198,10 @@ export function buildScheduleSpec(
           'Choose a day of the month, 1 to 31.'
         );
       }
-      const day = firstDayFrom(today, (y, m, d) => d === dom);
       return {
         schedule_type: 'date',
         date_type: 'monthly',
-        run_date: at(day[0], day[1], day[2], time),
+        run_date: carried(time, (y, m, d) => d === dom),
         timezone
       };
     }
@@ -180,15 +216,23 @@ export function buildScheduleSpec(
         ),
         timezone
       };
-      // The start is optional: with a date (and time), the runs are counted
-      // from it; without, from now.
+      // The runs are counted from the start date at the Time. Without a
+      // date, from the next time the clocks read the Time (today or
+      // tomorrow); without either, the server counts from now.
       if (form.date.trim()) {
         const date = parseDate(form.date);
         if (!date) {
           throw new FormError('date', 'Enter a date as YYYY-MM-DD.');
         }
-        const time = form.time.trim() ? requireTime(form) : [0, 0];
-        spec.run_date = at(date[0], date[1], date[2], time as [number, number]);
+        const time: Time = form.time.trim() ? requireTime(form) : [0, 0, 0];
+        spec.run_date = exactly(date[0], date[1], date[2], time);
+      } else if (form.time.trim()) {
+        const time = requireTime(form);
+        const day = firstDayFrom(today, (y, m, d) => {
+          const check = checkWallTime(wallClock(y, m, d, time), timezone);
+          return check.kind !== 'skipped' && wallInstant(check) > now;
+        });
+        spec.run_date = exactly(day[0], day[1], day[2], time);
       }
       return spec;
     }
@@ -210,16 +254,143 @@ export function buildScheduleSpec(
         cron_expression: form.cronExpression.trim().replace(/\s+/g, ' '),
         timezone
       };
-    case 'trigger':
+    case 'trigger': {
+      const conditions = form.conditions.filter(
+        c => c.job_id && c.job_id !== selfJobId
+      );
+      const twice = duplicateConditions(form.conditions);
+      if (twice.length) {
+        throw new FormError(
+          'conditions',
+          `Condition ${twice[0] + 1} repeats an earlier one (same job, same outcome): remove it or change it.`
+        );
+      }
       return {
         schedule_type: 'trigger',
         logical_operator: form.logicalOperator,
-        trigger_conditions: form.conditions
-          .filter(c => c.job_id && c.job_id !== selfJobId)
-          .map(c => ({ job_id: c.job_id, on: c.on })),
+        trigger_conditions: conditions.map(c => ({
+          job_id: c.job_id,
+          on: c.on
+        })),
         timezone
       };
+    }
   }
+}
+
+function wallClock(
+  y: number,
+  m: number,
+  d: number,
+  time: [number, number, number]
+) {
+  return {
+    year: y,
+    month: m,
+    day: d,
+    hour: time[0],
+    minute: time[1],
+    second: time[2]
+  };
+}
+
+function wallInstant(check: WallTimeCheck): Date {
+  return check.kind === 'ok'
+    ? check.instant
+    : check.kind === 'repeated'
+      ? check.first
+      : check.jumpAt;
+}
+
+/** Indices of the trigger conditions that repeat an earlier one (same job and outcome). */
+export function duplicateConditions(
+  conditions: ReadonlyArray<TriggerCondition>
+): number[] {
+  const seen = new Set<string>();
+  const twice: number[] = [];
+  conditions.forEach((c, index) => {
+    if (!c.job_id) {
+      return;
+    }
+    const key = `${c.job_id}\u0000${c.on}`;
+    if (seen.has(key)) {
+      twice.push(index);
+    }
+    seen.add(key);
+  });
+  return twice;
+}
+
+/** "02:30 does not exist on 2026-03-29 in Europe/Paris: ..." */
+export function skippedTimeMessage(
+  time: string,
+  date: string,
+  timezone: string,
+  check: { jumpFrom: string; jumpTo: string }
+): string {
+  return `${time} does not exist on ${date} in ${timezone}: the clocks jump from ${check.jumpFrom} to ${check.jumpTo}. Choose another time.`;
+}
+
+/**
+ * A note for the Time field about what the zone's clocks do at the chosen
+ * time: a one-off (or start) time that happens twice, or the next day a
+ * recurring schedule meets a skipped or repeated time, and what the server
+ * does then (it fires at the jump, or at the first occurrence). Null when
+ * there is nothing to say. Skipped one-off times are errors instead (see
+ * buildScheduleSpec).
+ */
+export function dstNote(
+  form: FormState,
+  now: Date = new Date()
+): string | null {
+  const time = parseTime(form.time);
+  if (!time) {
+    return null;
+  }
+  const tz = form.timezone;
+  const shown = form.time.trim();
+  const once =
+    form.kind === 'once' || (form.kind === 'every_x_days' && form.date.trim());
+  if (once) {
+    const date = parseDate(form.date);
+    if (!date) {
+      return null;
+    }
+    const check = checkWallTime(wallClock(date[0], date[1], date[2], time), tz);
+    if (check.kind === 'repeated') {
+      return `${shown} happens twice on ${form.date} in ${tz} (the clocks go back): the first one is used, at UTC${check.firstOffset} (not the later one at UTC${check.secondOffset}).`;
+    }
+    return null;
+  }
+  const accept: Record<
+    string,
+    ((y: number, m: number, d: number) => boolean) | undefined
+  > = {
+    daily: () => true,
+    every_x_days: () => true,
+    weekly: (y, m, d) =>
+      new Date(Date.UTC(y, m - 1, d)).getUTCDay() === form.weekday,
+    monthly: (y, m, d) => d === form.dayOfMonth
+  };
+  const days = accept[form.kind];
+  if (!days) {
+    return null;
+  }
+  const clash = nextDstClash(
+    wallTimeInZone(now, tz),
+    time[0],
+    time[1],
+    tz,
+    days
+  );
+  if (!clash) {
+    return null;
+  }
+  const date = formatDateField(clash.year, clash.month, clash.day);
+  if (clash.check.kind === 'skipped') {
+    return `On ${date} the clocks in ${tz} jump from ${clash.check.jumpFrom} to ${clash.check.jumpTo}, so ${shown} does not exist that day: it runs at ${clash.check.jumpTo}.`;
+  }
+  return `On ${date} ${shown} happens twice in ${tz} (the clocks go back): it runs once, at the first one.`;
 }
 
 export interface BuildOptions {

@@ -267,6 +267,10 @@ export function jobToFormState(
       const wall = wallTimeInZone(instant, timezone);
       form.date = formatDateField(wall.year, wall.month, wall.day);
       form.time = formatTimeField(wall.hour, wall.minute);
+      // Seconds only where the schedule has them.
+      if (instant.getUTCSeconds()) {
+        form.time += `:${String(instant.getUTCSeconds()).padStart(2, '0')}`;
+      }
       form.weekday = wall.weekday;
       form.dayOfMonth = wall.day;
     }
@@ -317,4 +321,50 @@ export function withoutStoredSecrets(form: FormState): FormState {
     secretEnvKeys: [],
     secretEnv: form.secretEnv.map(row => ({ ...row, stored: false }))
   };
+}
+
+/** The JobSpec fields of a schedule (what an edit leaves out when unchanged). */
+export const SCHEDULE_SPEC_FIELDS = [
+  'schedule_type',
+  'date_type',
+  'run_date',
+  'interval_days',
+  'interval_seconds',
+  'cron_expression',
+  'logical_operator',
+  'trigger_conditions',
+  'timezone'
+] as const;
+
+/** The fields of the form that make the schedule, as one comparable text. */
+export function scheduleKey(form: FormState): string {
+  const common = [form.kind, form.timezone];
+  switch (form.kind) {
+    case 'once':
+      return JSON.stringify([...common, form.date, form.time]);
+    case 'daily':
+      return JSON.stringify([...common, form.time]);
+    case 'weekly':
+      return JSON.stringify([...common, form.weekday, form.time]);
+    case 'monthly':
+      return JSON.stringify([...common, form.dayOfMonth, form.time]);
+    case 'every_x_days':
+      return JSON.stringify([
+        ...common,
+        form.intervalDays,
+        form.date,
+        form.time
+      ]);
+    case 'interval':
+      return JSON.stringify([...common, form.intervalValue, form.intervalUnit]);
+    case 'cron':
+      return JSON.stringify([...common, form.cronExpression.trim()]);
+    case 'trigger':
+      return JSON.stringify([...common, form.logicalOperator, form.conditions]);
+  }
+}
+
+/** Whether the person changed anything in the form since it opened. */
+export function isFormChanged(initial: FormState, current: FormState): boolean {
+  return JSON.stringify(initial) !== JSON.stringify(current);
 }
