@@ -3,7 +3,7 @@ import * as React from 'react';
 
 import type { Job } from '../../api';
 import { JobCard, JobCardActions } from '../../components/JobCard';
-import { JobList } from '../../components/JobList';
+import { JobList, MAX_SIDEBAR_CARDS } from '../../components/JobList';
 import { makeJob, trans } from '../fixtures';
 
 const NOW = new Date('2025-01-15T09:00:00Z');
@@ -164,5 +164,21 @@ describe('JobList', () => {
       li => (li as HTMLElement).dataset.jobName
     );
     expect(names).toEqual(['Second', 'First']);
+    expect(screen.queryByTestId('more-jobs')).toBeNull();
+  });
+
+  it('shows the first cards of a long list and says how many there are', () => {
+    const jobs = Array.from({ length: MAX_SIDEBAR_CARDS + 7 }, (_, i) =>
+      makeJob({ id: `job_${i}`, name: `Job ${i}` })
+    );
+    const { container } = render(
+      <JobList {...base} jobs={jobs} isLoaded={true} />
+    );
+    const cards = container.querySelectorAll('li.jp-scheduler-job');
+    expect(cards).toHaveLength(MAX_SIDEBAR_CARDS);
+    expect((cards[0] as HTMLElement).dataset.jobName).toBe('Job 0');
+    expect(screen.getByTestId('more-jobs').textContent).toBe(
+      `Showing ${MAX_SIDEBAR_CARDS} of ${MAX_SIDEBAR_CARDS + 7} jobs. The Scheduler view lists, searches and filters them all.`
+    );
   });
 });
