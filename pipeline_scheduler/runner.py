@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -225,6 +226,24 @@ class LogWriter:
                 handle.close()
 
 
+async def _opened(log: LogWriter, opening: asyncio.Future[None]) -> None:
+    """Wait for the log file; one that cannot be created is reported as the log's error."""
+    try:
+        await opening
+    except OSError as err:
+        log.error = (
+            f"Cannot write the run log in {log.path.parent}: {err.strerror or err}; check that the "
+            "log folder (log_dir) is writable."
+        )
+        log.truncated = True
+
+
+def _close_when_open(log: LogWriter, opening: asyncio.Future[None]) -> None:
+    if not opening.cancelled():
+        opening.exception()  # seen (reported by _opened when it was awaited)
+    log.close()
+
+
 class _Child:
     """A started pipeline process: its exit is watched on the loop, and it is reaped only
     by ``reap()``, after its process group got the final SIGKILL, so that its pid (the
@@ -396,14 +415,10 @@ class LocalSubprocessRunner(RunnerBackend):
         loop = asyncio.get_running_loop()
         log = LogWriter(request.log_path, request.max_log_bytes, self._io)
         out_tail, err_tail = TailBuffer(request.tail_bytes), TailBuffer(request.tail_bytes)
-        try:
-            await log.open(request.header)
-        except OSError as err:
-            reason = (
-                f"Cannot write the run log in {request.log_path.parent}: {err.strerror or err}; "
-                "check that the log folder (log_dir) is writable."
-            )
-            return RunOutcome("failure", None, "", reason, 0, False, reason)
+        # The log file is created on the log thread while the process starts (the run's
+        # folder exists already: the executor made it while the run was queued). Should it
+        # fail, the run goes on with its tails and its end message says why.
+        opening = asyncio.ensure_future(log.open(request.header))
         child: _Child | None = None
         pumps: asyncio.Future[Any] | None = None
         try:
@@ -411,12 +426,14 @@ class LocalSubprocessRunner(RunnerBackend):
                 child = _start_process(request, loop)
             except OSError as err:
                 reason = f"Could not start the pipeline: {err}"
+                await _opened(log, opening)
                 await log.write((reason + "\n").encode())
                 return RunOutcome("failure", None, "", reason, log.size, log.truncated, reason)
             active = _Active(child, request.kill_grace_seconds)
             self._active[request.run_id] = active
             request.pid = child.pid
             await on_started()
+            await _opened(log, opening)
 
             secrets = [v.encode() for v in request.redact if v]
 
@@ -483,7 +500,8 @@ class LocalSubprocessRunner(RunnerBackend):
             self._active.pop(request.run_id, None)
             if child is not None:
                 self._discard(child, pumped=pumps is not None)
-            log.close()
+            # Interrupted before the file was there: close it once it is.
+            opening.add_done_callback(functools.partial(_close_when_open, log))
 
     def _discard(self, child: _Child, *, pumped: bool) -> None:
         """Leave nothing behind. On the normal path the child was reaped already; when the

@@ -36,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from .domain import ACTIVE_STATUSES, JobDefinition
 
@@ -190,11 +191,18 @@ class _Compiled:
         self.names: list[str] | None = list(compiled.positiontup or []) if compiled.positional else None
         # Values the statement carries itself (the 1 of "value + 1").
         self.constants = {k: v for k, v in compiled.params.items() if v is not None}
+        self.driver_error: type[Exception] = dialect.loaded_dbapi.Error
 
     def execute(self, conn: Any, params: dict[str, Any]) -> Any:
         values = {**self.constants, **params} if self.constants else params
+        args = [values[n] for n in self.names] if self.names is not None else values
         cursor = conn.connection.driver_connection.cursor()
-        cursor.execute(self.sql, [values[n] for n in self.names] if self.names is not None else values)
+        try:
+            cursor.execute(self.sql, args)
+        except self.driver_error as err:
+            cursor.close()
+            # As SQLAlchemy raises it (a locked database is its OperationalError: a 503).
+            raise DBAPIError.instance(self.sql, args, err, self.driver_error) from err
         return cursor
 
 

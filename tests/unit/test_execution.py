@@ -233,7 +233,9 @@ def test_concurrency_limit_queues_fifo(settings: SchedulerSettings) -> None:
             # Let the queued runs get as far as they can: a database and a file hop.
             await h.db(h.store.get_run, c)
             await h.workers.fs(lambda: None)
-            assert [r.run_id for r in h.backend.requests] == [a, b]
+            # a and b hold the two slots; which of the two reaches the backend first depends
+            # on their preparation hops (two file threads), so only the set is fixed.
+            assert sorted(r.run_id for r in h.backend.requests) == [a, b]
             assert (await h.run_row(c))["status"] == "queued"
             assert (await h.run_row(d))["status"] == "queued"
             assert h.executor.queue_length == 2 and h.executor.running_count == 2
@@ -248,7 +250,8 @@ def test_concurrency_limit_queues_fifo(settings: SchedulerSettings) -> None:
             h.backend.finish(d, outcome())
             records = [await ended(r) for r in runs]
             assert [r["status"] for r in records] == ["success"] * 4
-            assert h.backend.started_order == [a, b, c, d]
+            assert sorted(h.backend.started_order[:2]) == [a, b]
+            assert h.backend.started_order[2:] == [c, d]
             assert h.backend.peak == 2
 
     drive(body())
