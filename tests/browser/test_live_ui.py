@@ -269,6 +269,22 @@ def test_schedule_toolbar_button_on_an_open_python_file(page: Page, lab: Any) ->
     expect(form).to_be_visible()
     expect(form.locator('input[name="pipeline_path"]')).to_have_value("etl/quick.py")
 
+    set_theme(page, "JupyterLab Dark")
+    page.locator(".jp-Document:visible .jp-Toolbar").first.screenshot(
+        path=str(screenshot_path("live-toolbar-button-dark"))
+    )
+    set_theme(page, "JupyterLab Light")
+
+    # A notebook has the button too.
+    page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute('docmanager:open', {path: 'report.ipynb'}); }"
+    )
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")).to_contain_text("report.ipynb")
+    notebook_button = page.locator(".jp-NotebookPanel:visible .jp-scheduler-toolbarButton")
+    expect(notebook_button).to_be_visible(timeout=20000)
+    notebook_button.click()
+    expect(form.locator('input[name="pipeline_path"]')).to_have_value("report.ipynb")
+
     # A file the scheduler does not run has no button.
     page.evaluate(
         "async () => { await window.jupyterapp.commands.execute('docmanager:open', {path: 'notes.txt'}); }"
