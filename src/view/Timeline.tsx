@@ -19,12 +19,7 @@ const LABEL_W = 200;
 const ROW_H = 22;
 const AXIS_H = 24;
 const MAX_ROWS = 400;
-const PRESETS: [number, string][] = [
-  [1, '1 h'],
-  [6, '6 h'],
-  [24, '24 h'],
-  [24 * 7, '7 days']
-];
+const PRESET_HOURS = [1, 6, 24, 24 * 7];
 const STEPS = [
   60,
   300,
@@ -143,7 +138,7 @@ export function Timeline(props: TimelineProps): JSX.Element {
         aria-label={trans.__('Time range')}
       >
         <span className="jp-PipelineScheduler-muted">{trans.__('Last')}</span>
-        {PRESETS.map(([hours, label]) => (
+        {PRESET_HOURS.map(hours => (
           <Button
             key={hours}
             type="button"
@@ -153,7 +148,9 @@ export function Timeline(props: TimelineProps): JSX.Element {
             data-range-hours={hours}
             onClick={() => viewModel.setTimelineWindow(hours)}
           >
-            {trans.__(label)}
+            {hours < 48
+              ? trans.__('%1 h', hours)
+              : trans.__('%1 days', hours / 24)}
           </Button>
         ))}
         <label className="jp-PipelineScheduler-rangeField">

@@ -76,6 +76,21 @@ def seed_history(lab: Any, job: dict[str, Any], spans: list[tuple[float, float, 
                 for i, (ago, queued, seconds, status) in enumerate(sorted(spans, key=lambda s: -s[0]))
             ],
         )
+        # The job's last run, as the server records it when a run ends (with the job list's
+        # change counter, so the next GET jobs sees it).
+        newest = first + len(spans)
+        last = db.execute(
+            "SELECT status, finished_at FROM pipeline_scheduler_runs WHERE id = ?", (newest,)
+        ).fetchone()
+        db.execute(
+            "UPDATE pipeline_scheduler_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'jobs_seq'"
+        )
+        (seq,) = db.execute("SELECT value FROM pipeline_scheduler_meta WHERE key = 'jobs_seq'").fetchone()
+        db.execute(
+            "UPDATE pipeline_scheduler_jobs SET last_run_id = ?, last_run_status = ?,"
+            " last_run_finished_at = ?, seq = ? WHERE id = ?",
+            (newest, last[0], last[1], int(seq), job["id"]),
+        )
         db.commit()
     finally:
         db.close()
@@ -224,6 +239,36 @@ def test_bulk_pause_asks_and_pauses_the_selected_jobs(page: Page, lab: Any) -> N
     page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
     expect(row(page, first["id"])).not_to_contain_text("paused")
     assert not any(j["paused"] for j in lab.api("GET", "jobs")["jobs"])
+
+    # Delete: the selection is kept until done; what is deleted is said first.
+    page.locator(f'{VIEW} [data-action="bulk-delete"]').click()
+    expect(page.locator(".jp-Dialog")).to_contain_text("Delete 2 jobs")
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+    expect(page.locator(ROWS)).to_have_count(1)
+    assert [j["id"] for j in lab.api("GET", "jobs")["jobs"]] == [third["id"]]
+    expect(page.locator(f"{VIEW} [data-testid=bulk-actions]")).to_have_count(0)
+
+
+def test_a_running_job_shows_its_elapsed_time_and_links_its_live_log(page: Page, lab: Any) -> None:
+    job = interval_job(lab, "Long sleeper", "sleep.py")
+    run = lab.api("POST", f"run/{job['id']}", {"wait": False})
+    try:
+        open_view(page)
+        active = row(page, job["id"]).locator('[data-action="open-active-log"]')
+        expect(active).to_have_attribute("data-run-id", str(run["id"]))
+        expect(active.locator(".jp-scheduler-status")).to_have_attribute("data-status", "running")
+        elapsed = active.locator(".jp-PipelineScheduler-elapsed")
+        expect(elapsed).to_have_text(re.compile(r"^\d+(\.\d)? s$"))
+        first = elapsed.text_content()
+        expect(elapsed).not_to_have_text(first or "")  # it ticks
+        page.locator(f'{VIEW} [data-filter="running"]').click()
+        expect(page.locator(ROWS)).to_have_count(1)
+        active.click()
+        log = page.locator(f"#pipeline-scheduler-run-{run['id']}")
+        expect(log).to_be_visible()
+        expect(log).to_contain_text("sleeping")
+    finally:
+        lab.api("POST", f"runs/{run['id']}/cancel")
 
 
 def test_run_strip_shows_runs_and_opens_a_runs_log(page: Page, lab: Any) -> None:
