@@ -106,6 +106,22 @@ function weekdayNames(trans: TranslationBundle): [number, string][] {
 
 const SCHEDULE_ERROR_ID = 'jp-scheduler-scheduleError';
 
+/** The form fields that make the schedule. */
+const SCHEDULE_FORM_FIELDS: ReadonlyArray<keyof FormState> = [
+  'kind',
+  'date',
+  'time',
+  'weekday',
+  'dayOfMonth',
+  'intervalDays',
+  'intervalValue',
+  'intervalUnit',
+  'cronExpression',
+  'logicalOperator',
+  'conditions',
+  'timezone'
+];
+
 export function JobForm(props: JobFormProps): JSX.Element {
   const { model, trans, mode, jobId } = props;
   // A draft kept by the model (the form was closed half-filled) comes back.
@@ -152,7 +168,13 @@ export function JobForm(props: JobFormProps): JSX.Element {
 
   const update = (patch: Partial<FormState>) => {
     setForm(previous => ({ ...previous, ...patch }));
-    const touched = Object.keys(patch);
+    let touched = Object.keys(patch);
+    // A changed schedule is checked again as a whole (by the preview).
+    if (
+      touched.some(k => SCHEDULE_FORM_FIELDS.includes(k as keyof FormState))
+    ) {
+      touched = [...touched, ...SCHEDULE_FORM_FIELDS];
+    }
     if (touched.some(k => fieldErrors[k as keyof FormState])) {
       setFieldErrors(previous => {
         const next = { ...previous };
