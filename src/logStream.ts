@@ -7,17 +7,47 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { Run, SchedulerAPI, SchedulerAPIError } from './api';
+import { formatTimestamp } from './time';
 
 const LOG_POLL_MS = 1000;
 const LOG_CHUNK_BYTES = 256 * 1024;
 /** Kept in the page for one open log; the whole log stays on the server. */
 export const MAX_LOG_CHARS = 2 * 1024 * 1024;
 
+/**
+ * The start time in the header the server writes first in every log (in the
+ * server's zone, ISO 8601): shown in the person's own format instead, as every
+ * other time (the downloaded file keeps the server's text).
+ */
+const HEADER_TIME =
+  /^(\[amphi-scheduler\] run \d+ .*, started )(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))$/m;
+
 /** A [start, end) part of the text, in string indexes. */
 export type TextRange = [number, number];
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The log's first chunk with its header's time in the person's format. */
+function localizeHeader(
+  data: string,
+  ranges: number[][] | undefined
+): { data: string; stderr_ranges: number[][] } {
+  const found = HEADER_TIME.exec(data.slice(0, 4096));
+  const local = found ? formatTimestamp(found[2]) : '';
+  if (!found || !local) {
+    return { data, stderr_ranges: ranges ?? [] };
+  }
+  const at = found.index + found[1].length;
+  const end = at + found[2].length;
+  const delta = local.length - found[2].length;
+  return {
+    data: data.slice(0, at) + local + data.slice(end),
+    stderr_ranges: (ranges ?? []).map(([a, b]) =>
+      a >= end ? [a + delta, b + delta] : [a, b]
+    )
+  };
 }
 
 export class LogStream implements IDisposable {
@@ -148,6 +178,12 @@ export class LogStream implements IDisposable {
         this._offset,
         LOG_CHUNK_BYTES
       );
+      if (chunk.offset === 0) {
+        chunk = {
+          ...chunk,
+          ...localizeHeader(chunk.data, chunk.stderr_ranges)
+        };
+      }
     } catch (error) {
       if (error instanceof SchedulerAPIError && error.status === 404) {
         this._markDeleted(error.message);

@@ -141,6 +141,12 @@ def test_log_view_stderr_search_wrap_and_download(page: Page, lab: Any) -> None:
     expect(log).to_have_attribute("data-finished", "true", timeout=15000)
     expect(text).to_contain_text("out end")
 
+    # One way of writing times: the header line of the log says "started" as the view does.
+    started = log.locator(".jp-scheduler-logMeta span", has_text="started").inner_text()
+    header = text.inner_text().splitlines()[0]
+    assert header.endswith(started), (header, started)
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", header), header
+
     stderr = text.locator(".jp-scheduler-logStderr")
     joined = "".join(stderr.all_inner_texts())
     for i in (1, 5, 9):
