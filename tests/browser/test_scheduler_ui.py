@@ -172,17 +172,15 @@ def test_bad_cron_shows_the_servers_message_at_the_field(page: Page, lab: Any) -
     form.locator('input[name="cron_expression"]').fill("61 * * * *")
     with pytest.raises(urllib.error.HTTPError) as err:
         lab.api("POST", "schedule/preview", {"schedule_type": "cron", "cron_expression": "61 * * * *"})
-    server_message = json.loads(err.value.read())["error"]
-    error = form.locator('[data-testid="schedule-error"]')
-    expect(error).to_have_text(server_message, timeout=10000)
+    server_message = json.loads(err.value.read())["fields"]["cron_expression"]
+    # The server's own words for the field, at the cron field.
+    error = form.locator('[data-field="cron_expression"] [data-testid="field-error"]')
+    expect(error).to_have_text(server_message[0].upper() + server_message[1:], timeout=10000)
     cron = form.locator('input[name="cron_expression"]')
     expect(cron).to_have_attribute("aria-invalid", "true")
-    # It sits right under the cron field.
-    assert cron.evaluate(
-        "(el) => el.closest('fieldset').querySelector('[data-testid=schedule-error]') !== null"
-    )
     save(form)
-    expect(form.locator('[data-testid="save-error"]')).to_contain_text(server_message)
+    expect(error).to_have_text(server_message[0].upper() + server_message[1:])
+    expect(form.locator('[data-testid="save-error"]')).to_have_count(0)
     assert lab.api("GET", "jobs")["jobs"] == []
 
 
@@ -484,8 +482,9 @@ def test_dark_theme_is_readable(page: Page, lab: Any) -> None:
     fill_basics(form, "Broken cron", "hello.py")
     choose_kind(form, "cron")
     form.locator('input[name="cron_expression"]').fill("61 * * * *")
-    expect(form.locator('[data-testid="schedule-error"]')).to_be_visible(timeout=10000)
-    assert contrast_ratio(page, f'{PANEL} [data-testid="schedule-error"]') >= 3.0
+    cron_error = '[data-field="cron_expression"] [data-testid="field-error"]'
+    expect(form.locator(cron_error)).to_be_visible(timeout=10000)
+    assert contrast_ratio(page, f"{PANEL} {cron_error}") >= 3.0
     assert contrast_ratio(page, f'{PANEL} input[name="cron_expression"]') >= 4.5
     screenshot(page, "job-form-error-dark")
     form.locator('input[name="cron_expression"]').fill("30 8 * * mon-fri")
