@@ -375,3 +375,48 @@ def test_form_reads_well_in_the_dark_theme(page: Page, lab: Any) -> None:
     expect(form.locator('[data-field="time"] [data-testid="field-note"]')).to_be_visible()
     screenshot(page, "job-form-zone-dark")
     set_theme(page, "JupyterLab Light")
+
+
+def test_every_n_days_keeps_its_time_and_duplicate_conditions_are_refused(page: Page, lab: Any) -> None:
+    upstream = api_job(lab, name="Upstream")
+    form = new_job_form(page)
+    fill_basics(form, "Every three days", "hello.py")
+    choose_kind(form, "every_x_days")
+    form.locator('input[name="interval_days"]').fill("3")
+    form.locator('input[name="date"]').fill("")
+    form.locator('input[name="time"]').fill("18:45")
+    expect(form.locator('[data-field="time"] .jp-scheduler-hint')).to_contain_text(
+        "next time the clock reads"
+    )
+    expect_preview(form, r"3 days")
+    save(form)
+    expect(job_card(page, "Every three days")).to_be_visible()
+    job = next(j for j in lab.api("GET", "jobs")["jobs"] if j["name"] == "Every three days")
+    assert job["next_run_time"][11:16] == "18:45", job
+
+    form = new_job_form(page)
+    fill_basics(form, "After upstream", "hello.py")
+    choose_kind(form, "trigger")
+    form.locator('[data-action="add-condition"]').click()
+    form.locator('[data-action="add-condition"]').click()
+    form.locator('select[name="condition_job_0"]').select_option(upstream["id"])
+    form.locator('select[name="condition_job_1"]').select_option(upstream["id"])
+    duplicate = form.locator('[data-testid="duplicate-condition"]')
+    expect(duplicate).to_contain_text("Condition 2 repeats an earlier one")
+    writes: list[str] = []
+    page.on(
+        "request", lambda r: writes.append(r.url) if r.method == "POST" and r.url.endswith("/jobs") else None
+    )
+    save(form)
+    expect(duplicate).to_be_visible()
+    page.wait_for_timeout(300)  # a POST would have been sent by now
+    assert writes == []
+    form.locator('select[name="condition_on_1"]').select_option("failure")
+    expect(duplicate).to_have_count(0)
+    save(form)
+    expect(job_card(page, "After upstream")).to_be_visible()
+    job = next(j for j in lab.api("GET", "jobs")["jobs"] if j["name"] == "After upstream")
+    assert job["trigger_conditions"] == [
+        {"job_id": upstream["id"], "on": "success"},
+        {"job_id": upstream["id"], "on": "failure"},
+    ]
