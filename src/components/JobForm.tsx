@@ -675,9 +675,7 @@ export function JobForm(props: JobFormProps): JSX.Element {
             >
               {zones.map(zone => (
                 <option key={zone} value={zone}>
-                  {zone === browserZone
-                    ? trans.__('%1 (your browser)', zone)
-                    : zone}
+                  {zone}
                 </option>
               ))}
             </select>
