@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .figures import Figure
+from .pg_bench import bench_pg_takeover
 from .ui import bench_ui
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -602,6 +603,7 @@ BENCHES = {
     "startup": bench_startup,
     "js": bench_js,
     "ui": bench_ui,  # benchmarks/ui.py: the Scheduler view in Chromium (jupyter lab, Playwright)
+    "pg_takeover": bench_pg_takeover,  # benchmarks/pg_bench.py: two servers on one PostgreSQL
 }
 
 

@@ -9,7 +9,8 @@ scheduling, execution or validation logic of its own:
   policies subscribed to it (retries, dependents, alerts, retention);
 - ``jobs`` (``JobService``: definitions) and ``runs`` (``RunService``: history, run now,
   cancel), which the HTTP handlers and the command line call;
-- ``leadership`` (one active scheduler per workspace: the file lock).
+- ``leadership`` (one active scheduler per workspace: the file lock on SQLite, a lease
+  row in the database on PostgreSQL).
 
 Nothing here imports tornado or jupyter_server: a test or a script drives the core
 with ``SchedulerService(SchedulerSettings(workspace_dir=...))``.
@@ -29,7 +30,15 @@ from .execution import RunExecutor
 from .graph import DependencyGraph
 from .history import RunService
 from .jobs import JobService
-from .leadership import Leadership, SchedulerLock, process_is_alive, stop_orphan, this_process
+from .leadership import (
+    FileLockLeadership,
+    LeaseLeadership,
+    SchedulerLeadership,
+    SchedulerLock,
+    process_is_alive,
+    stop_orphan,
+    this_process,
+)
 from .metrics import SchedulerMetrics
 from .policies import AlertPolicy, DependentsPolicy, RetentionPolicy, RetryPolicy
 from .runner import LocalSubprocessRunner, RunnerBackend
@@ -56,6 +65,7 @@ class SchedulerService:
         hashes = HashCache()
         self.store = Store(make_engine(settings.database_url, settings.sqlite_busy_timeout_seconds))
         self.driver = ScheduleDriver(settings, self.store.engine, self.background, self.log)
+        self.leadership = self._leadership()
         self.graph = DependencyGraph()
         self.executor = RunExecutor(
             settings,
@@ -65,6 +75,7 @@ class SchedulerService:
             self.background,
             hashes,
             self.log,
+            fencing_epoch=self.leadership.fencing_epoch,
         )
         validator = JobValidator(settings, self.store, self.workers, self.graph, hashes)
         self.jobs = JobService(
@@ -88,10 +99,16 @@ class SchedulerService:
         )
         self.executor.on_run_started(self.metrics.run_started)
         self.executor.subscribe(self.metrics.on_run_finished)
-        self.leadership = Leadership(SchedulerLock(settings.lock_path), settings.lock_poll_seconds, self.log)
         self.is_started = False
         self._rebuild_triggers = False
         self._starting: asyncio.Future[None] | None = None
+
+    def _leadership(self) -> SchedulerLeadership:
+        """The file lock for SQLite (one host); a lease row for a shared database."""
+        s = self.settings
+        if s.uses_lease:
+            return LeaseLeadership(self.store.engine, s.lease_seconds, s.lease_poll_seconds, self.log)
+        return FileLockLeadership(SchedulerLock(s.lock_path), s.lock_poll_seconds, self.log)
 
     @property
     def is_active(self) -> bool:
@@ -137,10 +154,11 @@ class SchedulerService:
     async def _become_active(self) -> None:
         """Take the scheduler role: recover interrupted runs, start firing."""
         own = set(self.executor.running_ids())
+        dead = self.leadership.superseded  # the server whose expired lease this one took
         interrupted = await self.workers.db(
             self.store.mark_interrupted,
             time.time(),
-            lambda owner: owner == this_process() or process_is_alive(owner),
+            lambda owner: owner == this_process() or (owner != dead and process_is_alive(owner)),
         )
         interrupted = [r for r in interrupted if r not in own]
         if interrupted:
@@ -153,6 +171,13 @@ class SchedulerService:
         self.driver.start(self.executor, next_runs)
         await self.jobs.reconcile(full=False, rebuild=self._rebuild_triggers)
         self._rebuild_triggers = False
+        self.background.spawn(self.leadership.hold(self._step_down))
+
+    async def _step_down(self) -> None:
+        """The role was lost (a lease not renewed in time): stop firing at once, let the
+        runs already started finish and record, and stand by to take the role again."""
+        self.driver.shutdown()
+        self.background.spawn(self.leadership.stand_by(self._become_active))
 
     async def _watch_loop(self) -> None:
         """Follow job changes made through other servers; prune old runs now and then."""

@@ -40,6 +40,20 @@ from .workspace import HashCache, resolve_pipeline
 
 RunRecord = dict[str, Any]
 
+# Runs of a fire time: one per job and ``scheduled_for`` (the store's fire key).
+_FIRE_ORIGINS = frozenset({TriggeredBy.SCHEDULE.value, TriggeredBy.CATCHUP.value})
+
+
+class FireTakenError(Exception):
+    """A fire time not recorded: it is recorded already, or this server lost the role."""
+
+    def __init__(self, job_id: str, scheduled_for: float) -> None:
+        when = datetime.fromtimestamp(scheduled_for).astimezone().isoformat(timespec="seconds")
+        super().__init__(
+            f"Fire time {when} of job {job_id} not started here: another server recorded it "
+            "already, or this server no longer holds the scheduler lease"
+        )
+
 
 @dataclass
 class RunFinished:
@@ -96,8 +110,12 @@ class RunExecutor:
         background: Background,
         hashes: HashCache,
         log: logging.Logger,
+        *,
+        fencing_epoch: Callable[[], int | None] = lambda: None,
     ) -> None:
         self.settings = settings
+        # The leadership's fencing token: fired runs are recorded only under a live lease.
+        self.fencing_epoch = fencing_epoch
         self.store = store
         self.runner = runner
         self.workers = workers
@@ -162,7 +180,7 @@ class RunExecutor:
                     base, f"Skipped: {count} run(s) of this job were still active (max_instances is {limit})."
                 )
         row = {**base, "status": RunStatus.QUEUED.value, "owner": this_process(), "created_at": time.time()}
-        run_id = await self.workers.db(self.store.insert_run, **row)
+        run_id = await self._insert(row)
         active = ActiveRun(
             run_id,
             job.id,
@@ -177,17 +195,24 @@ class RunExecutor:
 
     async def record_skipped(self, base: dict[str, Any], message: str) -> ActiveRun:
         """A fire time that did not run, kept in the history with the reason."""
-        run_id = await self.workers.db(
-            self.store.insert_run,
-            **base,
-            status=RunStatus.SKIPPED.value,
-            finished_at=time.time(),
-            message=message,
+        run_id = await self._insert(
+            {**base, "status": RunStatus.SKIPPED.value, "finished_at": time.time(), "message": message}
         )
         done: asyncio.Future[RunRecord] = asyncio.get_running_loop().create_future()
         record = await self.workers.db(self.store.get_run, run_id)
         done.set_result(record or {})
         return ActiveRun(run_id, base["job_id"], done)
+
+    async def _insert(self, row: dict[str, Any]) -> int:
+        """Record a run. A fire time (scheduled, catch-up) is recorded once per job and
+        under the scheduler's fencing token: ``FireTakenError`` when it is already recorded
+        (another server fired it during a brief split brain) or this server lost the role."""
+        if row["triggered_by"] not in _FIRE_ORIGINS or row.get("scheduled_for") is None:
+            return await self.workers.db(self.store.insert_run, **row)
+        run_id = await self.workers.db(self.store.insert_fired_run, self.fencing_epoch(), **row)
+        if run_id is None:
+            raise FireTakenError(row["job_id"], float(row["scheduled_for"]))
+        return run_id
 
     @staticmethod
     def _run_columns(
@@ -208,13 +233,18 @@ class RunExecutor:
             await self.start(job_id, triggered_by, scheduled_for=scheduled_for)
         except JobNotFoundError:
             self.log.info("Job %s fired after it was deleted", job_id)
+        except FireTakenError as err:
+            self.log.warning("%s", err)
 
     async def record_missed(
         self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float, message: str
     ) -> None:
         job = await self.workers.db(self.store.get_job, job_id, False)
         if job is not None:
-            await self.record_skipped(self._run_columns(job, triggered_by, scheduled_for, 1), message)
+            try:
+                await self.record_skipped(self._run_columns(job, triggered_by, scheduled_for, 1), message)
+            except FireTakenError as err:
+                self.log.warning("%s", err)
 
     async def catchup_policy(self, job_id: str) -> str:
         job = await self.workers.db(self.store.get_job, job_id, False)

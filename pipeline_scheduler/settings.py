@@ -144,6 +144,22 @@ class SchedulerSettings(Configurable):
         help="How long an SQLite write waits for a lock held by another process before the "
         "request answers 503.",
     )
+    leadership = Enum(
+        ["auto", "file", "lease"],
+        default_value="auto",
+        config=True,
+        help="How servers agree on the one that fires jobs: 'file' (a lock file in the "
+        "workspace: servers on one host), 'lease' (a lease row in the database, renewed on the "
+        "database's clock: servers on several hosts sharing a PostgreSQL db_url), or 'auto' "
+        "(lease for any database but SQLite).",
+    )
+    lease_seconds = Float(
+        10.0,
+        config=True,
+        help="Length of the scheduler lease (leadership 'lease'): the active server renews it "
+        "every third of this and stops firing shortly before it would expire; a standby takes "
+        "over at most this long (plus lease_poll_seconds) after the active server died.",
+    )
     run_scheduler = Bool(
         True,
         config=True,
@@ -171,6 +187,18 @@ class SchedulerSettings(Configurable):
         if self.dbPath:
             return f"sqlite:///{Path(self.dbPath).expanduser().resolve()}"
         return f"sqlite:///{self.amphi_dir / 'scheduler.sqlite'}"
+
+    @property
+    def uses_lease(self) -> bool:
+        """Whether leadership is the database lease (else the workspace's lock file)."""
+        if self.leadership == "auto":
+            return not self.database_url.startswith("sqlite")
+        return bool(self.leadership == "lease")
+
+    @property
+    def lease_poll_seconds(self) -> float:
+        """How often a standby tries the lease: a fraction of it, at most lock_poll_seconds."""
+        return float(min(self.lock_poll_seconds, max(0.1, self.lease_seconds / 5)))
 
     @property
     def runs_dir(self) -> Path:

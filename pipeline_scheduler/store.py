@@ -4,6 +4,13 @@ Synchronous SQLAlchemy Core; the service calls it from one dedicated thread so t
 event loop never waits on the database. No web imports here.
 
 Times are stored as POSIX seconds (REAL) and turned into ISO 8601 at the API edge.
+
+Dialects: SQLite (the embedded default: WAL, one host only) and PostgreSQL (through
+psycopg 3, ``postgresql+psycopg://``; several hosts sharing one scheduler). The SQL here
+is written for both: PRAGMAs only on SQLite, counters bumped by ``UPDATE ... RETURNING``,
+conflicts answered by ``ON CONFLICT DO NOTHING`` (both dialects' own ``insert``), the
+database's clock (``db_clock_sql``) for the scheduler lease, and the plain SQL of the hot
+paths in the common subset. The tests in tests/pg run the store on both.
 """
 
 from __future__ import annotations
@@ -33,14 +40,23 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from .domain import ACTIVE_STATUSES, JobDefinition
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+
+# Counters of the meta table, created with the schema: two servers' first bumps of a
+# missing counter would otherwise both insert it (PostgreSQL does not serialise them).
+COUNTERS = ("run_ids", "runs_finished", "jobs_seq", "jobs_revision")
+# The lease row of the active scheduler (leadership.LeaseLeadership).
+SCHEDULER_LEASE = "scheduler"
 
 metadata = MetaData()
 
@@ -104,10 +120,46 @@ runs_table = Table(
     # records the end. Finishes commit in this order, unlike ids (given at creation), so
     # the finished-runs feed reads "finish_seq > cursor" and misses no long run.
     Column("finish_seq", Integer, nullable=True),
+    # Fire key (schema 5): "<job id>@<fire time>" of a scheduled or catch-up run, unique,
+    # so that a fire time is recorded once even when two servers briefly both fire
+    # (a lost lease, a paused process). Manual, retry and trigger runs have none; runs
+    # recorded before schema 5 keep NULL (an old database's history is never rejected).
+    Column("fire_key", String(160), nullable=True),
     Index("ix_ps_runs_job_id_id", "job_id", "id"),
     Index("ix_ps_runs_finish_seq", "finish_seq"),
     Index("ix_ps_runs_status", "status"),
 )
+FIRE_KEY_INDEX = Index("ux_ps_runs_fire_key", runs_table.c.fire_key, unique=True)
+
+# Leadership across hosts (schema 5): one row per role, the holder renews ``expires_at``
+# (database clock, POSIX seconds) and each take-over adds one to ``epoch``, the fencing
+# token that fired runs are checked against.
+leases_table = Table(
+    "pipeline_scheduler_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(300), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("renewed_at", Float, nullable=False),
+)
+
+
+def db_clock_sql(dialect_name: str) -> str:
+    """SQL for the database's clock in POSIX seconds: servers on several hosts compare
+    lease times on one clock, never their own."""
+    if dialect_name == "postgresql":
+        return "EXTRACT(EPOCH FROM now())"
+    if dialect_name == "sqlite":
+        return "((julianday('now') - 2440587.5) * 86400.0)"
+    if dialect_name in ("mysql", "mariadb"):
+        return "UNIX_TIMESTAMP(NOW(6))"
+    raise NotImplementedError(f"No database clock for the {dialect_name} dialect")
+
+
+def fire_key(job_id: str, scheduled_for: float) -> str:
+    """The identity of one fire time of a job (microseconds: the time APScheduler gave)."""
+    return f"{job_id}@{scheduled_for:.6f}"
 
 # Statements of the hot paths, built once (SQLAlchemy then reuses their compiled form).
 _BUMP_COUNTER = (
@@ -241,7 +293,8 @@ def raw_rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
     cursor = conn.connection.driver_connection.cursor()
     try:
         cursor.execute(sql)
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        # A statement without rows (BEGIN, SET): psycopg's fetchall would raise.
+        return cursor.fetchall() if cursor.description is not None else []  # type: ignore[no-any-return]
     finally:
         cursor.close()
 
@@ -288,6 +341,10 @@ def make_engine(url: str, busy_timeout_seconds: float = 10.0) -> Engine:
             cur.close()
 
         return engine
+    if url.startswith("postgresql"):
+        # An unreachable database fails a call in seconds rather than at the system's TCP
+        # timeout (minutes): the scheduler lease must notice in time.
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -313,7 +370,14 @@ class Store:
                 c["name"] for c in inspect(conn).get_columns(runs_table.name)
             }:
                 conn.exec_driver_sql(f"ALTER TABLE {runs_table.name} ADD COLUMN finish_seq INTEGER")
+            # Version 5: the fire key of scheduled runs (old runs keep NULL).
+            if inspect(conn).has_table(runs_table.name) and "fire_key" not in {
+                c["name"] for c in inspect(conn).get_columns(runs_table.name)
+            }:
+                conn.exec_driver_sql(f"ALTER TABLE {runs_table.name} ADD COLUMN fire_key VARCHAR(160)")
         metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            FIRE_KEY_INDEX.create(conn, checkfirst=True)  # create_all skips existing tables
         with self.engine.begin() as conn:
             found = conn.execute(
                 select(meta_table.c.value).where(meta_table.c.key == "schema_version")
@@ -335,7 +399,28 @@ class Store:
             if conn.execute(select(meta_table.c.value).where(meta_table.c.key == "run_ids")).scalar() is None:
                 highest = conn.execute(select(func.max(runs_table.c.id))).scalar() or 0
                 conn.execute(insert(meta_table).values(key="run_ids", value=str(int(highest))))
+            self._insert_missing(conn, meta_table, [{"key": k, "value": "0"} for k in COUNTERS])
+            self._insert_missing(
+                conn,
+                leases_table,
+                [{"name": SCHEDULER_LEASE, "holder": "", "epoch": 0, "expires_at": 0.0, "renewed_at": 0.0}],
+            )
         return int(found) if found is not None else None
+
+    def _dialect_insert(self, table: Table) -> Any:
+        """The dialect's own INSERT, which can answer a conflict with DO NOTHING."""
+        name = self.engine.dialect.name
+        if name == "postgresql":
+            return pg_dialect.insert(table)
+        if name == "sqlite":
+            return sqlite_dialect.insert(table)
+        raise NotImplementedError(f"No INSERT ... ON CONFLICT for the {name} dialect")
+
+    def _insert_missing(self, conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert the rows whose key is not there yet (a second server starting at the
+        same moment inserts nothing)."""
+        for row in rows:
+            conn.execute(self._dialect_insert(table).values(row).on_conflict_do_nothing())
 
     def _bump(self, conn: Any, *keys: str) -> dict[str, int]:
         """Add one to each counter in ``keys`` (meta table), in the caller's transaction;
@@ -449,6 +534,9 @@ class Store:
         with self.engine.connect() as conn:
             if sqlite:
                 raw_rows(conn, "BEGIN")  # one read snapshot for the queries below
+            elif self.engine.dialect.name == "postgresql":
+                # The driver's transaction has begun; one snapshot for all its statements.
+                raw_rows(conn, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             found = raw_rows(conn, "SELECT value FROM pipeline_scheduler_meta WHERE key = 'jobs_seq'")
             now_seq = int(found[0][0]) if found else 0
             count = int(raw_rows(conn, "SELECT COUNT(*) FROM pipeline_scheduler_jobs")[0][0])
@@ -500,6 +588,58 @@ class Store:
                 ("insert_run", names), lambda: insert(runs_table).values({n: bindparam(n) for n in names})
             ).execute(conn, row).close()
             return run_id
+
+    def insert_fired_run(self, fencing_epoch: int | None = None, **values: Any) -> int | None:
+        """Record a run of a fire time (scheduled or catch-up: ``scheduled_for`` set) once:
+        answer None when that fire time of the job is recorded already, or when
+        ``fencing_epoch`` is given and is no longer the epoch of a live scheduler lease
+        (this server lost the scheduler role), so a brief split brain cannot start one
+        fire time twice.
+
+        On PostgreSQL the lease row is read ``FOR SHARE``: a take-over waits until this
+        insert has committed, so a deposed leader cannot slip a run in after it."""
+        values.setdefault("created_at", time.time())
+        values["fire_key"] = fire_key(values["job_id"], float(values["scheduled_for"]))
+        is_final = values.get("status") not in (None, *(s.value for s in ACTIVE_STATUSES))
+        with self.engine.begin() as conn:
+            if fencing_epoch is not None and not self._holds_lease(conn, fencing_epoch):
+                return None
+            counters = self._bump(conn, "run_ids", *(["runs_finished"] if is_final else []))
+            if is_final:
+                values["finish_seq"] = counters["runs_finished"]
+            run_id = counters["run_ids"]
+            row = {**_RUN_DEFAULTS, **values, "id": run_id}
+            names = tuple(sorted(row))
+            cursor = self._compiled(
+                ("insert_fired_run", names),
+                lambda: (
+                    self._dialect_insert(runs_table)
+                    .values({n: bindparam(n) for n in names})
+                    .on_conflict_do_nothing(index_elements=["fire_key"])
+                ),
+            ).execute(conn, row)
+            try:
+                inserted = cursor.rowcount == 1
+            finally:
+                cursor.close()
+            return run_id if inserted else None
+
+    def _holds_lease(self, conn: Any, epoch: int) -> bool:
+        """Whether ``epoch`` is the scheduler lease's epoch and the lease is live."""
+        clock = db_clock_sql(self.engine.dialect.name)
+        lock = " FOR SHARE" if self.engine.dialect.name == "postgresql" else ""
+        check = self._compiled(
+            "holds_lease",
+            lambda: text(
+                f"SELECT epoch FROM {leases_table.name} WHERE name = :name AND epoch = :epoch"  # noqa: S608
+                f" AND expires_at > {clock}{lock}"
+            ),
+        )
+        cursor = check.execute(conn, {"name": SCHEDULER_LEASE, "epoch": epoch})
+        try:
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
 
     def _update_run(self, conn: Any, run_id: int, values: dict[str, Any]) -> None:
         names = tuple(sorted(values))

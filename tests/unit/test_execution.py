@@ -264,13 +264,14 @@ def test_max_instances_skips_scheduled_fires_not_manual_runs(settings: Scheduler
             first = await h.executor.start("job1", TriggeredBy.SCHEDULE, scheduled_for=1000.0)
             await h.backend.started(first.run_id)
 
-            for origin in (TriggeredBy.SCHEDULE, TriggeredBy.CATCHUP, TriggeredBy.TRIGGER):
-                refused = await h.executor.start("job1", origin, scheduled_for=2000.0)
+            # (Each its own fire time: one fire time of a job is recorded once.)
+            for i, origin in enumerate((TriggeredBy.SCHEDULE, TriggeredBy.CATCHUP, TriggeredBy.TRIGGER)):
+                refused = await h.executor.start("job1", origin, scheduled_for=2000.0 + i)
                 assert refused.done.done()
                 record = refused.done.result()
                 assert record["status"] == "skipped"
                 assert record["triggered_by"] == origin.value
-                assert record["scheduled_for"] == 2000.0
+                assert record["scheduled_for"] == 2000.0 + i
                 assert "max_instances is 1" in record["message"] and "1 run(s)" in record["message"]
                 assert (await h.run_row(refused.run_id))["status"] == "skipped"
                 assert h.executor.active(refused.run_id) is None
