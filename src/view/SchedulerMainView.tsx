@@ -10,12 +10,13 @@ import * as React from 'react';
 
 import { useSignalRerender } from '../components/useSignal';
 import {
-  applyQuery,
   EMPTY_QUERY,
+  filterJobs,
   type FileKind,
   type JobQuery,
   type JobState,
   searchKeys,
+  sortJobs,
   type SortKey
 } from './jobFilter';
 import { JobDetail } from './JobDetail';
@@ -88,9 +89,13 @@ export function SchedulerMainView(props: SchedulerMainViewProps): JSX.Element {
 
   const jobs = model.jobs;
   const keys = React.useMemo(() => searchKeys(jobs), [jobs]);
+  const sorted = React.useMemo(
+    () => sortJobs(jobs, query.sort, query.isDescending),
+    [jobs, query.sort, query.isDescending]
+  );
   const shown = React.useMemo(
-    () => applyQuery(jobs, keys, query),
-    [jobs, keys, query]
+    () => filterJobs(sorted, keys, query),
+    [sorted, keys, query]
   );
 
   // Selections of deleted jobs go away with them.

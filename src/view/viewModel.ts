@@ -66,7 +66,7 @@ export class SchedulerViewModel implements IDisposable {
   constructor(options: SchedulerViewModelOptions) {
     this.model = options.model;
     this._api = options.api ?? defaultApi;
-    const ms = Math.max(2, options.pollIntervalSeconds ?? 5) * 1000;
+    const ms = Math.max(2, options.pollIntervalSeconds ?? 10) * 1000;
     this._poll = new Poll({
       factory: () => this.refresh(),
       frequency: { interval: ms, backoff: false, max: ms },

@@ -2,7 +2,9 @@ import {
   applyQuery,
   EMPTY_QUERY,
   type JobQuery,
-  searchKeys
+  naturalKey,
+  searchKeys,
+  sortJobs
 } from '../../view/jobFilter';
 import { visibleRange, ROW_HEIGHT } from '../../view/JobsTable';
 import { triggerChain } from '../../view/TriggerGraph';
@@ -80,6 +82,19 @@ describe('jobs table query', () => {
     // Soonest first; no next run (paused) last.
     expect(ids({ sort: 'next' })[0]).toBe('d');
     expect(ids({ sort: 'next' }).slice(-1)).toEqual(['c']);
+  });
+
+  it('sorts names naturally: numbers by value, case ignored', () => {
+    const named = ['job 10', 'Job 2', 'job 1', 'alpha'].map((name, i) =>
+      makeJob({ id: `n${i}`, name })
+    );
+    expect(sortJobs(named, 'name', false).map(j => j.name)).toEqual([
+      'alpha',
+      'job 1',
+      'Job 2',
+      'job 10'
+    ]);
+    expect(naturalKey('Run 7 of 12')).toBe('run 000000000007 of 000000000012');
   });
 
   it('filters 10,000 jobs in a few milliseconds', () => {
