@@ -1,4 +1,11 @@
-"""The Scheduler in a real JupyterLab, driven through Chromium like a person would."""
+"""The Scheduler in a real JupyterLab, driven through Chromium like a person would: the
+end-to-end flows (create, run, watch live, cancel, generate Amphi code, the file browser's
+menu, themes, keyboard) and the screenshots.
+
+What one component or the model does on its own is tested with jest, faster and without a
+server: pausing and resuming from a card, duplicating, editing through PUT, an .ampln job
+without Amphi, the picker's extension filter and "Show all files", the runs list's paging
+(src/__tests__/components/*.spec.tsx and src/__tests__/model.spec.ts)."""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import urllib.error
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from ui_helpers import (
     PANEL,
@@ -90,11 +97,8 @@ def test_create_cron_and_daily_jobs_show_next_runs(page: Page, lab: Any) -> None
     form.locator('[data-action="browse"]').click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog.locator(".jp-scheduler-picker")).to_be_visible()
-    # Filtered to pipelines: notes.txt only with "show all files".
+    # Its extension filter and "Show all files": src/__tests__/components/PipelinePicker.spec.tsx.
     expect(dialog.locator('[data-path="hello.py"]')).to_be_visible()
-    expect(dialog.locator('[data-path="notes.txt"]')).to_have_count(0)
-    dialog.get_by_label("Show all files").check()
-    expect(dialog.locator('[data-path="notes.txt"]')).to_be_visible()
     dialog.locator('[data-path="etl"]').click()
     dialog.locator('[data-path="etl/nightly_load.py"]').click()
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
@@ -257,65 +261,6 @@ def test_failing_pipeline_shows_failure(page: Page, lab: Any) -> None:
     expect(row).to_have_attribute("data-status", "failure")
 
 
-def test_pause_and_resume(page: Page, lab: Any) -> None:
-    job = api_job(lab, name="Pausable")
-    open_panel(page)
-    card = job_card(page, "Pausable")
-    expect(card.locator(".jp-scheduler-nextRun")).to_have_attribute("data-next-run", re.compile(".+"))
-    card.locator('[data-action="pause"]').click()
-    expect(card.locator(".jp-scheduler-pausedPill")).to_be_visible()
-    expect(card.locator(".jp-scheduler-nextRun")).to_contain_text("none while paused")
-    assert lab.api("GET", f"jobs/{job['id']}")["paused"] is True
-    card.locator('[data-action="resume"]').click()
-    expect(card.locator(".jp-scheduler-pausedPill")).to_have_count(0)
-    expect(card.locator(".jp-scheduler-nextRun")).to_have_attribute("data-next-run", re.compile(".+"))
-    answer = lab.api("GET", f"jobs/{job['id']}")
-    assert answer["paused"] is False and answer["next_run_time"]
-
-
-def test_edit_goes_through_put(page: Page, lab: Any) -> None:
-    job = api_job(lab, name="Editable")
-    open_panel(page)
-    requests: list[tuple[str, str]] = []
-
-    def record(request: Request) -> None:
-        if "/pipeline-scheduler/jobs" in request.url:
-            requests.append((request.method, request.url))
-
-    page.on("request", record)
-    card_action(page, "Editable", "edit")
-    form = page.locator(f"{PANEL} form.jp-scheduler-form")
-    expect(form).to_have_attribute("data-mode", "edit")
-    expect(form.locator('input[name="cron_expression"]')).to_have_value("*/5 * * * *")
-    fill_basics(form, "Edited")
-    choose_kind(form, "interval")
-    form.locator('input[name="interval_value"]').fill("2")
-    form.locator('select[name="interval_unit"]').select_option("hours")
-    expect_preview(form, r"2 hours|7200")
-    save(form)
-    expect(job_card(page, "Edited")).to_be_visible()
-    expect(job_card(page, "Editable")).to_have_count(0)
-    writes = [(m, u) for m, u in requests if m in ("POST", "PUT")]
-    assert writes, requests
-    for method, url in writes:
-        assert method == "PUT" and url.split("?")[0].rstrip("/").endswith(f"jobs/{job['id']}"), writes
-    answer = lab.api("GET", f"jobs/{job['id']}")
-    assert answer["name"] == "Edited"
-    assert answer["schedule_type"] == "interval" and answer["interval_seconds"] == 7200
-    assert len(lab.api("GET", "jobs")["jobs"]) == 1
-
-
-def test_duplicate_creates_a_copy(page: Page, lab: Any) -> None:
-    api_job(lab, name="Original")
-    open_panel(page)
-    card_action(page, "Original", "duplicate")
-    form = page.locator(f"{PANEL} form.jp-scheduler-form")
-    expect(form.locator('input[name="name"]')).to_have_value("Copy of Original")
-    save(form)
-    expect(job_card(page, "Copy of Original")).to_be_visible()
-    assert sorted(j["name"] for j in lab.api("GET", "jobs")["jobs"]) == ["Copy of Original", "Original"]
-
-
 def test_delete_asks_for_confirmation(page: Page, lab: Any) -> None:
     api_job(lab, name="Doomed job")
     open_panel(page)
@@ -353,18 +298,6 @@ def test_schedule_from_the_file_browser_context_menu(page: Page, lab: Any) -> No
     assert [j["pipeline_path"] for j in lab.api("GET", "jobs")["jobs"]] == ["hello.py"]
 
 
-def test_ampln_without_amphi_gives_a_clear_message(page: Page, lab: Any) -> None:
-    assert not page.evaluate("() => window.jupyterapp.commands.hasCommand('pipeline-editor:generate-code')")
-    form = new_job_form(page)
-    fill_basics(form, "French customers", "customers_fr.ampln")
-    expect(form).to_contain_text("generated by Amphi")
-    save(form)
-    error = form.locator('[data-testid="save-error"]')
-    expect(error).to_contain_text("pipeline editor is not installed")
-    expect(error).to_contain_text("customers_fr.ampln")
-    assert lab.api("GET", "jobs")["jobs"] == []
-
-
 def test_ampln_with_a_generator_creates_a_job_whose_run_succeeds(page: Page, lab: Any) -> None:
     code = "import pathlib\nprint('generated pipeline ran', pathlib.Path('data/customers.csv').exists())\n"
     register_stand_in_generator(page, code)
@@ -400,46 +333,48 @@ def test_ampln_with_a_generator_creates_a_job_whose_run_succeeds(page: Page, lab
     assert lab.api("GET", f"jobs/{job['id']}")["pipeline_changed"] is False
 
 
-def test_runs_view_filters_pages_and_clears(page: Page, lab: Any) -> None:
+def test_runs_view_filters_deletes_and_clears(page: Page, lab: Any) -> None:
+    """End to end on a real history; paging (50 a page, "Load more" with the server's cursor)
+    and the filters' requests are in src/__tests__/model.spec.ts and RunList.spec.tsx."""
     quick = api_job(lab, name="Quick")
     doomed = api_job(lab, name="Doomed", pipeline_path="fail.py")
-    for _ in range(51):
+    for _ in range(3):
         lab.api("POST", f"run/{quick['id']}", {"wait": True})
     lab.api("POST", f"run/{doomed['id']}", {"wait": True})
     open_panel(page)
     page.locator(f'{PANEL} [data-tab="runs"]').click()
     rows = page.locator(f"{PANEL} .jp-scheduler-run")
-    expect(rows).to_have_count(50)
+    expect(rows).to_have_count(4)
     # Newest first: the failed run was the last one started.
     expect(rows.first).to_have_attribute("data-status", "failure")
     ids = [int(x) for x in rows.evaluate_all("(els) => els.map(e => e.dataset.runId)")]
     assert ids == sorted(ids, reverse=True)
     screenshot(page, "runs-light")
-    page.locator(f'{PANEL} [data-action="load-more"]').click()
-    expect(rows).to_have_count(52)
-    expect(page.locator(f'{PANEL} [data-action="load-more"]')).to_have_count(0)
 
     page.locator(f'{PANEL} select[name="filter_status"]').select_option("failure")
     expect(rows).to_have_count(1)
     page.locator(f'{PANEL} select[name="filter_status"]').select_option("")
-    page.locator(f'{PANEL} select[name="filter_job"]').select_option(doomed["id"])
-    expect(rows).to_have_count(1)
+    page.locator(f'{PANEL} select[name="filter_job"]').select_option(quick["id"])
+    expect(rows).to_have_count(3)
     page.locator(f'{PANEL} select[name="filter_job"]').select_option("")
-    expect(rows).to_have_count(50)
+    expect(rows).to_have_count(4)
 
     # One job's runs from its card.
     page.locator(f'{PANEL} [data-tab="jobs"]').click()
     card_action(page, "Doomed", "runs")
     expect(rows).to_have_count(1)
     page.locator(f'{PANEL} select[name="filter_job"]').select_option("")
+    expect(rows).to_have_count(4)
 
-    # Delete one run, then clear all (after a confirmation).
+    # Delete one run (it asks first), then clear all (after a confirmation).
     first_id = rows.first.get_attribute("data-run-id")
     rows.first.locator('[data-action="delete-run"]').click()
+    page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
     expect(page.locator(f'{PANEL} .jp-scheduler-run[data-run-id="{first_id}"]')).to_have_count(0)
+    expect(rows).to_have_count(3)
     page.locator(f'{PANEL} [data-action="clear-runs"]').click()
     page.locator(".jp-Dialog").get_by_role("button", name="Cancel").click()
-    expect(rows).to_have_count(50)
+    expect(rows).to_have_count(3)
     page.locator(f'{PANEL} [data-action="clear-runs"]').click()
     page.locator(".jp-Dialog").get_by_role("button", name="Clear").click()
     expect(rows).to_have_count(0)
