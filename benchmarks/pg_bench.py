@@ -65,7 +65,8 @@ def bench_pg_takeover(client: Any, ws: Path, server: Any, quick: bool) -> list[F
         worst = max(times)
         value = (
             f"median {statistics.median(times):.2f} s, worst {worst:.2f} s over {rounds} kills "
-            f"(lease {lease:g} s, poll {min(poll, max(0.1, lease / 5)):g} s)"
+            f"({', '.join(f'{t:.2f}' for t in times)}; lease {lease:g} s, "
+            f"poll {min(poll, max(0.1, lease / 5)):g} s)"
         )
         return [Figure(name, value, f"<= {budget:g} s", worst <= budget)]
     finally:
