@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install run test test-js test-python chromium postgresql bench soak lint clean screenshots
+.PHONY: install install-amphi run test test-js test-python chromium postgresql bench soak lint clean screenshots
 
 install: $(STAMP)
 
@@ -23,13 +23,16 @@ $(STAMP): pyproject.toml package.json yarn.lock
 	PATH="$(CURDIR)/$(BIN):$$PATH" jupyter labextension develop . --overwrite
 	touch $(STAMP)
 
-# Amphi ETL's pipeline editor (labextensions only, no Python dependencies), for the demo:
-# installed into a prefix of its own that only `make run` puts on JUPYTER_PATH, so the test
-# suite's JupyterLab (the browser tests play Amphi's generate-code command) stays without it.
+# Amphi ETL's pipeline editor (labextensions only, no Python dependencies), for the demo and
+# for tests/browser/test_amphi_ui.py: installed into a prefix of its own that only `make run`
+# and that test put on JUPYTER_PATH, so the other browser tests' JupyterLab (they play Amphi's
+# generate-code command with a stand-in) stays without it.
 # 0.9.7 pins @jupyterlab/services 7.4 but works with JupyterLab 4.6 (a shared-module warning).
 AMPHI_ETL    ?= jupyterlab-amphi==0.9.7
 AMPHI_PREFIX := $(VENV)/amphi-etl
 AMPHI_STAMP  := $(AMPHI_PREFIX)/.installed
+
+install-amphi: $(AMPHI_STAMP)
 
 $(AMPHI_STAMP): | $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps --no-warn-script-location --prefix "$(AMPHI_PREFIX)" "$(AMPHI_ETL)"
@@ -56,7 +59,7 @@ postgresql:
 test-js: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm test
 
-test-python: install chromium postgresql
+test-python: install install-amphi chromium postgresql
 	AMPHI_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest tests
 
 test: test-js test-python
@@ -65,7 +68,7 @@ test: test-js test-python
 # suite and copies them into the tracked docs/screenshots/ on purpose; SHOTS="jobs-light
 # run-log-dark" copies only those.
 SHOTS ?=
-screenshots: install chromium
+screenshots: install install-amphi chromium
 	rm -rf build/screenshots
 	SCHEDULER_SCREENSHOTS_DIR="$(CURDIR)/build/screenshots" $(BIN)/python -m pytest -q tests/browser
 	mkdir -p docs/screenshots
