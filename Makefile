@@ -91,4 +91,4 @@ lint: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" jlpm lint:check
 
 clean:
-	rm -rf $(VENV) node_modules lib pipeline_scheduler/labextension tsconfig.tsbuildinfo
+	rm -rf $(VENV) node_modules lib pipeline_scheduler/labextension tsconfig.tsbuildinfo build
