@@ -35,6 +35,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from . import schedules
 from .domain import JobDefinition, TriggeredBy
@@ -239,10 +240,17 @@ class ScheduleDriver:
                 return False
             # A covering index: the job list reads every next fire time without reading
             # APScheduler's pickled jobs (4x faster with 10,000 jobs).
-            with self.engine.begin() as ddl:
-                ddl.exec_driver_sql(
-                    f"CREATE INDEX IF NOT EXISTS ix_ps_aps_id_next ON {APSCHEDULER_TABLE} (id, next_run_time)"
-                )
+            try:
+                with self.engine.begin() as ddl:
+                    ddl.exec_driver_sql(
+                        "CREATE INDEX IF NOT EXISTS ix_ps_aps_id_next"
+                        f" ON {APSCHEDULER_TABLE} (id, next_run_time)"
+                    )
+            except DBAPIError as err:
+                # Another server creating it at the same moment (PostgreSQL does not wait
+                # on IF NOT EXISTS): the read works without it; try again next time.
+                self.log.info("amphi-scheduler: index on %s not made yet: %s", APSCHEDULER_TABLE, err.orig)
+                return True
             self._index_made = True
         return True
 

@@ -57,6 +57,8 @@ SCHEMA_VERSION = 5
 COUNTERS = ("run_ids", "runs_finished", "jobs_seq", "jobs_revision")
 # The lease row of the active scheduler (leadership.LeaseLeadership).
 SCHEDULER_LEASE = "scheduler"
+# PostgreSQL advisory lock key that serialises schema creation between servers.
+_SCHEMA_LOCK_KEY = 7_216_354_190_117
 
 metadata = MetaData()
 
@@ -355,7 +357,30 @@ class Store:
 
     # -- schema --------------------------------------------------------------------------
     def create_schema(self) -> int | None:
-        """Create or upgrade the tables; answer the schema version found (None: new)."""
+        """Create or upgrade the tables; answer the schema version found (None: new).
+
+        Servers starting at the same moment on a new database: a CREATE TABLE (or the
+        first row of a counter) of one of them fails when another made it between the
+        check and the write. On PostgreSQL they take turns (a session advisory lock,
+        released when done or when the session ends); elsewhere the loser tries again, and
+        finds the tables made."""
+        if self.engine.dialect.name != "postgresql":
+            for attempt in range(4):
+                try:
+                    return self._create_schema()
+                except DBAPIError:
+                    if attempt == 3:
+                        raise
+                    time.sleep(0.1 * (attempt + 1))
+        with self.engine.connect() as guard:
+            guard.exec_driver_sql(f"SELECT pg_advisory_lock({_SCHEMA_LOCK_KEY})")
+            try:
+                return self._create_schema()
+            finally:
+                guard.exec_driver_sql(f"SELECT pg_advisory_unlock({_SCHEMA_LOCK_KEY})")
+                guard.rollback()
+
+    def _create_schema(self) -> int | None:
         with self.engine.begin() as conn:
             # Version 1 had no change counter on jobs: add it before create_all indexes it.
             if inspect(conn).has_table(jobs_table.name) and "seq" not in {

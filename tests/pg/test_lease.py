@@ -222,3 +222,32 @@ def test_schema_4_sqlite_database_opens_as_schema_5(tmp_path: Path) -> None:
     assert store.insert_fired_run(None, **run_row("old", scheduled_for=600.0)) is None
     assert LeaseTable(store.engine).take("h:1:x", 1.0) == (1, "")
     store.engine.dispose()
+
+
+def test_servers_starting_at_once_on_a_new_database_all_start(db_url: str) -> None:
+    """Four servers creating the schema of an empty database at the same moment (hosts
+    booting together): every one starts, and the database has one lease row and one of
+    each counter."""
+    stores = [Store(make_engine(db_url)) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    found: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def start(s: Store) -> None:
+        barrier.wait()
+        try:
+            found.append(s.create_schema())
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(found) == 4 and found.count(None) >= 1  # at least the first found it new
+    assert LeaseTable(stores[0].engine).read() is not None
+    assert stores[0].get_meta("run_ids") == "0"
+    for s in stores:
+        s.engine.dispose()
