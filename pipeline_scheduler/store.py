@@ -57,6 +57,8 @@ SCHEMA_VERSION = 5
 COUNTERS = ("run_ids", "runs_finished", "jobs_seq", "jobs_revision")
 # The lease row of the active scheduler (leadership.LeaseLeadership).
 SCHEDULER_LEASE = "scheduler"
+# PostgreSQL: how long a session may sit idle inside a transaction (see make_engine).
+PG_IDLE_IN_TRANSACTION_MS = 10_000
 # PostgreSQL advisory lock key that serialises schema creation between servers.
 _SCHEMA_LOCK_KEY = 7_216_354_190_117
 
@@ -346,7 +348,20 @@ def make_engine(url: str, busy_timeout_seconds: float = 10.0) -> Engine:
     if url.startswith("postgresql"):
         # An unreachable database fails a call in seconds rather than at the system's TCP
         # timeout (minutes): the scheduler lease must notice in time.
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+        @event.listens_for(engine, "connect")
+        def _session(dbapi_conn: Any, _record: Any) -> None:
+            # Every transaction here is a few statements with no waiting between them. A
+            # server that dies or is paused inside one (a lost host, a stopped VM) would
+            # hold its row locks (the counters, the lease) until TCP keepalive noticed,
+            # hours later; the database ends such a session after this long instead.
+            cur = dbapi_conn.cursor()
+            cur.execute(f"SET idle_in_transaction_session_timeout = {PG_IDLE_IN_TRANSACTION_MS}")
+            cur.close()
+            dbapi_conn.commit()
+
+        return engine
     return create_engine(url, pool_pre_ping=True)
 
 

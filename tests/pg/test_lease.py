@@ -251,3 +251,13 @@ def test_servers_starting_at_once_on_a_new_database_all_start(db_url: str) -> No
     assert stores[0].get_meta("run_ids") == "0"
     for s in stores:
         s.engine.dispose()
+
+
+def test_postgres_sessions_end_a_transaction_left_idle(pg_url: str) -> None:
+    """A server that dies or is paused inside a transaction must not hold its row locks
+    (counters, the lease) for hours: the database ends such a session after 10 s."""
+    store = Store(make_engine(pg_url))
+    with store.engine.connect() as conn:
+        value = conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar()
+    assert value == "10s"
+    store.engine.dispose()
