@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -431,6 +432,14 @@ def test_two_thousand_jobs_render_only_a_window(page: Page, lab: Any) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         created = list(pool.map(lambda name: interval_job(lab, name, seconds=86400), names))
     last = created[-1]
+    asked: list[str] = []  # the job ids of every run-strip request
+
+    def note(request: Any) -> None:
+        if "pipeline-scheduler/runs/recent" in request.url:
+            query = parse_qs(urlparse(request.url).query)
+            asked.extend(query["job_ids"][0].split(","))
+
+    page.on("request", note)
     open_view(page)
     expect(page.locator(f"{VIEW} [data-testid=job-count]")).to_have_text("2000 jobs", timeout=30000)
     rendered = page.locator(ROWS).count()
@@ -438,12 +447,24 @@ def test_two_thousand_jobs_render_only_a_window(page: Page, lab: Any) -> None:
     expect(row(page, created[0]["id"])).to_be_visible()
     expect(row(page, last["id"])).to_have_count(0)
 
+    # Strips are fetched for the rows in view only (batched: one request for the screen).
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-PipelineScheduler-strip:not(.jp-mod-loading)').length > 10"
+    )
+    assert created[0]["id"] in asked and last["id"] not in asked
+    assert len(asked) == len(set(asked)) < 200, len(asked)
+
     body = page.locator(f"{TABLE} .jp-PipelineScheduler-tableBody")
     body.evaluate("el => { el.scrollTop = el.scrollHeight; }")
     expect(row(page, last["id"])).to_be_visible()
     expect(row(page, last["id"])).to_contain_text("Many 2000")
     assert page.locator(ROWS).count() < 200
     expect(row(page, created[0]["id"])).to_have_count(0)
+    page.wait_for_function(
+        "(id) => !!document.querySelector(`[data-job-id='${id}'] svg.jp-PipelineScheduler-strip`)",
+        arg=last["id"],
+    )
+    assert last["id"] in asked and len(asked) < 400, len(asked)
 
     page.get_by_label("Search jobs").fill("many 1999")
     expect(page.locator(ROWS)).to_have_count(1)
