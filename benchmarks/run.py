@@ -411,15 +411,35 @@ def bare_drain(python: str, script: Path, env: dict[str, str], count: int, width
 def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]:
     """Start ``count`` runs of a job at once (from 4 client threads); answer the seconds
     from the first request to the last recorded finish, and those the POSTs took."""
+    import http.client
+    from urllib.parse import urlsplit
+
     errors: list[str] = []
     share = [count // 4 + (1 if i < count % 4 else 0) for i in range(4)]
+    where = urlsplit(client.url)
+    body = json.dumps({"wait": False})
+    headers = {"Authorization": f"token {client.token}", "Content-Type": "application/json"}
 
     def fire(n: int) -> None:
-        for _ in range(n):
-            try:
-                client.api("POST", f"run/{job_id}", {"wait": False})
-            except Exception as err:  # counted below
-                errors.append(str(err))
+        # Each client thread keeps its connection open and sends back the login cookie the
+        # server set, as a browser or an HTTP session does.
+        conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=600)
+        mine = dict(headers)
+        try:
+            for _ in range(n):
+                try:
+                    conn.request("POST", f"{where.path}pipeline-scheduler/run/{job_id}", body, mine)
+                    answer = conn.getresponse()
+                    raw = answer.read()
+                    cookies = [c.split(";", 1)[0] for c in answer.headers.get_all("Set-Cookie") or []]
+                    if cookies:
+                        mine["Cookie"] = "; ".join(cookies)
+                    if answer.status != 202:
+                        errors.append(f"{answer.status}: {raw[:200]!r}")
+                except Exception as err:  # counted below
+                    errors.append(str(err))
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=fire, args=(n,)) for n in share]
     start_wall, start = time.time(), time.perf_counter()
