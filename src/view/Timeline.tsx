@@ -112,6 +112,13 @@ export function Timeline(props: TimelineProps): JSX.Element {
   const range = viewModel.timelineRange;
   const [from, setFrom] = React.useState(toLocalInput(range.since));
   const [to, setTo] = React.useState(toLocalInput(range.until));
+  // A range chosen: the From/To fields show it (a live range's refreshes leave them be).
+  const choice = viewModel.timelineChoice;
+  React.useEffect(() => {
+    const chosen = viewModel.timelineRange;
+    setFrom(toLocalInput(chosen.since));
+    setTo(toLocalInput(chosen.until));
+  }, [viewModel, choice]);
   const timeline = viewModel.timeline;
   const rows = React.useMemo(
     () => timelineRows(timeline?.runs ?? [], props.jobs),

@@ -232,6 +232,10 @@ export class SchedulerViewModel implements IDisposable {
   get timelineRange(): TimelineRange {
     return this._range;
   }
+  /** Counts the ranges chosen (a preset or From/To), not the refreshes of a live one. */
+  get timelineChoice(): number {
+    return this._rangeChoice;
+  }
   get timelineError(): string | null {
     return this._timelineError;
   }
@@ -255,12 +259,14 @@ export class SchedulerViewModel implements IDisposable {
       isLive: true
     };
     this._liveHours = hours;
+    this._rangeChoice++;
     void this.refreshTimeline();
   }
 
   /** A fixed range chosen by the person. */
   setTimelineRange(since: Date, until: Date): void {
     this._range = { since, until, isLive: false };
+    this._rangeChoice++;
     void this.refreshTimeline();
   }
 
@@ -386,6 +392,7 @@ export class SchedulerViewModel implements IDisposable {
   private _timelineError: string | null = null;
   private _isTimelineShown = false;
   private _liveHours = 24;
+  private _rangeChoice = 0;
   private _range: TimelineRange = {
     since: new Date(Date.now() - 24 * 3600_000),
     until: new Date(),

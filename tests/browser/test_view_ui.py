@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -25,6 +26,7 @@ VIEW = "#pipeline-scheduler-view"
 TABLE = f"{VIEW} .jp-PipelineScheduler-jobsTable"
 ROWS = f'{TABLE} [role="row"][data-job-id]'
 OPEN_VIEW = "pipeline-scheduler:open-view"
+PARIS = ZoneInfo("Europe/Paris")  # the browser context's zone (conftest)
 
 
 def interval_job(lab: Any, name: str, path: str = "etl/quick.py", seconds: int = 3600, **extra: Any) -> Any:
@@ -414,9 +416,13 @@ def test_timeline_draws_a_bar_per_run(page: Page, lab: Any) -> None:
     expect(failed).to_have_attribute("data-status", "failure")
     # A range that ended before the runs: no bar.
     page.locator(f'{VIEW} [data-range-hours="1"]').click()
+    expect(page.locator(f'{VIEW} [data-range-hours="1"]')).to_have_attribute("aria-pressed", "true")
     expect(bars).to_have_count(2)
-    past = (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
-    before = (datetime.now() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    # The From field shows the preset's start (the page runs in Europe/Paris).
+    shown_from = datetime.fromisoformat(timeline.get_by_label("From").input_value()).replace(tzinfo=PARIS)
+    assert abs(shown_from - (datetime.now(PARIS) - timedelta(hours=1))) < timedelta(minutes=2), shown_from
+    past = (datetime.now(PARIS) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    before = (datetime.now(PARIS) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     timeline.get_by_label("From").fill(past)
     timeline.get_by_label("To").fill(before)
     timeline.locator('[data-action="apply-range"]').click()
