@@ -97,6 +97,11 @@ class Job(_Answer):
     working_dir: str | None = None
     kernel_name: str | None = None
     webhook_url: str | None = None
+    runner: Literal["local", "ray"] | None = None
+    num_cpus: float | None = None
+    num_gpus: float | None = None
+    memory: int | None = None
+    resources: dict[str, float] | None = None
     secret_env_keys: list[str] = Field(description="The names of the secret variables; never their values.")
     next_run_time: AwareDatetime | None = Field(description="null when paused, finished or trigger-only")
     trigger: str = Field(description="The APScheduler trigger, as text.")
@@ -143,6 +148,12 @@ class Run(_Answer):
     pipeline_changed: bool | None
     message: str | None = Field(description="Why it ended the way it did, e.g. why it was skipped.")
     has_notebook: bool = Field(description="A notebook run whose executed notebook can be downloaded.")
+    backend: Literal["local", "ray"] = Field(
+        default="local", description="Where it ran: a local subprocess or a Ray cluster."
+    )
+    ray_submission_id: str | None = Field(
+        default=None, description="Ray runs: the job's submission id on the cluster."
+    )
 
 
 class RunDetail(Run):

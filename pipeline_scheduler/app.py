@@ -41,6 +41,7 @@ from .leadership import (
 )
 from .metrics import SchedulerMetrics
 from .policies import AlertPolicy, DependentsPolicy, RetentionPolicy, RetryPolicy
+from .ray_runner import ray_backends
 from .runner import LocalSubprocessRunner, RunnerBackend
 from .scheduling import ScheduleDriver
 from .settings import SchedulerSettings
@@ -75,6 +76,7 @@ class SchedulerService:
             self.background,
             hashes,
             self.log,
+            backends=ray_backends(settings, self.log),
             fencing_epoch=self.leadership.fencing_epoch,
         )
         validator = JobValidator(settings, self.store, self.workers, self.graph, hashes)
@@ -153,6 +155,8 @@ class SchedulerService:
 
     async def _become_active(self) -> None:
         """Take the scheduler role: recover interrupted runs, start firing."""
+        # Runs on a cluster outlive a dead server: follow them again instead (Ray).
+        await self.executor.reattach_orphans(lambda owner: owner == this_process() or process_is_alive(owner))
         own = set(self.executor.running_ids())
         dead = self.leadership.superseded  # the server whose expired lease this one took
         interrupted = await self.workers.db(

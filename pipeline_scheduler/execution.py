@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from .errors import (
     StoreUnavailableError,
 )
 from .leadership import this_process
+from .ray_runner import RAY_EXTRA_MESSAGE
 from .runner import RunnerBackend, RunOutcome, RunRequest
 from .settings import SchedulerSettings
 from .store import Store
@@ -88,6 +89,8 @@ class ActiveRun:
     queued_row: dict[str, Any] = field(default_factory=dict, repr=False)
     # Its "running" write, handed to the database thread when it started.
     started_write: asyncio.Future[None] | None = field(default=None, repr=False)
+    # The backend that runs it (None: the local one).
+    backend: RunnerBackend | None = field(default=None, repr=False)
 
 
 def _consume_result(future: asyncio.Future[Any]) -> None:
@@ -112,12 +115,16 @@ class RunExecutor:
         log: logging.Logger,
         *,
         fencing_epoch: Callable[[], int | None] = lambda: None,
+        backends: Mapping[str, RunnerBackend] | None = None,
     ) -> None:
         self.settings = settings
         # The leadership's fencing token: fired runs are recorded only under a live lease.
         self.fencing_epoch = fencing_epoch
         self.store = store
         self.runner = runner
+        # Other backends than the local ``runner``, by the name a job's ``runner`` (or the
+        # ``runner`` setting) gives.
+        self.backends: dict[str, RunnerBackend] = dict(backends or {})
         self.workers = workers
         self.background = background
         self.hashes = hashes
@@ -153,6 +160,13 @@ class RunExecutor:
     def running_count(self) -> int:
         return sum(1 for a in self._runs.values() if a.is_started)
 
+    def backend_name(self, job: JobDefinition) -> str:
+        """Where a job's runs execute: its own ``runner``, else the server's (notebooks run
+        locally: their runner is this package's nbclient module)."""
+        if job.is_notebook:
+            return "local"
+        return str(job.spec.get("runner") or self.settings.runner)
+
     # -- starting ------------------------------------------------------------------------
     async def _job(self, job_id: str) -> JobDefinition:
         job = await self.workers.db(self.store.get_job, job_id)
@@ -180,6 +194,8 @@ class RunExecutor:
                     base, f"Skipped: {count} run(s) of this job were still active (max_instances is {limit})."
                 )
         row = {**base, "status": RunStatus.QUEUED.value, "owner": this_process(), "created_at": time.time()}
+        if (backend_name := self.backend_name(job)) != "local":
+            row["backend"] = backend_name
         run_id = await self._insert(row)
         active = ActiveRun(
             run_id,
@@ -263,7 +279,16 @@ class RunExecutor:
                 return
             # Prepared while queued, so a run holds its slot only while it runs; the slot is
             # asked for first, so runs take the free slots in the order they were queued.
-            preparing = asyncio.ensure_future(self.workers.fs(self._prepare, job, active, run_dir, log_path))
+            backend_name = self.backend_name(job)
+            backend = self.runner if backend_name == "local" else self.backends.get(backend_name)
+            if backend is None:
+                outcome = _outcome(RunStatus.FAILURE, RAY_EXTRA_MESSAGE)
+                return
+            active.backend = backend
+            submission_id = backend.submission_id(active.run_id)
+            preparing = asyncio.ensure_future(
+                self.workers.fs(self._prepare, job, active, run_dir, log_path, backend_name != "local")
+            )
             preparing.add_done_callback(_consume_result)  # cancelled while queued: unread
             async with self._slots:
                 request, code_changed = await preparing
@@ -283,6 +308,7 @@ class RunExecutor:
                         log_path=str(log_path),
                         pipeline_changed=code_changed,
                         pid=request.pid,
+                        **({} if submission_id is None else {"ray_submission_id": submission_id}),
                     )
 
                 started = datetime.now(s.tz).isoformat(timespec="seconds")
@@ -292,7 +318,7 @@ class RunExecutor:
                 if active.is_cancel_requested:
                     outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
                     return
-                outcome = await self.runner.run(request, on_started)
+                outcome = await backend.run(request, on_started)
                 if outcome.status == RunStatus.CANCELLED:
                     outcome.message = active.cancel_reason
         except PathNotAllowedError as err:
@@ -328,6 +354,7 @@ class RunExecutor:
         active: ActiveRun,
         run_dir: Path,
         log_path: Path,
+        is_remote: bool = False,
     ) -> tuple[RunRequest, bool | None]:
         """The run's request, from the job and its files (blocking: on a file thread)."""
         s = self.settings
@@ -353,6 +380,10 @@ class RunExecutor:
             pipe_grace_seconds=s.pipe_grace_seconds,
             redact=secrets,
         )
+        if is_remote:  # runs elsewhere: only what the job sets, not this server's environment
+            request.own_env = launch.environment(job, s, active.run_id, base={})[0]
+            request.script = script
+            request.spec = dict(job.spec)
         return request, code_changed
 
     async def _record(self, active: ActiveRun, job: JobDefinition, outcome: RunOutcome) -> None:
@@ -420,7 +451,7 @@ class RunExecutor:
         """Stop a run: the backend stops a running one; a queued one waiting for a slot is
         interrupted; one whose task has not taken a step yet sees the request when it does
         (cancelling it then would skip the recording of its end)."""
-        if await self.runner.cancel(active.run_id) or active.is_started:
+        if await (active.backend or self.runner).cancel(active.run_id) or active.is_started:
             return
         if active.task is not None and active.is_executing and not active.is_recording:
             active.task.cancel()
@@ -441,4 +472,80 @@ class RunExecutor:
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.kill_grace_seconds + 10)
         # Only now: the runs above still needed the runner (log writes) to record their end.
-        await self.runner.shutdown()
+        for backend in (self.runner, *self.backends.values()):
+            await backend.shutdown()
+
+    # -- runs that outlive the server (Ray) ----------------------------------------------
+    async def reattach_orphans(self, is_alive: Callable[[str | None], bool]) -> list[int]:
+        """Follow the active runs a dead server left on backends whose runs outlive it (a
+        Ray cluster): claim each (one server only), then record it as it goes on, instead
+        of marking it interrupted. Answer their ids."""
+        names = [n for n, b in self.backends.items() if b.outlives_server]
+        if not names:
+            return []
+        rows = await self.workers.db(self.store.claim_orphaned_runs, names, this_process(), is_alive)
+        for row in rows:
+            job = await self.workers.db(self.store.get_job, row["job_id"])
+            if job is None:
+                continue  # deleted: the caller marks it interrupted
+            backend = self.backends[row["backend"]]
+            active = ActiveRun(
+                row["id"],
+                job.id,
+                asyncio.get_running_loop().create_future(),
+                attempt=row.get("attempt") or 1,
+                scheduled_for=row.get("scheduled_for"),
+                is_started=row["status"] == RunStatus.RUNNING.value,
+                is_executing=True,
+                backend=backend,
+            )
+            self._runs[active.run_id] = active
+            active.task = asyncio.create_task(self._follow(active, job, row, backend))
+        return [run_id for run_id in (r["id"] for r in rows) if run_id in self._runs]
+
+    async def _follow(
+        self, active: ActiveRun, job: JobDefinition, row: RunRecord, backend: RunnerBackend
+    ) -> None:
+        """Record a reattached run to its end (its log is rewritten from the engine's)."""
+        s = self.settings
+        log_path = Path(row.get("log_path") or s.runs_dir / str(active.run_id) / "output.log")
+        timeout = job.spec.get("timeout_seconds") or s.timeout_default
+        if timeout and row.get("started_at"):
+            timeout = max(0.001, timeout - (time.time() - row["started_at"]))
+        request = RunRequest(
+            run_id=active.run_id,
+            argv=[],
+            cwd=s.root_dir,
+            env={},
+            log_path=log_path,
+            max_log_bytes=s.max_log_bytes,
+            tail_bytes=s.tail_bytes,
+            timeout_seconds=timeout,
+            kill_grace_seconds=s.kill_grace_seconds,
+            pipe_grace_seconds=s.pipe_grace_seconds,
+            redact=launch.environment(job, s, active.run_id, base={})[1],
+            spec=dict(job.spec),
+        )
+
+        async def on_started() -> None:
+            active.is_started = True
+            active.started_write = self.workers.db_now(
+                self.store.update_run,
+                active.run_id,
+                status=RunStatus.RUNNING.value,
+                started_at=time.time(),
+                log_path=str(log_path),
+                ray_submission_id=backend.submission_id(active.run_id),
+            )
+
+        try:
+            outcome = await backend.reattach(request, active.is_started, on_started)
+            if outcome.status == RunStatus.CANCELLED:
+                outcome.message = active.cancel_reason
+        except asyncio.CancelledError:
+            outcome = _outcome(RunStatus.CANCELLED, active.cancel_reason)
+        except Exception as err:
+            self.log.exception("Could not follow run %s after a restart", active.run_id)
+            outcome = _outcome(RunStatus.INTERRUPTED, f"Lost after a server restart: {err}")
+        active.is_recording = True
+        await self._record(active, job, outcome)

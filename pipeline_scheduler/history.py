@@ -48,6 +48,8 @@ def run_answer(row: Mapping[str, Any], *, detail: bool = False) -> dict[str, Any
         "has_notebook": str(row["pipeline_path"]).lower().endswith(".ipynb")
         and status not in ACTIVE_STATUSES
         and started is not None,
+        "backend": row.get("backend") or "local",
+        "ray_submission_id": row.get("ray_submission_id"),
     }
     if detail:
         answer["output"] = row.get("output_tail") or ""

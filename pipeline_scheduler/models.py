@@ -97,6 +97,11 @@ SPEC_FIELDS = (
     "working_dir",
     "kernel_name",
     "webhook_url",
+    "runner",
+    "num_cpus",
+    "num_gpus",
+    "memory",
+    "resources",
 )
 
 
@@ -267,6 +272,47 @@ Parameters = Annotated[
     ),
     BeforeValidator(_variables("parameter")),
 ]
+RunnerName = Literal["local", "ray"]
+MAX_RAY_RESOURCES = 32
+RAY_RESOURCE_PATTERN = r"^[A-Za-z0-9_.:/\-]{1,100}$"
+_RAY_RESOURCE = re.compile(RAY_RESOURCE_PATTERN)
+
+
+def _ray_resources(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if len(value) > MAX_RAY_RESOURCES:
+        raise ValueError(f"at most {MAX_RAY_RESOURCES} resources")
+    for key, amount in value.items():
+        if not isinstance(key, str) or not _RAY_RESOURCE.fullmatch(key):
+            raise ValueError(f"{key!r} is not a resource name (1-100 letters, digits, '_.:/-')")
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount <= 1e9:
+            raise ValueError(f"the amount of {key!r} must be a number from 0 to 1e9, not {amount!r}")
+    return value
+
+
+def _ray_amount(value: Any) -> Any:
+    if isinstance(value, bool) or (value is not None and not isinstance(value, int | float)):
+        raise ValueError(f"must be a number from 0 to 1000000, not {value!r}")
+    return value
+
+
+RayAmount = Annotated[float, Field(ge=0, le=1e6), BeforeValidator(_ray_amount)]
+RayMemory = Annotated[int, Field(ge=0, le=2**50), _whole(0, 2**50)]
+RayResources = Annotated[
+    dict[str, float],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_RAY_RESOURCES,
+            "propertyNames": {"pattern": RAY_RESOURCE_PATTERN},
+            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1e9},
+        }
+    ),
+    BeforeValidator(_ray_resources),
+]
+
+
 KernelName = Annotated[
     str,
     Field(pattern=KERNEL_NAME_PATTERN),
@@ -361,6 +407,17 @@ class JobSpecInput(BaseModel):
     working_dir: str | None = Field(default=None, description="An existing folder inside the workspace.")
     kernel_name: KernelName | None = Field(default=None, description="For .ipynb pipelines.")
     webhook_url: WebhookUrl | None = None
+    runner: RunnerName | None = Field(
+        default=None,
+        description="Where the runs execute: 'local' subprocesses or a 'ray' cluster "
+        "(default: the server's `runner` setting). Notebooks always run locally.",
+    )
+    num_cpus: RayAmount | None = Field(default=None, description="Ray runs: CPUs reserved for the run.")
+    num_gpus: RayAmount | None = Field(default=None, description="Ray runs: GPUs reserved for the run.")
+    memory: RayMemory | None = Field(default=None, description="Ray runs: bytes of memory reserved.")
+    resources: RayResources | None = Field(
+        default=None, description='Ray runs: custom resources reserved, e.g. {"special": 1}.'
+    )
 
 
 # ------------------------------------------------------------------ schedule variants

@@ -54,6 +54,11 @@ class RunRequest:
     pid: int | None = None
     # Values (secrets) replaced by '***' in the log and tails, chunk by chunk.
     redact: list[str] = field(default_factory=list)
+    # For backends that run elsewhere (Ray): the variables the job itself sets (not the
+    # server's own environment), the script the argv runs, and the job's specification.
+    own_env: dict[str, str] = field(default_factory=dict)
+    script: Path | None = None
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +96,20 @@ class RunnerBackend(ABC):
     @abstractmethod
     async def cancel(self, run_id: int) -> bool:
         """Stop a run this backend is executing; False when it is not running here."""
+
+    #: Its runs outlive the server (a cluster): a restarted server reattaches to them.
+    outlives_server = False
+
+    def submission_id(self, run_id: int) -> str | None:
+        """The id a run has on the engine, recorded with the run (None: a local process)."""
+        return None
+
+    async def reattach(
+        self, request: RunRequest, is_running: bool, on_started: Callable[[], Awaitable[None]]
+    ) -> RunOutcome:
+        """Follow a run that another (dead) server started, to its end, as ``run`` would
+        (``outlives_server`` backends only); ``on_started`` when it was still queued."""
+        raise NotImplementedError
 
     async def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release resources (threads, connections)."""

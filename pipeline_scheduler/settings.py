@@ -166,6 +166,42 @@ class SchedulerSettings(Configurable):
         help="Fire jobs from this server when it holds the workspace's scheduler lock "
         "(False: serve the API only, never fire).",
     )
+    runner = Enum(
+        ["local", "ray"],
+        default_value="local",
+        config=True,
+        help="Where pipelines run unless a job says otherwise: 'local' subprocesses, or jobs "
+        "on a Ray cluster ('ray', needs amphi-scheduler[ray] and ray_address).",
+    )
+    ray_address = Unicode(
+        "",
+        config=True,
+        help="Address of the Ray cluster's dashboard (Job Submission API), e.g. "
+        "http://ray-head:8265 (default: the RAY_ADDRESS environment variable, else "
+        "http://127.0.0.1:8265).",
+    )
+    ray_python = Unicode(
+        "python",
+        config=True,
+        help="Interpreter that runs pipelines on the Ray nodes (a job's python_executable wins).",
+    )
+    ray_pending_timeout_seconds = Float(
+        600.0,
+        config=True,
+        help="A Ray run still waiting for resources after this many seconds fails (0: no limit).",
+    )
+    ray_refuse_unfit_resources = Bool(
+        True,
+        config=True,
+        help="Fail a Ray run at once when no node of the cluster has the resources it asks "
+        "for (turn off for an autoscaling cluster that adds such nodes on demand).",
+    )
+    ray_lost_contact_seconds = Float(
+        30.0,
+        config=True,
+        help="A Ray run whose cluster cannot be reached for this many seconds is recorded "
+        "interrupted.",
+    )
 
     @default("timezone")
     def _default_timezone(self) -> str:

@@ -129,6 +129,10 @@ runs_table = Table(
     # (a lost lease, a paused process). Manual, retry and trigger runs have none; runs
     # recorded before schema 5 keep NULL (an old database's history is never rejected).
     Column("fire_key", String(160), nullable=True),
+    # Where it runs when not a local subprocess ("ray"; NULL: local), and its id there, so
+    # a restarted server reattaches to it instead of marking it interrupted.
+    Column("backend", String(20), nullable=True),
+    Column("ray_submission_id", String(200), nullable=True),
     Index("ix_ps_runs_job_id_id", "job_id", "id"),
     Index("ix_ps_runs_finish_seq", "finish_seq"),
     Index("ix_ps_runs_status", "status"),
@@ -415,6 +419,12 @@ class Store:
                 c["name"] for c in inspect(conn).get_columns(runs_table.name)
             }:
                 conn.exec_driver_sql(f"ALTER TABLE {runs_table.name} ADD COLUMN fire_key VARCHAR(160)")
+            # Runs on other backends (Ray): nullable columns, NULL for every older (local) run.
+            if inspect(conn).has_table(runs_table.name):
+                have = {c["name"] for c in inspect(conn).get_columns(runs_table.name)}
+                for name, kind in (("backend", "VARCHAR(20)"), ("ray_submission_id", "VARCHAR(200)")):
+                    if name not in have:
+                        conn.exec_driver_sql(f"ALTER TABLE {runs_table.name} ADD COLUMN {name} {kind}")
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             FIRE_KEY_INDEX.create(conn, checkfirst=True)  # create_all skips existing tables
@@ -889,6 +899,32 @@ class Store:
                     )
                 )
         return [r[0] for r in rows]
+
+    def claim_orphaned_runs(
+        self, backends: Sequence[str], new_owner: str, is_alive: Callable[[str | None], bool]
+    ) -> list[dict[str, Any]]:
+        """Active runs on ``backends`` (engines whose runs outlive the server) left by a
+        server that died: make them ``new_owner``'s, so that it follows them to their end
+        (the owner check in the UPDATE lets only one server claim each)."""
+        claimed: list[dict[str, Any]] = []
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(runs_table)
+                .where(runs_table.c.status.in_(["running", "queued"]))
+                .where(runs_table.c.backend.in_(list(backends)))
+            ).all()
+            for row in found:
+                m = dict(row._mapping)
+                if is_alive(m["owner"]):
+                    continue
+                same_owner = (
+                    runs_table.c.owner.is_(None) if m["owner"] is None else runs_table.c.owner == m["owner"]
+                )
+                claim = update(runs_table).where(runs_table.c.id == m["id"]).where(same_owner)
+                done = conn.execute(claim.values(owner=new_owner))
+                if done.rowcount == 1:
+                    claimed.append({**m, "owner": new_owner})
+        return claimed
 
     def run_pids(self, run_ids: Sequence[int]) -> dict[int, int]:
         if not run_ids:

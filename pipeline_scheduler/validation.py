@@ -16,7 +16,7 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
-from . import alerts, schedules, workspace
+from . import alerts, ray_runner, schedules, workspace
 from .domain import JobDefinition
 from .errors import InvalidRequestError, InvalidScheduleError, PayloadTooLargeError
 from .graph import DependencyGraph
@@ -195,6 +195,11 @@ class JobValidator:
             )
         if fields.get("webhook_url"):
             alerts.check_webhook_url(fields["webhook_url"])
+        if fields.get("runner") == "ray":
+            if not ray_runner.ray_available():
+                raise InvalidRequestError(f"runner: {ray_runner.RAY_EXTRA_MESSAGE}")
+            if str(fields.get("pipeline_path") or "").lower().endswith(".ipynb"):
+                raise InvalidRequestError("runner: notebooks run locally only; choose runner 'local'.")
         for key in ("env", "parameters"):
             if fields.get(key) == {}:
                 fields[key] = None

@@ -2106,10 +2106,16 @@ export interface components {
       /** @default null */
       max_retries?: number | null;
       /** @default null */
+      memory?: number | null;
+      /** @default null */
       misfire_grace_time?: number | null;
       name: string;
       /** @description null when paused, finished or trigger-only */
       next_run_time: string | null;
+      /** @default null */
+      num_cpus?: number | null;
+      /** @default null */
+      num_gpus?: number | null;
       /** @default null */
       parameters?: {
         [key: string]: string | number | boolean;
@@ -2121,12 +2127,18 @@ export interface components {
       /** @default null */
       python_executable?: string | null;
       /** @default null */
+      resources?: {
+        [key: string]: number;
+      } | null;
+      /** @default null */
       retry_delay_seconds?: number | null;
       /**
        * @description As it was sent (ISO 8601).
        * @default null
        */
       run_date?: string | null;
+      /** @default null */
+      runner?: ('local' | 'ray') | null;
       /** @description The schedule, for a person. */
       schedule_description: string;
       /** @enum {string} */
@@ -2189,10 +2201,16 @@ export interface components {
       /** @default null */
       max_retries?: number | null;
       /** @default null */
+      memory?: number | null;
+      /** @default null */
       misfire_grace_time?: number | null;
       name: string;
       /** @description null when paused, finished or trigger-only */
       next_run_time: string | null;
+      /** @default null */
+      num_cpus?: number | null;
+      /** @default null */
+      num_gpus?: number | null;
       /** @default null */
       parameters?: {
         [key: string]: string | number | boolean;
@@ -2205,12 +2223,18 @@ export interface components {
       /** @default null */
       python_executable?: string | null;
       /** @default null */
+      resources?: {
+        [key: string]: number;
+      } | null;
+      /** @default null */
       retry_delay_seconds?: number | null;
       /**
        * @description As it was sent (ISO 8601).
        * @default null
        */
       run_date?: string | null;
+      /** @default null */
+      runner?: ('local' | 'ray') | null;
       /** @description The schedule, for a person. */
       schedule_description: string;
       /** @enum {string} */
@@ -2311,12 +2335,27 @@ export interface components {
       /** @default null */
       max_retries?: number | null;
       /**
+       * @description Ray runs: bytes of memory reserved.
+       * @default null
+       */
+      memory?: number | null;
+      /**
        * @description Seconds.
        * @default null
        */
       misfire_grace_time?: number | null;
       /** @default null */
       name?: string | null;
+      /**
+       * @description Ray runs: CPUs reserved for the run.
+       * @default null
+       */
+      num_cpus?: number | null;
+      /**
+       * @description Ray runs: GPUs reserved for the run.
+       * @default null
+       */
+      num_gpus?: number | null;
       /**
        * @description Passed to the runs as environment variables (and AMPHI_PARAMETERS).
        * @default null
@@ -2339,12 +2378,24 @@ export interface components {
        */
       python_executable?: string | null;
       /**
+       * @description Ray runs: custom resources reserved, e.g. {"special": 1}.
+       * @default null
+       */
+      resources?: {
+        [key: string]: number;
+      } | null;
+      /**
        * @description Doubles at each retry.
        * @default null
        */
       retry_delay_seconds?: number | null;
       /** @default null */
       run_date?: string | null;
+      /**
+       * @description Where the runs execute: 'local' subprocesses or a 'ray' cluster (default: the server's `runner` setting). Notebooks always run locally.
+       * @default null
+       */
+      runner?: ('local' | 'ray') | null;
       /** @default null */
       schedule_type?: ('date' | 'interval' | 'cron' | 'trigger') | null;
       /**
@@ -2437,6 +2488,12 @@ export interface components {
     Run: {
       /** @description 1 for the first attempt, 2 for the first retry, ... */
       attempt: number;
+      /**
+       * @description Where it ran: a local subprocess or a Ray cluster.
+       * @default local
+       * @enum {string}
+       */
+      backend?: 'local' | 'ray';
       created_at: string | null;
       duration_seconds: number | null;
       exit_code: number | null;
@@ -2452,6 +2509,11 @@ export interface components {
       message: string | null;
       pipeline_changed: boolean | null;
       pipeline_path: string;
+      /**
+       * @description Ray runs: the job's submission id on the cluster.
+       * @default null
+       */
+      ray_submission_id?: string | null;
       scheduled_for: string | null;
       started_at: string | null;
       status: components['schemas']['RunStatus'];
@@ -2464,6 +2526,12 @@ export interface components {
     RunDetail: {
       /** @description 1 for the first attempt, 2 for the first retry, ... */
       attempt: number;
+      /**
+       * @description Where it ran: a local subprocess or a Ray cluster.
+       * @default local
+       * @enum {string}
+       */
+      backend?: 'local' | 'ray';
       created_at: string | null;
       duration_seconds: number | null;
       /** @description The end of its stderr. */
@@ -2483,6 +2551,11 @@ export interface components {
       output: string;
       pipeline_changed: boolean | null;
       pipeline_path: string;
+      /**
+       * @description Ray runs: the job's submission id on the cluster.
+       * @default null
+       */
+      ray_submission_id?: string | null;
       scheduled_for: string | null;
       started_at: string | null;
       status: components['schemas']['RunStatus'];

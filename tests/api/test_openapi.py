@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import subprocess
 import sys
@@ -375,6 +376,12 @@ class _Generator:
         if kind == "integer":
             return st.integers(schema.get("minimum"), schema.get("maximum"))
         if kind == "number":
+            low, high = schema.get("minimum"), schema.get("maximum")
+            if low is not None or high is not None:  # e.g. Ray resource amounts
+                whole = st.integers(
+                    None if low is None else math.ceil(low), None if high is None else math.floor(high)
+                )
+                return st.floats(low, high, allow_nan=False, allow_infinity=False) | whole
             return st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12)
         if kind == "string":
             return self.text(schema)
