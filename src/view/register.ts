@@ -42,7 +42,9 @@ export function registerSchedulerView(
 
   app.commands.addCommand(OPEN_VIEW_COMMAND, {
     label: args =>
-      args.isLauncher ? trans.__('Scheduler') : trans.__('Open Scheduler View'),
+      args.isLauncher
+        ? trans.__('Scheduler')
+        : trans.__('Scheduler View: Jobs and Runs Timeline'),
     caption: trans.__(
       'Jobs, their recent runs, and a timeline of runs, in the main area'
     ),
