@@ -155,15 +155,16 @@ class SchedulerService:
 
     async def _become_active(self) -> None:
         """Take the scheduler role: recover interrupted runs, start firing."""
-        # Runs on a cluster outlive a dead server: follow them again instead (Ray).
-        await self.executor.reattach_orphans(lambda owner: owner == this_process() or process_is_alive(owner))
-        own = set(self.executor.running_ids())
         dead = self.leadership.superseded  # the server whose expired lease this one took
-        interrupted = await self.workers.db(
-            self.store.mark_interrupted,
-            time.time(),
-            lambda owner: owner == this_process() or (owner != dead and process_is_alive(owner)),
-        )
+
+        def is_alive(owner: str | None) -> bool:
+            # A server on another host counts as alive, unless it lost its lease to this one.
+            return owner == this_process() or (owner != dead and process_is_alive(owner))
+
+        # Runs on a cluster outlive a dead server: follow them again instead (Ray).
+        await self.executor.reattach_orphans(is_alive)
+        own = set(self.executor.running_ids())
+        interrupted = await self.workers.db(self.store.mark_interrupted, time.time(), is_alive)
         interrupted = [r for r in interrupted if r not in own]
         if interrupted:
             self.log.warning("Marked %d run(s) interrupted by a previous stop", len(interrupted))
