@@ -1,7 +1,8 @@
 """Job and run routes through a real Jupyter server on SQLite and on PostgreSQL: a chosen
 set of tests/api (jobs CRUD, pause, delete with its runs, run now waiting and not, a
-failing run, run detail, filters and paging, cancel, clearing runs), each run once per
-database by this folder's ``extension_config``."""
+failing run, run detail, filters and paging, cancel, clearing runs, the finished-runs
+feed, run strips, next fire times, the timeline), each run once per database by this
+folder's ``extension_config``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from test_jobs_api import (  # noqa: F401
     test_put_changes_only_the_given_fields,
     test_unknown_ids_answer_404_json,
 )
+from test_live_api import (  # noqa: F401
+    test_feed_answers_each_finished_run_once_in_the_order_they_ended,
+    test_feed_pages_with_a_limit_and_skips_deleted_runs,
+)
 from test_runs_api import (  # noqa: F401
     test_cancel_a_sleeping_pipeline,
     test_clear_runs_answers_the_count,
@@ -25,6 +30,11 @@ from test_runs_api import (  # noqa: F401
     test_run_now_without_waiting_answers_202_and_the_run,
     test_runs_filters_by_job_and_status,
     test_runs_paging_with_limit_and_before,
+)
+from test_view_api import (  # noqa: F401
+    test_next_runs_of_an_interval_job_keep_its_countdown,
+    test_recent_runs_answers_each_jobs_newest_runs_first,
+    test_timeline_answers_runs_overlapping_the_range,
 )
 
 
