@@ -763,8 +763,12 @@ def test_a_one_off_job_fires_once_and_can_be_edited_afterwards(settings: Schedul
         await asyncio.sleep(1.0)
         # ...and does not make it fire a second time.
         assert await run_count(svc, job_id) == 1
-        # Rescheduling it into the past is refused.
+        # Its stored date sent back unchanged is no reschedule; moving it to another past
+        # time is, and is refused.
+        await svc.jobs.update(job_id, {"run_date": when})
+        earlier = (datetime.fromisoformat(when) - timedelta(hours=1)).isoformat()
         with pytest.raises(InvalidScheduleError, match="^run_date:.*past"):
-            await svc.jobs.update(job_id, {"run_date": when})
+            await svc.jobs.update(job_id, {"run_date": earlier})
+        assert (await svc.jobs.get(job_id))["run_date"] == when
 
     with_service(settings, body)
