@@ -131,9 +131,12 @@ async def test_recent_runs_of_50_jobs_among_100000_runs(
     figure("runs/timeline store read, last 24 h of 100,000 runs", f"{took_ms:.1f} ms")
     assert len(day) == 2001  # a run every 7 s: the limit (and truncated) bound the answer
 
-    t0 = time.perf_counter()
-    reply = await api.get("runs/recent", params={"job_ids": ",".join(asked)})
-    figure("GET runs/recent, 50 jobs of 100,000 runs", f"{(time.perf_counter() - t0) * 1000:.1f} ms")
+    timings = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        reply = await api.get("runs/recent", params={"job_ids": ",".join(asked)})
+        timings.append((time.perf_counter() - t0) * 1000)
+    figure("GET runs/recent, 50 jobs of 100,000 runs (3 calls)", ", ".join(f"{t:.1f} ms" for t in timings))
     assert reply.status == 200, reply
     assert {j: [r["id"] for r in reply.body["runs_by_job"][j]] for j in asked} == expected
 
