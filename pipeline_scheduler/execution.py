@@ -397,6 +397,8 @@ class RunExecutor:
             "log_truncated": outcome.log_truncated,
             "message": outcome.message,
         }
+        if outcome.submission_id is not None:  # a Ray run that never started says it too
+            values["ray_submission_id"] = outcome.submission_id
         if active.started_write is not None:
             try:
                 await active.started_write

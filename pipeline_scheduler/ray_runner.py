@@ -373,6 +373,7 @@ class RayJobsRunner(RunnerBackend):
         submitted = loop.time()
         started: float | None = loop.time() if is_running else None
         lost_since: float | None = None
+        stop_sent: float | None = None
         info: Any = None
         try:
             while True:
@@ -397,10 +398,16 @@ class RayJobsRunner(RunnerBackend):
                     await on_started()
                 if status in _FINAL:
                     break
+                if state.stop_reason == "pending" and stop_sent and loop.time() - stop_sent > 5:
+                    # Ray queues the stop on a job supervisor that cannot be placed: the job
+                    # stays PENDING until Ray's own start timeout, and is stopped at once
+                    # should it ever be placed. The run ends here.
+                    break
                 if state.stop_reason is None:
                     pending = s.ray_pending_timeout_seconds
                     if started is None and pending and loop.time() - submitted > pending:
                         state.stop_reason = "pending"
+                        stop_sent = loop.time()
                         await self._call(self._stop_job, sid)
                     elif (
                         started is not None
@@ -417,9 +424,11 @@ class RayJobsRunner(RunnerBackend):
             log.close()
             raise
         try:
-            await asyncio.wait_for(asyncio.shield(tailing), request.pipe_grace_seconds)
+            if state.stop_reason != "pending" or started is not None:
+                await asyncio.wait_for(asyncio.shield(tailing), request.pipe_grace_seconds)
         except asyncio.TimeoutError:
-            tailing.cancel()
+            pass
+        tailing.cancel()
         if rest := redactor.rest():
             tail.append(rest)
             await log.write(rest)
@@ -430,7 +439,7 @@ class RayJobsRunner(RunnerBackend):
             await log.write(f"\n[amphi-scheduler] {message}\n".encode())
         log.close()
         error = message if status not in ("success", "cancelled") and message else ""
-        return RunOutcome(status, code, tail.text(), error, log.size, log.truncated, message)
+        return RunOutcome(status, code, tail.text(), error, log.size, log.truncated, message, sid)
 
     async def _pause(self, state: _RayRun) -> None:
         """Until the next poll, or a cancel."""
@@ -460,20 +469,20 @@ class RayJobsRunner(RunnerBackend):
         first_line = ray_message[0][:500] if ray_message else ""
         if status == "SUCCEEDED":
             return "success", code if code is not None else 0, None
+        if state.stop_reason == "pending":
+            wanted = _amounts(_wanted(entrypoint_resources(request.spec))) or "no reservation"
+            return (
+                "failure",
+                None,
+                (
+                    f"Stopped: still waiting for resources on the Ray cluster at {self.address} after "
+                    f"{self.settings.ray_pending_timeout_seconds:g} s (it asks for {wanted}); "
+                    "ray_pending_timeout_seconds sets how long a run may wait."
+                ),
+            )
         if status == "STOPPED":
             if state.stop_reason == "timeout":
                 return "timeout", code, f"Stopped after the {request.timeout_seconds:g} s timeout."
-            if state.stop_reason == "pending":
-                wanted = _amounts(_wanted(entrypoint_resources(request.spec))) or "no reservation"
-                return (
-                    "failure",
-                    None,
-                    (
-                        f"Stopped: still waiting for resources on the Ray cluster at {self.address} after "
-                        f"{self.settings.ray_pending_timeout_seconds:g} s (it asks for {wanted}); "
-                        "ray_pending_timeout_seconds sets how long a run may wait."
-                    ),
-                )
             if state.stop_reason == "cancelled":
                 return "cancelled", code, "Cancelled."
             return "cancelled", code, "Stopped on the Ray cluster (not by the scheduler)."

@@ -70,6 +70,8 @@ class RunOutcome:
     log_size: int
     log_truncated: bool
     message: str | None = None
+    # The engine's id of a run it accepted (Ray's submission id; None for a local process).
+    submission_id: str | None = None
 
 
 class RunnerBackend(ABC):

@@ -33,6 +33,11 @@ VENV_BIN = Path(sys.executable).parent
 RAY = str(VENV_BIN / "ray")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Ray's own job client (aiohttp's ws_connect with ssl=None), not this project.
+    config.addinivalue_line("filterwarnings", "ignore:ssl=None is deprecated:DeprecationWarning")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/ray/" in str(item.fspath).replace(os.sep, "/"):
@@ -201,11 +206,8 @@ def wait_for(check: Any, timeout: float, what: str, node: RayNode | None = None)
     raise RuntimeError(f"{what} did not come up within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayCluster]:
-    temp_dir = Path(tempfile.mkdtemp(prefix="amphi-ray-"))
-    port, dashboard = free_port(), free_port()
-    env = {
+def _node_env() -> dict[str, str]:
+    return {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
         # The nodes' `python` is this environment's (the pipelines' interpreter).
@@ -217,7 +219,21 @@ def ray_cluster() -> Iterator[RayCluster]:
         # On a busy 2-core machine the node's agents may take a minute to come up.
         "RAY_agent_register_timeout_ms": "300000",
     }
-    cluster = RayCluster(f"http://127.0.0.1:{dashboard}", f"127.0.0.1:{port}", temp_dir, env)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    reused = os.environ.get("AMPHI_TEST_RAY_CLUSTER")  # "<dashboard> <gcs> <temp dir>" while developing
+    if reused:
+        address, gcs, folder = reused.split()
+        cluster = RayCluster(address, gcs, Path(folder), _node_env())
+        yield cluster
+        for node in cluster.nodes:  # the nodes the tests added
+            node.kill()
+        return
+    temp_dir = Path(tempfile.mkdtemp(prefix="amphi-ray-"))
+    port, dashboard = free_port(), free_port()
+    cluster = RayCluster(f"http://127.0.0.1:{dashboard}", f"127.0.0.1:{port}", temp_dir, _node_env())
     args = [
         RAY,
         "start",
