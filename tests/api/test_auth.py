@@ -29,7 +29,14 @@ ROUTES: list[tuple[str, str, Any, dict[str, str] | None]] = [
     ("GET", "runs/{run}", None, None),
     ("DELETE", "runs/{run}", None, None),
     ("GET", "runs/{run}/log", None, None),
+    ("GET", "runs/{run}/log/download", None, None),
+    ("GET", "runs/{run}/notebook", None, None),
     ("POST", "runs/{run}/cancel", None, None),
+    ("GET", "runs/recent", None, {"job_ids": "job_x"}),
+    ("GET", "runs/timeline", None, None),
+    ("GET", "runs/finished", None, None),
+    ("GET", "jobs/{job}/next_runs", None, None),
+    ("GET", "openapi.json", None, None),
     ("GET", "config", None, None),
     ("GET", "components-config", None, None),
     ("POST", "components-config", {"content": "intruder = true\n"}, None),
@@ -38,6 +45,23 @@ ROUTES: list[tuple[str, str, Any, dict[str, str] | None]] = [
     ("GET", "no-such-route", None, None),
 ]
 ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
+
+
+def test_every_route_of_the_extension_is_in_the_table() -> None:
+    """A new route cannot be left out of the authentication tests."""
+    import re
+
+    from pipeline_scheduler.handlers import route_table
+
+    covered = {
+        handler
+        for _, path, _, _ in ROUTES
+        for pattern, handler in [
+            next((pat, h) for pat, h in route_table() if re.fullmatch(pat, "/pipeline-scheduler/" + path))
+        ]
+    }
+    missing = {h.__name__ for _, h in route_table()} - {h.__name__ for h in covered}
+    assert not missing, f"routes without an authentication test: {sorted(missing)}"
 
 
 async def _seed(api: SchedulerClient) -> tuple[dict[str, Any], int]:
