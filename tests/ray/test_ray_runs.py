@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from conftest import RayCluster, free_port, wait_for
+import pytest
+
+pytest.importorskip("ray.job_submission", reason='needs the Ray extra: pip install ".[ray]"')
+
+from cluster_support import RayCluster, free_port, wait_for
 from ray.job_submission import JobSubmissionClient
 from ray_helpers import create, finished, log_text, ray_settings, start, wait_until, with_service
 
