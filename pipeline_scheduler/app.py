@@ -150,8 +150,17 @@ class SchedulerService:
                 self.background.spawn(self.leadership.stand_by(self._become_active))
         self.metrics.register()
         self.background.spawn(self._watch_loop())
+        self.background.spawn(self._warm_job_list())
         self.is_started = True
         self.log.info("amphi-scheduler started in %.3fs", time.perf_counter() - started_at)
+
+    async def _warm_job_list(self) -> None:
+        """Build the in-memory job list now (most of a second with 10,000 jobs), so the first
+        ``GET jobs`` after a start does not wait for it."""
+        try:
+            await self.jobs.list_json()
+        except Exception:
+            self.log.exception("amphi-scheduler: could not build the job list")
 
     async def _become_active(self) -> None:
         """Take the scheduler role: recover interrupted runs, start firing."""
