@@ -87,11 +87,11 @@ class ScheduleButtonExtension implements DocumentRegistry.IWidgetExtension<
       button.setHidden(!this._model.isSchedulable(context.path));
     update();
     context.pathChanged.connect(update);
-    this._model.changed.connect(update);
+    this._model.configStore.configChanged.connect(update);
     widget.toolbar.addItem('pipeline-scheduler', button);
     return new DisposableDelegate(() => {
       context.pathChanged.disconnect(update);
-      this._model.changed.disconnect(update);
+      this._model.configStore.configChanged.disconnect(update);
       button.dispose();
     });
   }
@@ -103,8 +103,9 @@ class PublicScheduler implements IPipelineScheduler {
     private _model: SchedulerModel,
     private _openJobForm: (path: string) => void
   ) {
+    // The jobs store also signals a Run now on its way; only a new list is told.
     let known = _model.jobs;
-    _model.changed.connect(() => {
+    _model.jobsStore.jobsChanged.connect(() => {
       if (_model.jobs !== known) {
         known = _model.jobs;
         this._jobsChanged.emit(known);
@@ -224,7 +225,7 @@ const plugin: JupyterFrontEndPlugin<IPipelineScheduler> = {
     void app.restored.then(() => feed.check());
 
     // Tabs of deleted runs: closed when deleted here, marked when cleared.
-    model.runsDeleted.connect((_, runId) => {
+    model.runsStore.runsDeleted.connect((_, runId) => {
       if (runId !== null) {
         findLog(runId)?.dispose();
       } else {

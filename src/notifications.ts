@@ -199,7 +199,7 @@ export function notifyRunOutcomes(options: RunOutcomeOptions): void {
     );
   };
 
-  model.runFinished.connect((_, run: Run) => {
+  model.runsStore.runFinished.connect((_, run: Run) => {
     if (told.has(run.id)) {
       return;
     }
@@ -241,7 +241,9 @@ export function notifyRunOutcomes(options: RunOutcomeOptions): void {
     if (!options.isSchedulerVisible()) {
       badge.add(failed.length);
     }
-    const fresh = failed.filter(r => !told.has(r.id) && !model.isWatched(r.id));
+    const fresh = failed.filter(
+      r => !told.has(r.id) && !model.runsStore.isWatched(r.id)
+    );
     fresh.forEach(r => remember(r.id));
     if (fresh.length > MAX_TOASTS_PER_POLL) {
       Notification.error(

@@ -254,7 +254,7 @@ describe('files gone from the workspace', () => {
     ];
     server.on('GET', 'jobs', { body: { jobs } });
     const flagged = new Promise<void>(resolve => {
-      model.changed.connect(() => {
+      model.files.missingChanged.connect(() => {
         if (model.fileMissing(jobs[1])) {
           resolve();
         }
@@ -271,7 +271,7 @@ describe('files gone from the workspace', () => {
 
     // The file browser deletes top.py: the folder is listed again.
     const cleared = new Promise<void>(resolve => {
-      model.changed.connect(() => {
+      model.files.missingChanged.connect(() => {
         if (model.fileMissing(jobs[3])) {
           resolve();
         }

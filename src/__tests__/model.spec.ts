@@ -53,11 +53,11 @@ afterEach(() => {
 });
 
 describe('SchedulerModel jobs', () => {
-  it('loads the job list and says so through its changed signal', async () => {
+  it('loads the job list and says so through its jobsChanged signal', async () => {
     const jobs = [makeJob(), makeJob({ id: 'job_b', name: 'Report' })];
     server.on('GET', 'jobs', { body: { jobs } });
     let changes = 0;
-    model.changed.connect(() => changes++);
+    model.jobsStore.jobsChanged.connect(() => changes++);
     expect(model.jobsLoaded).toBe(false);
     await model.refreshJobs();
     expect(model.jobsLoaded).toBe(true);

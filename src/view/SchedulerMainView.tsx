@@ -78,7 +78,8 @@ async function confirmBulk(
 export function SchedulerMainView(props: SchedulerMainViewProps): JSX.Element {
   const { viewModel, trans } = props;
   const model = viewModel.model;
-  useSignalRerender(model.changed);
+  useSignalRerender(model.jobsStore.jobsChanged);
+  useSignalRerender(model.sidebar.bannerChanged);
   useSignalRerender(viewModel.detailChanged);
   const [tab, setTab] = React.useState<Tab>('jobs');
   const [query, setQuery] = React.useState<JobQuery>(EMPTY_QUERY);

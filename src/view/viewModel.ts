@@ -73,7 +73,7 @@ export class SchedulerViewModel implements IDisposable {
       standby: () => !this._isVisible || document.hidden,
       name: 'pipeline-scheduler:view'
     });
-    this.model.changed.connect(this._onJobsChanged, this);
+    this.model.jobsStore.jobsChanged.connect(this._onJobsChanged, this);
   }
 
   readonly model: SchedulerModel;
@@ -356,7 +356,7 @@ export class SchedulerViewModel implements IDisposable {
     if (this._stripTimer !== null) {
       clearTimeout(this._stripTimer);
     }
-    this.model.changed.disconnect(this._onJobsChanged, this);
+    this.model.jobsStore.jobsChanged.disconnect(this._onJobsChanged, this);
     Signal.clearData(this);
   }
 

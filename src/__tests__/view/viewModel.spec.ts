@@ -9,7 +9,7 @@ import { makeJob } from '../fixtures';
 function fakeModel(): SchedulerModel {
   const owner = {};
   return {
-    changed: new Signal<object, void>(owner),
+    jobsStore: { jobsChanged: new Signal<object, void>(owner) },
     job: () => undefined,
     showError: jest.fn(),
     refreshJobs: jest.fn(async () => undefined)
