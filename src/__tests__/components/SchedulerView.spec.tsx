@@ -10,7 +10,7 @@ import * as React from 'react';
 import { SchedulerView } from '../../components/SchedulerView';
 import { SchedulerModel } from '../../model';
 import { FakeServer } from '../fakeServer';
-import { makeConfig, makeJob, trans } from '../fixtures';
+import { makeConfig, makeJob, makeRun, runsPage, trans } from '../fixtures';
 
 let server: FakeServer;
 let model: SchedulerModel;
@@ -130,5 +130,28 @@ describe('SchedulerView (sidebar)', () => {
     expect(writes.map(r => `${r.method} ${r.route}`)).toEqual(['POST jobs']);
     expect(writes[0].body.id).toBeUndefined();
     expect(writes[0].body.name).toBe('Copy of Original');
+  });
+
+  it('re-renders the jobs for a jobs change, not for a runs change', async () => {
+    server
+      .on('GET', 'jobs', { body: { jobs: [makeJob({ name: 'Nightly' })] } })
+      .on('GET', 'runs', { body: runsPage([makeRun({ id: 3 })]) });
+    let commits = 0;
+    const view = render(
+      <React.Profiler id="sidebar" onRender={() => commits++}>
+        <SchedulerView model={model} trans={trans} onOpenLog={jest.fn()} />
+      </React.Profiler>
+    );
+    await act(() => model.refreshJobs());
+    card(view.container, 'Nightly');
+    const afterJobs = commits;
+
+    // The jobs are shown: loading the runs re-renders nothing.
+    await act(() => model.refreshRuns(true));
+    expect(model.runs.map(r => r.id)).toEqual([3]);
+    expect(commits).toBe(afterJobs);
+
+    await act(() => model.refreshJobs());
+    expect(commits).toBeGreaterThan(afterJobs);
   });
 });
