@@ -32,6 +32,7 @@ from typing import Any
 
 from .figures import Figure
 from .pg_bench import bench_pg_takeover
+from .ray_bench import bench_ray_overhead
 from .ui import bench_ui
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -624,6 +625,7 @@ BENCHES = {
     "js": bench_js,
     "ui": bench_ui,  # benchmarks/ui.py: the Scheduler view in Chromium (jupyter lab, Playwright)
     "pg_takeover": bench_pg_takeover,  # benchmarks/pg_bench.py: two servers on one PostgreSQL
+    "ray_overhead": bench_ray_overhead,  # benchmarks/ray_bench.py: a run on Ray vs bare submit_job
 }
 
 

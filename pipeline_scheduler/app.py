@@ -140,6 +140,10 @@ class SchedulerService:
         if url.startswith("sqlite:///"):
             await self.workers.fs(Path(url[len("sqlite:///") :]).parent.mkdir, parents=True, exist_ok=True)
         found_version = await self.workers.db(self.store.create_schema)
+        if self.executor.backends:  # engines that name runs: by this database's own key
+            key = await self.workers.db(self.store.instance_key)
+            for backend in self.executor.backends.values():
+                backend.bind_database(key)
         # Databases of schema 2 or older hold APScheduler triggers of the old fire-time rules.
         self._rebuild_triggers = found_version is not None and found_version < 3
         await self.jobs.load()

@@ -68,6 +68,8 @@ _BOOTSTRAP = (
     "exec(compile(c,'pipeline.py','exec'),{'__name__':'__main__'})"
 )
 SIDECAR = "ray.json"
+# How long the log stream may still deliver after the job ended (see RayJobsRunner._drain).
+TAIL_GRACE_SECONDS = 20.0
 _FINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 _NODE_LOST_ERRORS = ("JOB_SUPERVISOR_ACTOR_DIED", "JOB_SUPERVISOR_ACTOR_UNKNOWN_FAILURE")
 
@@ -87,9 +89,10 @@ def dashboard_address(settings: SchedulerSettings) -> str:
 
 
 def database_key(settings: SchedulerSettings) -> str:
-    """Ten hex digits naming this scheduler's database: run ids are unique in one database,
-    so submission ids of two workspaces sharing a cluster never collide, while servers
-    sharing one database share them."""
+    """Ten hex digits naming this scheduler's database until the service binds the
+    database's own random key (``Store.instance_key``): run ids are unique in one database,
+    so submission ids of two databases sharing a cluster never collide (not even a new
+    database at an old one's path), while servers sharing one database share them."""
     return hashlib.sha256(settings.database_url.encode()).hexdigest()[:10]
 
 
@@ -158,6 +161,9 @@ class RayJobsRunner(RunnerBackend):
 
     def submission_id(self, run_id: int) -> str:
         return f"amphi-{self.key}-run-{run_id}"
+
+    def bind_database(self, key: str) -> None:
+        self.key = key
 
     # -- calls on the threads ------------------------------------------------------------
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -369,7 +375,7 @@ class RayJobsRunner(RunnerBackend):
         s = self.settings
         sid = state.submission_id
         redactor = _Redactor([v.encode() for v in request.redact if v])
-        tailing = asyncio.ensure_future(self._tail(sid, log, tail, redactor))
+        tailing = asyncio.ensure_future(self._tail(sid, log, tail, redactor, state))
         submitted = loop.time()
         started: float | None = loop.time() if is_running else None
         lost_since: float | None = None
@@ -423,11 +429,8 @@ class RayJobsRunner(RunnerBackend):
             await self._call(self._stop_job, sid)
             log.close()
             raise
-        try:
-            if state.stop_reason != "pending" or started is not None:
-                await asyncio.wait_for(asyncio.shield(tailing), request.pipe_grace_seconds)
-        except asyncio.TimeoutError:
-            pass
+        if state.stop_reason != "pending" or started is not None:
+            await self._drain(tailing, state, request.pipe_grace_seconds)
         tailing.cancel()
         if rest := redactor.rest():
             tail.append(rest)
@@ -447,7 +450,15 @@ class RayJobsRunner(RunnerBackend):
             await asyncio.wait_for(state.woken.wait(), self.poll_seconds)
         state.woken.clear()
 
-    async def _tail(self, sid: str, log: LogWriter, tail: TailBuffer, redactor: _Redactor) -> None:
+    async def _drain(self, tailing: asyncio.Future[None], state: _RayRun, grace: float) -> None:
+        """Let the log stream deliver what the job wrote before it ended: Ray's server
+        closes it seconds after the end (it re-reads the log file every second until it
+        has seen the end twice), so it gets at least TAIL_GRACE_SECONDS."""
+        await asyncio.wait([tailing], timeout=max(grace, TAIL_GRACE_SECONDS))
+
+    async def _tail(
+        self, sid: str, log: LogWriter, tail: TailBuffer, redactor: _Redactor, state: _RayRun
+    ) -> None:
         try:
             client = await self._call(self._connect)
             async for chunk in client.tail_job_logs(sid):

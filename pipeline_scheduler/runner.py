@@ -106,6 +106,9 @@ class RunnerBackend(ABC):
         """The id a run has on the engine, recorded with the run (None: a local process)."""
         return None
 
+    def bind_database(self, key: str) -> None:  # noqa: B027 - optional hook
+        """Learn the database's ``Store.instance_key`` (at start-up, before any run)."""
+
     async def reattach(
         self, request: RunRequest, is_running: bool, on_started: Callable[[], Awaitable[None]]
     ) -> RunOutcome:

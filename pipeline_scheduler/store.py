@@ -16,6 +16,7 @@ paths in the common subset. The tests in tests/pg run the store on both.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -1029,6 +1030,14 @@ class Store:
             state = "paused" if paused else "trigger" if is_trigger else "scheduled"
             counts[state] += int(count)
         return counts
+
+    def instance_key(self) -> str:
+        """A random key of this database, made once: what it names elsewhere (Ray submission
+        ids) can never be taken for another database's, even one at the same URL."""
+        with self.engine.begin() as conn:
+            self._insert_missing(conn, meta_table, [{"key": "instance_key", "value": secrets.token_hex(5)}])
+            found = select(meta_table.c.value).where(meta_table.c.key == "instance_key")
+            return str(conn.execute(found).scalar())
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
