@@ -320,7 +320,9 @@ class RunExecutor:
                     return
                 outcome = await backend.run(request, on_started)
                 if outcome.status == RunStatus.CANCELLED:
-                    outcome.message = active.cancel_reason
+                    # A remote backend may learn that the run had started after the cancel.
+                    queued = active.cancel_reason == "Cancelled while queued." and active.is_started
+                    outcome.message = "Cancelled." if queued else active.cancel_reason
         except PathNotAllowedError as err:
             outcome = RunOutcome(RunStatus.FAILURE.value, None, "", err.message, 0, False, err.message)
         except OSError as err:
