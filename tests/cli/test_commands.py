@@ -169,6 +169,9 @@ def test_runs_list_show_logs(space: Workspace) -> None:
     assert space.json("runs", "list", "--status", "failure") == []
     shown = space.json("runs", "show", str(runs[0]["id"]))
     assert shown["output"].strip().endswith("ok")
+    assert (shown["backend"], shown["ray_submission_id"]) == ("local", None)
+    readable = space.cli("runs", "show", str(runs[0]["id"]))
+    assert readable.code == 0 and "backend" in readable.out and "local" in readable.out
     logs = space.cli("runs", "logs", str(runs[0]["id"]))
     assert logs.code == 0 and logs.out.rstrip().endswith("ok")
     missing = space.cli("runs", "show", "999999")
