@@ -490,8 +490,16 @@ class RunExecutor:
         rows = await self.workers.db(self.store.claim_orphaned_runs, names, this_process(), is_alive)
         for row in rows:
             job = await self.workers.db(self.store.get_job, row["job_id"])
-            if job is None:
-                continue  # deleted: the caller marks it interrupted
+            if job is None:  # deleted meanwhile: nothing to follow it for
+                await self.workers.db(
+                    self.store.finish_run,
+                    row["id"],
+                    row["job_id"],
+                    status=RunStatus.INTERRUPTED.value,
+                    finished_at=time.time(),
+                    message="The server stopped while this run was active, and its job was deleted.",
+                )
+                continue
             backend = self.backends[row["backend"]]
             active = ActiveRun(
                 row["id"],
