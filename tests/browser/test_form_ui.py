@@ -301,7 +301,11 @@ def test_a_job_whose_file_was_deleted_is_flagged_on_its_card(page: Page, lab: An
     expect(card.locator('[data-testid="file-missing"]')).to_have_count(0)
     # Deleted through JupyterLab (as the file browser does).
     page.evaluate("() => window.jupyterapp.serviceManager.contents.delete('doomed.py')")
-    expect(card.locator('[data-testid="file-missing"]')).to_contain_text("no longer in the workspace")
+    # At once, or at the latest when the folder's 15 s listing is read again (a delete
+    # while the first listing is on its way).
+    expect(card.locator('[data-testid="file-missing"]')).to_contain_text(
+        "no longer in the workspace", timeout=20000
+    )
     screenshot(page, "job-file-missing-light")
     # Back on disk: the flag goes after the next look.
     (lab.root / "doomed.py").write_text("print('back')\n")

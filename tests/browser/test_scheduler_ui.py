@@ -327,7 +327,7 @@ def test_ampln_with_a_generator_creates_a_job_whose_run_succeeds(page: Page, lab
     data["id"] = "changed-pipeline"
     ampln.write_text(json.dumps(data, indent=2))
     refresh(page)
-    expect(card.locator(".jp-scheduler-changed")).to_be_visible(timeout=10000)
+    expect(card.locator(".jp-scheduler-changed")).to_be_visible(timeout=20000)
     card.locator('[data-action="regenerate"]').click()
     expect(card.locator(".jp-scheduler-changed")).to_have_count(0, timeout=10000)
     assert lab.api("GET", f"jobs/{job['id']}")["pipeline_changed"] is False

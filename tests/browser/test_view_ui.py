@@ -458,7 +458,9 @@ def test_two_thousand_jobs_render_only_a_window(page: Page, lab: Any) -> None:
         "() => document.querySelectorAll('.jp-PipelineScheduler-strip:not(.jp-mod-loading)').length > 10"
     )
     assert created[0]["id"] in asked and last["id"] not in asked
-    assert len(asked) == len(set(asked)) < 200, len(asked)
+    # Only a window's worth of jobs is asked for (a job may be asked again when a list
+    # refresh lands while its first answer is on its way).
+    assert len(set(asked)) < 200 and len(asked) < 400, len(asked)
 
     body = page.locator(f"{TABLE} .jp-PipelineScheduler-tableBody")
     body.evaluate("el => { el.scrollTop = el.scrollHeight; }")
