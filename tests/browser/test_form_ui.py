@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -331,7 +332,7 @@ def test_run_now_on_a_stale_ampln_snapshot_asks(page: Page, lab: Any) -> None:
 
     ampln = lab.root / "customers_fr.ampln"
     data = json.loads(ampln.read_text())
-    data["id"] = "changed-pipeline"
+    data["id"] = f"changed-{uuid.uuid4().hex}"  # new content whatever an earlier test wrote
     ampln.write_text(json.dumps(data, indent=2))
     refresh(page)
     expect(card.locator(".jp-scheduler-changed")).to_be_visible(timeout=10000)

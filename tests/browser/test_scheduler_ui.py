@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
+import uuid
 from typing import Any
 
 import pytest
@@ -324,7 +325,7 @@ def test_ampln_with_a_generator_creates_a_job_whose_run_succeeds(page: Page, lab
     # The pipeline changes: the job says so and regenerates its code on request.
     ampln = lab.root / "customers_fr.ampln"
     data = json.loads(ampln.read_text())
-    data["id"] = "changed-pipeline"
+    data["id"] = f"changed-{uuid.uuid4().hex}"  # new content whatever an earlier test wrote
     ampln.write_text(json.dumps(data, indent=2))
     refresh(page)
     expect(card.locator(".jp-scheduler-changed")).to_be_visible(timeout=20000)
