@@ -175,6 +175,15 @@ export function RunList(props: RunListProps): JSX.Element {
                   </div>
                   <div className="jp-scheduler-runMeta jp-scheduler-muted">
                     <span>{triggerLabel(trans, run.triggered_by)}</span>
+                    {run.backend === 'ray' && (
+                      <span
+                        data-testid="run-backend"
+                        title={run.ray_submission_id ?? ''}
+                      >
+                        {' · '}
+                        {trans.__('on Ray')}
+                      </span>
+                    )}
                     {shownTime(run) && (
                       <span title={formatTimestamp(shownTime(run))}>
                         {' · '}

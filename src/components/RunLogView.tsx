@@ -230,6 +230,13 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
           <div className="jp-scheduler-logMeta jp-scheduler-muted">
             <span>{run.pipeline_path}</span>
             <span>{triggerLabel(trans, run.triggered_by)}</span>
+            {run.backend === 'ray' && (
+              <span data-testid="run-backend">
+                {run.ray_submission_id
+                  ? trans.__('on Ray, job %1', run.ray_submission_id)
+                  : trans.__('on Ray')}
+              </span>
+            )}
             {run.started_at && (
               <span>
                 {trans.__('started %1', formatTimestamp(run.started_at))}

@@ -54,6 +54,23 @@ describe('RunList', () => {
     expect(rows(container)[2].textContent).toContain('timed out');
   });
 
+  it('says where a run ran when it ran on a Ray cluster', () => {
+    const runs = [
+      makeRun({
+        id: 2,
+        backend: 'ray',
+        ray_submission_id: 'amphi-k-run-2'
+      }),
+      makeRun({ id: 1, backend: 'local' })
+    ];
+    const { container } = render(<RunList {...props({ runs })} />);
+    const [ray, local] = rows(container);
+    const where = ray.querySelector('[data-testid="run-backend"]');
+    expect(where?.textContent).toContain('on Ray');
+    expect(where?.getAttribute('title')).toBe('amphi-k-run-2');
+    expect(local.querySelector('[data-testid="run-backend"]')).toBeNull();
+  });
+
   it('says there are no runs, or that they are loading', () => {
     const { rerender } = render(<RunList {...props()} />);
     expect(screen.getByText('No runs.')).toBeTruthy();
