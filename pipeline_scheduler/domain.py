@@ -62,6 +62,40 @@ SCHEDULED_ORIGINS = frozenset({TriggeredBy.SCHEDULE, TriggeredBy.TRIGGER, Trigge
 
 
 # Which schedule fields apply to which schedule_type; the others are dropped on save.
+# Fields of a stored job specification, in the order answers list them.
+SPEC_FIELDS = (
+    "name",
+    "pipeline_path",
+    "description",
+    "schedule_type",
+    "date_type",
+    "run_date",
+    "interval_days",
+    "interval_seconds",
+    "cron_expression",
+    "logical_operator",
+    "trigger_conditions",
+    "timezone",
+    "max_instances",
+    "coalesce",
+    "misfire_grace_time",
+    "catchup",
+    "timeout_seconds",
+    "max_retries",
+    "retry_delay_seconds",
+    "env",
+    "parameters",
+    "python_executable",
+    "working_dir",
+    "kernel_name",
+    "webhook_url",
+    "runner",
+    "num_cpus",
+    "num_gpus",
+    "memory",
+    "resources",
+)
+
 SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
     "date": ("date_type", "run_date", "interval_days"),
     "interval": ("interval_seconds",),

@@ -35,6 +35,7 @@ from .domain import (  # noqa: F401  (re-exported)
     FINAL_STATUSES,
     RUN_STATUS_VALUES,
     SCHEDULE_FIELDS,
+    SPEC_FIELDS,
     TRIGGERED_BY_VALUES,
     RunStatus,
     TriggeredBy,
@@ -69,40 +70,6 @@ CRON_PATTERN = r"^\s*\S+(\s+\S+){4,5}\s*$"
 NOT_BLANK_PATTERN = r"\S"
 WEBHOOK_URL_PATTERN = r"^https?://[^/?#\s]+"
 _ENV_NAME = re.compile(ENV_NAME_PATTERN.strip("^$"))
-
-# Fields of a stored job specification, in the order answers list them.
-SPEC_FIELDS = (
-    "name",
-    "pipeline_path",
-    "description",
-    "schedule_type",
-    "date_type",
-    "run_date",
-    "interval_days",
-    "interval_seconds",
-    "cron_expression",
-    "logical_operator",
-    "trigger_conditions",
-    "timezone",
-    "max_instances",
-    "coalesce",
-    "misfire_grace_time",
-    "catchup",
-    "timeout_seconds",
-    "max_retries",
-    "retry_delay_seconds",
-    "env",
-    "parameters",
-    "python_executable",
-    "working_dir",
-    "kernel_name",
-    "webhook_url",
-    "runner",
-    "num_cpus",
-    "num_gpus",
-    "memory",
-    "resources",
-)
 
 
 # ------------------------------------------------------------------ constrained types

@@ -33,35 +33,11 @@ from .output import Output
 FORMAT_VERSION = 1
 # Definition fields, in the order a file lists them. Everything else a Job answer holds is
 # derived (or history) and stays out of the file.
+_LEADING_FIELDS = ("id", "name", "description", "pipeline_path", "paused")
 SPEC_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "pipeline_path",
-    "paused",
-    "schedule_type",
-    "date_type",
-    "run_date",
-    "interval_days",
-    "interval_seconds",
-    "cron_expression",
-    "logical_operator",
-    "trigger_conditions",
-    "timezone",
-    "max_instances",
-    "coalesce",
-    "misfire_grace_time",
-    "catchup",
-    "timeout_seconds",
-    "max_retries",
-    "retry_delay_seconds",
-    "env",
-    "parameters",
-    "secret_env_keys",
-    "python_executable",
-    "working_dir",
-    "kernel_name",
-    "webhook_url",
+    *_LEADING_FIELDS,
+    *(f for f in domain.SPEC_FIELDS if f not in _LEADING_FIELDS),
+    "secret_env_keys",  # names only: a file never holds a secret's value
     "python_code",
 )
 DERIVED_FIELDS = {

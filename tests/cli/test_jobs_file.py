@@ -335,3 +335,30 @@ def test_file_without_ids_matches_by_name(source: Workspace, target: Workspace, 
     }
     again = target.cli("import", str(path), "--dry-run")
     assert again.code == 0 and f"update 0, delete 0; {len(SPECS) + 1} unchanged" in again.out, again
+
+
+def test_every_field_of_a_job_definition_is_kept_in_a_jobs_file() -> None:
+    """The file's fields follow the server's: a field the API adds (here the Ray runner and
+    its reservations) is exported and accepted back, never dropped or refused."""
+    from pipeline_scheduler.cli import jobsfile
+    from pipeline_scheduler.domain import SPEC_FIELDS
+
+    job = {
+        "id": "job_ray",
+        "name": "On the cluster",
+        "pipeline_path": "etl/load.py",
+        "schedule_type": "interval",
+        "interval_seconds": 3600,
+        "runner": "ray",
+        "num_cpus": 2,
+        "resources": {"special": 1},
+    }
+    exported = jobsfile.definition(job)
+    assert {k: exported[k] for k in ("runner", "num_cpus", "resources")} == {
+        "runner": "ray",
+        "num_cpus": 2,
+        "resources": {"special": 1},
+    }
+    spec, problems = jobsfile.check_fields(exported, 0, [".py", ".ampln", ".ipynb"])
+    assert problems == [] and spec["runner"] == "ray" and spec["num_cpus"] == 2
+    assert set(SPEC_FIELDS) <= set(jobsfile.SPEC_FIELDS)
