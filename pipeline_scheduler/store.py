@@ -51,7 +51,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .domain import ACTIVE_STATUSES, JobDefinition
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Counters of the meta table, created with the schema: two servers' first bumps of a
 # missing counter would otherwise both insert it (PostgreSQL does not serialise them).
@@ -92,6 +92,8 @@ jobs_table = Table(
     # Change counter: every write to a job row sets it to the next value of the "jobs_seq"
     # counter, so the job list reads only the rows changed since it last looked.
     Column("seq", Integer, nullable=False, default=0, server_default="0"),
+    # Schema 6: the job's current definition version (job history); 1 for jobs created before.
+    Column("version", Integer, nullable=False, default=1, server_default="1"),
     Index("ix_ps_jobs_seq", "seq"),
 )
 
@@ -134,10 +136,32 @@ runs_table = Table(
     # a restarted server reattaches to it instead of marking it interrupted.
     Column("backend", String(20), nullable=True),
     Column("ray_submission_id", String(200), nullable=True),
+    # Schema 6. What the run was given for itself only (JSON: parameters, env,
+    # timeout_seconds of a "run with" or a webhook call); NULL: the job's own values.
+    Column("overrides", Text, nullable=True),
+    # What started an event-triggered run (JSON: the files that arrived, the webhook).
+    Column("event", Text, nullable=True),
+    # The version of the job definition the run ran (job history); NULL before schema 6.
+    Column("job_version", Integer, nullable=True),
+    # The backfill the run belongs to (backfills table), NULL for any other run.
+    Column("backfill_id", Integer, nullable=True),
     Index("ix_ps_runs_job_id_id", "job_id", "id"),
     Index("ix_ps_runs_finish_seq", "finish_seq"),
     Index("ix_ps_runs_status", "status"),
 )
+# Columns added to tables of older schemas, in the order of their versions; their rows
+# keep the column's default (new tables are made by create_all).
+_ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    runs_table.name: (
+        ("backend", "VARCHAR(20)"),  # schema 5: runs on Ray
+        ("ray_submission_id", "VARCHAR(200)"),
+        ("overrides", "TEXT"),  # schema 6
+        ("event", "TEXT"),
+        ("job_version", "INTEGER"),
+        ("backfill_id", "INTEGER"),
+    ),
+    jobs_table.name: (("version", "INTEGER NOT NULL DEFAULT 1"),),
+}
 FIRE_KEY_INDEX = Index("ux_ps_runs_fire_key", runs_table.c.fire_key, unique=True)
 
 # Leadership across hosts (schema 5): one row per role, the holder renews ``expires_at``
@@ -420,12 +444,13 @@ class Store:
                 c["name"] for c in inspect(conn).get_columns(runs_table.name)
             }:
                 conn.exec_driver_sql(f"ALTER TABLE {runs_table.name} ADD COLUMN fire_key VARCHAR(160)")
-            # Runs on other backends (Ray): nullable columns, NULL for every older (local) run.
-            if inspect(conn).has_table(runs_table.name):
-                have = {c["name"] for c in inspect(conn).get_columns(runs_table.name)}
-                for name, kind in (("backend", "VARCHAR(20)"), ("ray_submission_id", "VARCHAR(200)")):
-                    if name not in have:
-                        conn.exec_driver_sql(f"ALTER TABLE {runs_table.name} ADD COLUMN {name} {kind}")
+            # Columns added to existing tables since (each added when missing).
+            for table, columns in _ADDED_COLUMNS.items():
+                if inspect(conn).has_table(table):
+                    have = {c["name"] for c in inspect(conn).get_columns(table)}
+                    for name, kind in columns:
+                        if name not in have:
+                            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             FIRE_KEY_INDEX.create(conn, checkfirst=True)  # create_all skips existing tables

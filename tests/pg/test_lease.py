@@ -194,7 +194,7 @@ def test_two_services_on_one_database_hand_over_on_a_clean_stop(
     asyncio.run(asyncio.wait_for(main(), 60))
 
 
-def test_schema_4_sqlite_database_opens_as_schema_5(tmp_path: Path) -> None:
+def test_schema_4_sqlite_database_opens_as_the_current_schema(tmp_path: Path) -> None:
     """A database written before fire keys and leases: it opens, gains both, and keeps
     its history, even two scheduled runs of one fire time (recorded before the key)."""
     path = tmp_path / "old.sqlite"
@@ -205,6 +205,13 @@ def test_schema_4_sqlite_database_opens_as_schema_5(tmp_path: Path) -> None:
         conn.execute("DROP INDEX ux_ps_runs_fire_key")
         conn.execute("ALTER TABLE pipeline_scheduler_runs DROP COLUMN fire_key")
         conn.execute("DROP TABLE pipeline_scheduler_leases")
+        for column in ("overrides", "event", "job_version", "backfill_id"):  # schema 6's
+            conn.execute(f"ALTER TABLE pipeline_scheduler_runs DROP COLUMN {column}")
+        conn.execute("ALTER TABLE pipeline_scheduler_jobs DROP COLUMN version")
+        conn.execute(
+            "INSERT INTO pipeline_scheduler_jobs (id, name, pipeline_path, spec, paused, created_at, "
+            "updated_at, trigger_watermark, seq) VALUES ('old', 'old', 'ok.py', '{}', 0, 1.0, 1.0, 0, 0)"
+        )
         conn.execute("UPDATE pipeline_scheduler_meta SET value = '4' WHERE key = 'schema_version'")
         conn.execute("UPDATE pipeline_scheduler_meta SET value = '2' WHERE key = 'run_ids'")
         for run_id in (1, 2):
@@ -216,8 +223,11 @@ def test_schema_4_sqlite_database_opens_as_schema_5(tmp_path: Path) -> None:
             )
     store = Store(make_engine(f"sqlite:///{path}"))
     assert store.create_schema() == 4
-    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
+    assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
     assert [r["id"] for r in store.list_runs(job_id="old")] == [2, 1]
+    assert [r["job_version"] for r in store.list_runs(job_id="old")] == [None, None]
+    with store.engine.connect() as conn:  # the job made before versions is version 1
+        assert conn.exec_driver_sql("SELECT version FROM pipeline_scheduler_jobs").scalar() == 1
     assert store.insert_fired_run(None, **run_row("old", scheduled_for=600.0)) is not None
     assert store.insert_fired_run(None, **run_row("old", scheduled_for=600.0)) is None
     assert LeaseTable(store.engine).take("h:1:x", 1.0) == (1, "")
