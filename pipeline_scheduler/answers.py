@@ -47,6 +47,7 @@ class JobAnswers:
         answer["updated_at"] = iso(job.updated_at)
         answer["code_hash"] = job.code_hash
         answer["secret_env_keys"] = sorted(spec.get("_secret_env") or {})
+        answer["version"] = job.version
         return answer, tz
 
     def moving(

@@ -13,7 +13,7 @@ client may rely on, a row is what is stored.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -41,6 +41,7 @@ __all__ = [
     "RunList",
     "RunLog",
     "RunNowResult",
+    "RunOverridesModel",
     "RunTimeline",
     "Success",
 ]
@@ -103,6 +104,7 @@ class Job(_Answer):
     memory: int | None = None
     resources: dict[str, float] | None = None
     secret_env_keys: list[str] = Field(description="The names of the secret variables; never their values.")
+    version: int = Field(ge=1, description="The definition's version: 1 when created, one more per change.")
     next_run_time: AwareDatetime | None = Field(description="null when paused, finished or trigger-only")
     trigger: str = Field(description="The APScheduler trigger, as text.")
     schedule_description: str = Field(description="The schedule, for a person.")
@@ -125,6 +127,14 @@ class JobDetail(Job):
 
 class JobList(_Answer):
     jobs: list[Job] = Field(description="Newest first.")
+
+
+class RunOverridesModel(_Answer):
+    """What one run was given over its job's values."""
+
+    parameters: dict[str, ParameterValue] | None = None
+    env: dict[str, str] | None = None
+    timeout_seconds: int | None = Field(default=None, ge=1)
 
 
 class Run(_Answer):
@@ -154,6 +164,19 @@ class Run(_Answer):
     ray_submission_id: str | None = Field(
         default=None, description="Ray runs: the job's submission id on the cluster."
     )
+    overrides: RunOverridesModel | None = Field(
+        default=None,
+        description="What this run was given over its job's values (run with, webhook, re-run); "
+        "null: the job's own values.",
+    )
+    event: dict[str, Any] | None = Field(
+        default=None,
+        description="What started an event-triggered run: the files that arrived, the webhook call.",
+    )
+    job_version: int | None = Field(
+        default=None, ge=1, description="The version of the job definition it ran (null: before versions)."
+    )
+    backfill_id: int | None = Field(default=None, description="The backfill it belongs to, if any.")
 
 
 class RunDetail(Run):

@@ -51,6 +51,10 @@ class TriggeredBy(str, enum.Enum):
     TRIGGER = "trigger"
     CATCHUP = "catchup"
     RETRY = "retry"
+    BACKFILL = "backfill"  # one fire time of a past range, run on request
+    RERUN = "rerun"  # a past run again, with its logical time and what it was given
+    FILE = "file"  # files matching the job's watch pattern arrived or changed
+    WEBHOOK = "webhook"  # the job's inbound webhook was called
 
     def __str__(self) -> str:
         return self.value
@@ -107,6 +111,49 @@ ALL_SCHEDULE_FIELDS = frozenset(f for fs in SCHEDULE_FIELDS.values() for f in fs
 _SCHEDULE_KEY_FIELDS = ("schedule_type", "timezone", *sorted(ALL_SCHEDULE_FIELDS))
 
 
+@dataclass(frozen=True)
+class RunOverrides:
+    """What one run is given instead of its job's values ("run with", a webhook call, a
+    re-run): parameters and env values are merged over the job's (key by key), a timeout
+    replaces the job's. Recorded with the run as JSON."""
+
+    parameters: dict[str, Any] | None = None
+    env: dict[str, str] | None = None
+    timeout_seconds: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.parameters or self.env or self.timeout_seconds is not None)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields given (an override that is absent is not written)."""
+        given: dict[str, Any] = {}
+        if self.parameters:
+            given["parameters"] = dict(self.parameters)
+        if self.env:
+            given["env"] = dict(self.env)
+        if self.timeout_seconds is not None:
+            given["timeout_seconds"] = self.timeout_seconds
+        return given
+
+    @classmethod
+    def from_dict(cls, given: dict[str, Any] | None) -> RunOverrides:
+        given = given or {}
+        return cls(given.get("parameters") or None, given.get("env") or None, given.get("timeout_seconds"))
+
+    def applied_to(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A job specification with these overrides in it."""
+        if not self:
+            return spec
+        merged = dict(spec)
+        if self.parameters:
+            merged["parameters"] = {**(spec.get("parameters") or {}), **self.parameters}
+        if self.env:
+            merged["env"] = {**(spec.get("env") or {}), **self.env}
+        if self.timeout_seconds is not None:
+            merged["timeout_seconds"] = self.timeout_seconds
+        return merged
+
+
 def iso(ts: float | None, tz: Any = timezone.utc) -> str | None:
     """POSIX seconds (how times are stored) as ISO 8601 with offset; None stays None."""
     return None if ts is None else datetime.fromtimestamp(ts, tz).isoformat()
@@ -142,6 +189,8 @@ class JobDefinition:
     last_run_finished_at: float | None = None
     # Trigger jobs: only outcomes of runs with a larger id than this can fire the job again.
     trigger_watermark: int = 0
+    # The definition's version (job history): 1 when created, one more per change.
+    version: int = 1
 
     @property
     def schedule_type(self) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 # "interval_seconds: must be from 1 to ...": a message that starts with a field name.
-_FIELD_PREFIX = re.compile(r"([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)", re.DOTALL)
+_FIELD_PREFIX = re.compile(r"([a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)*): (.+)", re.DOTALL)
 # Parts are joined by '; ' before the next field's name, so a '; ' inside one message
 # ("minute 61 is out of range; use 0-59.") stays part of it.
-_NEXT_FIELD = re.compile(r"; (?=[a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*: )")
+_NEXT_FIELD = re.compile(r"; (?=[a-z_][a-z0-9_]*(?:\.[A-Za-z0-9_]+)*: )")
 
 
 def fields_of(message: str) -> dict[str, str]:

@@ -14,6 +14,8 @@ finished run as a ``RunFinished`` event.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import launch
-from .domain import SCHEDULED_ORIGINS, JobDefinition, RunStatus, TriggeredBy
+from .domain import SCHEDULED_ORIGINS, JobDefinition, RunOverrides, RunStatus, TriggeredBy
 from .errors import (
     ConflictError,
     JobNotFoundError,
@@ -91,6 +93,10 @@ class ActiveRun:
     started_write: asyncio.Future[None] | None = field(default=None, repr=False)
     # The backend that runs it (None: the local one).
     backend: RunnerBackend | None = field(default=None, repr=False)
+    # What it was given for itself only, over its job's values.
+    overrides: RunOverrides = field(default_factory=RunOverrides)
+    # Its logical time: the fire time it stands for, else the moment it was asked for.
+    logical_time: float = 0.0
 
 
 def _consume_result(future: asyncio.Future[Any]) -> None:
@@ -182,10 +188,23 @@ class RunExecutor:
         scheduled_for: float | None = None,
         attempt: int = 1,
         job: JobDefinition | None = None,
+        overrides: RunOverrides | None = None,
+        event: dict[str, Any] | None = None,
+        backfill_id: int | None = None,
     ) -> ActiveRun:
-        """Record a run and start it in the background; answer at once."""
+        """Record a run and start it in the background; answer at once.
+
+        ``overrides`` are merged over the job's values for this run only; ``event`` says
+        what started an event-triggered run (JSON); both are recorded with the run."""
         job = job or await self._job(job_id)
+        overrides = overrides or RunOverrides()
         base = self._run_columns(job, triggered_by, scheduled_for, attempt)
+        if overrides:
+            base["overrides"] = json.dumps(overrides.as_dict())
+        if event is not None:
+            base["event"] = json.dumps(event)
+        if backfill_id is not None:
+            base["backfill_id"] = backfill_id
         if triggered_by in SCHEDULED_ORIGINS:
             limit = int(job.spec.get("max_instances") or 1000)
             count = len(self.active_of_job(job.id))
@@ -204,6 +223,8 @@ class RunExecutor:
             attempt=attempt,
             scheduled_for=scheduled_for,
             queued_row={**row, "id": run_id},
+            overrides=overrides,
+            logical_time=scheduled_for if scheduled_for is not None else row["created_at"],
         )
         self._runs[run_id] = active
         active.task = asyncio.create_task(self._execute(active, job, triggered_by))
@@ -241,6 +262,7 @@ class RunExecutor:
             "triggered_by": triggered_by.value,
             "scheduled_for": scheduled_for,
             "attempt": attempt,
+            "job_version": job.version,
         }
 
     # -- the schedule driver's FireHandler -----------------------------------------------
@@ -360,6 +382,8 @@ class RunExecutor:
     ) -> tuple[RunRequest, bool | None]:
         """The run's request, from the job and its files (blocking: on a file thread)."""
         s = self.settings
+        if active.overrides:
+            job = dataclasses.replace(job, spec=active.overrides.applied_to(job.spec))
         _, target = resolve_pipeline(s.root_dir, job.pipeline_path, s.extensions)
         run_dir.mkdir(parents=True, exist_ok=True)
         code_changed: bool | None = None
@@ -368,7 +392,7 @@ class RunExecutor:
             code_changed = self.hashes.get(target) != job.code_hash
             script = run_dir / "pipeline.py"
             script.write_text(job.python_code or "", encoding="utf-8")
-        env, secrets = launch.environment(job, s, active.run_id)
+        env, secrets = launch.environment(job, s, active.run_id, logical_time=active.logical_time)
         request = RunRequest(
             run_id=active.run_id,
             argv=launch.command(job, s, target, script, run_dir),
@@ -383,7 +407,9 @@ class RunExecutor:
             redact=secrets,
         )
         if is_remote:  # runs elsewhere: only what the job sets, not this server's environment
-            request.own_env = launch.environment(job, s, active.run_id, base={})[0]
+            request.own_env = launch.environment(
+                job, s, active.run_id, base={}, logical_time=active.logical_time
+            )[0]
             request.script = script
             request.spec = dict(job.spec)
         return request, code_changed

@@ -20,7 +20,7 @@ from tornado import web
 from .app import SchedulerService
 from .domain import RUN_STATUS_VALUES
 from .errors import InvalidRequestError, PayloadTooLargeError, RunNotFoundError, SchedulerError
-from .models import parse_json_object
+from .models import parse_json_object, parse_run_now
 
 AUTH_RESOURCE = "pipeline-scheduler"
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -198,8 +198,11 @@ class RunNowHandler(SchedulerAPIHandler):
         wait = body.get("wait", True)
         if not isinstance(wait, bool):
             raise InvalidRequestError("wait: must be true or false.")
+        if "python_code" in body and not isinstance(body["python_code"], str | None):
+            raise InvalidRequestError("python_code: must be text.")
+        request = parse_run_now(body)
         answer, finished = await self.service.runs.run_now(
-            job_id, wait=wait, python_code=body.get("python_code")
+            job_id, wait=wait, python_code=request.python_code, overrides=request.overrides()
         )
         self.reply(answer, 200 if finished else 202)
 

@@ -5,6 +5,7 @@ notebook, deleting; and the run-now and cancel entry points of the API (``servic
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Generator, Mapping, Sequence
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import launch, logranges
-from .domain import ACTIVE_STATUSES, TriggeredBy, iso
+from .domain import ACTIVE_STATUSES, RunOverrides, TriggeredBy, iso
 from .errors import ConflictError, InvalidRequestError, RunNotFoundError
 from .execution import RunExecutor
 from .settings import SchedulerSettings
@@ -50,11 +51,19 @@ def run_answer(row: Mapping[str, Any], *, detail: bool = False) -> dict[str, Any
         and started is not None,
         "backend": row.get("backend") or "local",
         "ray_submission_id": row.get("ray_submission_id"),
+        "overrides": _json_or_none(row.get("overrides")),
+        "event": _json_or_none(row.get("event")),
+        "job_version": row.get("job_version"),
+        "backfill_id": row.get("backfill_id"),
     }
     if detail:
         answer["output"] = row.get("output_tail") or ""
         answer["error"] = row.get("error_tail") or ""
     return answer
+
+
+def _json_or_none(text: Any) -> Any:
+    return None if text is None else json.loads(text)
 
 
 def compact_run_answer(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,17 +165,22 @@ class RunService:
 
     # -- starting and stopping -----------------------------------------------------------
     async def run_now(
-        self, job_id: str, *, wait: bool = True, python_code: str | None = None
+        self,
+        job_id: str,
+        *,
+        wait: bool = True,
+        python_code: str | None = None,
+        overrides: RunOverrides | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Start a manual run. With ``wait``, answer the original system's result when the
-        run ends (the server keeps serving meanwhile); else the queued Run at once.
-        Answers (body, finished)."""
+        """Start a manual run, with ``overrides`` for it alone. With ``wait``, answer the
+        original system's result when the run ends (the server keeps serving meanwhile);
+        else the queued Run at once. Answers (body, finished)."""
         if python_code is not None and not isinstance(python_code, str):
             raise InvalidRequestError("python_code: must be text.")
         job = await self.jobs.definition(job_id)
         if python_code is not None and job.is_ampln:
             job = await self.jobs.refresh_code(job, python_code)
-        active = await self.executor.start(job_id, TriggeredBy.MANUAL, job=job)
+        active = await self.executor.start(job_id, TriggeredBy.MANUAL, job=job, overrides=overrides)
         if not wait:
             return run_answer(active.queued_row or await self._row(active.run_id)), False
         record = await asyncio.shield(active.done)

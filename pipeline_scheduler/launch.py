@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from .domain import JobDefinition
 from .settings import SchedulerSettings
@@ -49,10 +52,19 @@ def notebook_path(run_dir: Path) -> Path:
 
 
 def environment(
-    job: JobDefinition, settings: SchedulerSettings, run_id: int, base: dict[str, str] | None = None
+    job: JobDefinition,
+    settings: SchedulerSettings,
+    run_id: int,
+    base: dict[str, str] | None = None,
+    logical_time: float | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The environment of a run, and the secret values to keep out of its log (values
-    under 4 characters are not masked: they would mask ordinary text)."""
+    under 4 characters are not masked: they would mask ordinary text).
+
+    ``AMPHI_SCHEDULED_FOR`` is the run's logical time (ISO 8601 with the offset of the
+    job's zone): the fire time a scheduled, catch-up, backfill or re-run run stands for,
+    else when the run was asked for, so a pipeline computes "yesterday's data" the same
+    way whenever it really runs."""
     env = dict(os.environ if base is None else base)
     for name in _PRIVATE_ENV:
         env.pop(name, None)
@@ -62,6 +74,8 @@ def environment(
         AMPHI_SCHEDULER_JOB_ID=job.id,
         AMPHI_SCHEDULER_WORKSPACE=str(settings.root_dir),
     )
+    if logical_time is not None:
+        env["AMPHI_SCHEDULED_FOR"] = logical_time_text(job, settings, logical_time)
     env.update({k: str(v) for k, v in (job.spec.get("env") or {}).items()})
     parameters = job.spec.get("parameters") or {}
     for key, value in parameters.items():
@@ -71,6 +85,15 @@ def environment(
     secrets = job.secret_env
     env.update(secrets)
     return env, [v for v in secrets.values() if len(v) >= 4]
+
+
+def logical_time_text(job: JobDefinition, settings: SchedulerSettings, when: float) -> str:
+    """A logical time as the pipeline sees it: ISO 8601 in the job's zone, with offset."""
+    try:
+        tz: Any = ZoneInfo(job.spec.get("timezone") or settings.zone_name)
+    except Exception:  # a zone the system no longer knows: UTC is still the right instant
+        tz = timezone.utc
+    return datetime.fromtimestamp(when, tz).isoformat()
 
 
 def working_dir(job: JobDefinition, settings: SchedulerSettings, target: Path) -> Path:

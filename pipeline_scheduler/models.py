@@ -37,6 +37,7 @@ from .domain import (  # noqa: F401  (re-exported)
     SCHEDULE_FIELDS,
     SPEC_FIELDS,
     TRIGGERED_BY_VALUES,
+    RunOverrides,
     RunStatus,
     TriggeredBy,
 )
@@ -513,6 +514,26 @@ class RunNowRequest(BaseModel):
     python_code: str | None = Field(
         default=None, description="Fresh generated code of an .ampln job, stored before the run."
     )
+    parameters: Parameters | None = Field(
+        default=None, description="For this run only: merged over the job's parameters, key by key."
+    )
+    env: EnvVariables | None = Field(
+        default=None, description="For this run only: merged over the job's environment variables."
+    )
+    timeout_seconds: TimeoutSeconds | None = Field(
+        default=None, description="For this run only: replaces the job's timeout."
+    )
+
+    def overrides(self) -> RunOverrides:
+        return RunOverrides(self.parameters, self.env, self.timeout_seconds)
+
+
+def parse_run_now(body: dict[str, Any]) -> RunNowRequest:
+    """The body of ``POST run/{job_id}``, or a 400 naming each wrong field."""
+    try:
+        return RunNowRequest.model_validate(body)
+    except ValidationError as err:
+        raise InvalidRequestError(pydantic_message(err)) from None
 
 
 class ComponentsConfigWrite(BaseModel):

@@ -199,8 +199,7 @@ class SchedulerSettings(Configurable):
     ray_lost_contact_seconds = Float(
         30.0,
         config=True,
-        help="A Ray run whose cluster cannot be reached for this many seconds is recorded "
-        "interrupted.",
+        help="A Ray run whose cluster cannot be reached for this many seconds is recorded interrupted.",
     )
 
     @default("timezone")

@@ -194,6 +194,7 @@ def fire_key(job_id: str, scheduled_for: float) -> str:
     """The identity of one fire time of a job (microseconds: the time APScheduler gave)."""
     return f"{job_id}@{scheduled_for:.6f}"
 
+
 # Statements of the hot paths, built once (SQLAlchemy then reuses their compiled form).
 _BUMP_COUNTER = (
     update(meta_table)
@@ -351,6 +352,7 @@ def _job_from_mapping(m: Any, with_code: bool) -> JobDefinition:
         last_run_status=m["last_run_status"],
         last_run_finished_at=m["last_run_finished_at"],
         trigger_watermark=m["trigger_watermark"] or 0,
+        version=m["version"] or 1,
     )
 
 
@@ -556,6 +558,7 @@ class Store:
             "last_run_status": row.last_run_status,
             "last_run_finished_at": row.last_run_finished_at,
             "trigger_watermark": row.trigger_watermark,
+            "version": row.version,
         }
 
     def set_job_fields(self, job_id: str, *, redefined: bool = False, **values: Any) -> int | None:

@@ -2155,6 +2155,8 @@ export interface components {
       trigger_conditions?: components['schemas']['TriggerCondition'][] | null;
       /** Format: date-time */
       updated_at: string;
+      /** @description The definition's version: 1 when created, one more per change. */
+      version: number;
       /** @default null */
       webhook_url?: string | null;
       /** @default null */
@@ -2251,6 +2253,8 @@ export interface components {
       trigger_conditions?: components['schemas']['TriggerCondition'][] | null;
       /** Format: date-time */
       updated_at: string;
+      /** @description The definition's version: 1 when created, one more per change. */
+      version: number;
       /** @default null */
       webhook_url?: string | null;
       /** @default null */
@@ -2494,8 +2498,20 @@ export interface components {
        * @enum {string}
        */
       backend?: 'local' | 'ray';
+      /**
+       * @description The backfill it belongs to, if any.
+       * @default null
+       */
+      backfill_id?: number | null;
       created_at: string | null;
       duration_seconds: number | null;
+      /**
+       * @description What started an event-triggered run: the files that arrived, the webhook call.
+       * @default null
+       */
+      event?: {
+        [key: string]: unknown;
+      } | null;
       exit_code: number | null;
       finished_at: string | null;
       /** @description A notebook run whose executed notebook can be downloaded. */
@@ -2503,10 +2519,20 @@ export interface components {
       id: number;
       job_id: string;
       job_name: string;
+      /**
+       * @description The version of the job definition it ran (null: before versions).
+       * @default null
+       */
+      job_version?: number | null;
       log_size: number;
       log_truncated: boolean;
       /** @description Why it ended the way it did, e.g. why it was skipped. */
       message: string | null;
+      /**
+       * @description What this run was given over its job's values (run with, webhook, re-run); null: the job's own values.
+       * @default null
+       */
+      overrides?: components['schemas']['RunOverridesModel'] | null;
       pipeline_changed: boolean | null;
       pipeline_path: string;
       /**
@@ -2532,10 +2558,22 @@ export interface components {
        * @enum {string}
        */
       backend?: 'local' | 'ray';
+      /**
+       * @description The backfill it belongs to, if any.
+       * @default null
+       */
+      backfill_id?: number | null;
       created_at: string | null;
       duration_seconds: number | null;
       /** @description The end of its stderr. */
       error: string;
+      /**
+       * @description What started an event-triggered run: the files that arrived, the webhook call.
+       * @default null
+       */
+      event?: {
+        [key: string]: unknown;
+      } | null;
       exit_code: number | null;
       finished_at: string | null;
       /** @description A notebook run whose executed notebook can be downloaded. */
@@ -2543,12 +2581,22 @@ export interface components {
       id: number;
       job_id: string;
       job_name: string;
+      /**
+       * @description The version of the job definition it ran (null: before versions).
+       * @default null
+       */
+      job_version?: number | null;
       log_size: number;
       log_truncated: boolean;
       /** @description Why it ended the way it did, e.g. why it was skipped. */
       message: string | null;
       /** @description The end of its stdout (the whole log: runs/{run_id}/log). */
       output: string;
+      /**
+       * @description What this run was given over its job's values (run with, webhook, re-run); null: the job's own values.
+       * @default null
+       */
+      overrides?: components['schemas']['RunOverridesModel'] | null;
       pipeline_changed: boolean | null;
       pipeline_path: string;
       /**
@@ -2591,10 +2639,29 @@ export interface components {
      */
     RunNowRequest: {
       /**
+       * @description For this run only: merged over the job's environment variables.
+       * @default null
+       */
+      env?: {
+        [key: string]: string;
+      } | null;
+      /**
+       * @description For this run only: merged over the job's parameters, key by key.
+       * @default null
+       */
+      parameters?: {
+        [key: string]: string | number | boolean;
+      } | null;
+      /**
        * @description Fresh generated code of an .ampln job, stored before the run.
        * @default null
        */
       python_code?: string | null;
+      /**
+       * @description For this run only: replaces the job's timeout.
+       * @default null
+       */
+      timeout_seconds?: number | null;
       /**
        * @description true: answer when the run ends (RunNowResult); false: answer 202 with the Run at once.
        * @default true
@@ -2611,6 +2678,22 @@ export interface components {
       output: string;
       run_id: number;
       success: boolean;
+    };
+    /**
+     * RunOverridesModel
+     * @description What one run was given over its job's values.
+     */
+    RunOverridesModel: {
+      /** @default null */
+      env?: {
+        [key: string]: string;
+      } | null;
+      /** @default null */
+      parameters?: {
+        [key: string]: string | number | boolean;
+      } | null;
+      /** @default null */
+      timeout_seconds?: number | null;
     };
     /**
      * RunStatus
@@ -2678,7 +2761,16 @@ export interface components {
      * TriggeredBy
      * @enum {string}
      */
-    TriggeredBy: 'schedule' | 'manual' | 'trigger' | 'catchup' | 'retry';
+    TriggeredBy:
+      | 'schedule'
+      | 'manual'
+      | 'trigger'
+      | 'catchup'
+      | 'retry'
+      | 'backfill'
+      | 'rerun'
+      | 'file'
+      | 'webhook';
     /** WallClockJobSpec */
     WallClockJobSpec: components['schemas']['WallClockSchedule'] & {
       name: string;
