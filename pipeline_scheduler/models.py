@@ -235,7 +235,13 @@ Parameters = Annotated[
     WithJsonSchema(
         {
             **_VARIABLES_SCHEMA,
-            "additionalProperties": {"type": ["string", "number", "boolean"]},
+            # A text value has the limits of an environment variable's (it becomes one).
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string", "maxLength": MAX_ENV_VALUE_LENGTH, "pattern": "^[^\\x00]*$"},
+                    {"type": ["number", "boolean"]},
+                ]
+            },
         }
     ),
     BeforeValidator(_variables("parameter")),

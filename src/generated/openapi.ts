@@ -2365,7 +2365,7 @@ export interface components {
        * @default null
        */
       parameters?: {
-        [key: string]: string | number | boolean;
+        [key: string]: string | (number | boolean);
       } | null;
       /** @default null */
       paused?: boolean | null;
@@ -2650,7 +2650,7 @@ export interface components {
        * @default null
        */
       parameters?: {
-        [key: string]: string | number | boolean;
+        [key: string]: string | (number | boolean);
       } | null;
       /**
        * @description Fresh generated code of an .ampln job, stored before the run.
