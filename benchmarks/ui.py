@@ -41,23 +41,14 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scripts.chromium import CHROMIUM, CHROMIUM_ARGS
+
 from .figures import Figure
 
 if TYPE_CHECKING:
     from .run import Client, LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-# The launch arguments of the browser tests (tests/browser/conftest.py).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OPEN_VIEW = "pipeline-scheduler:open-view"
 VIEW = "#pipeline-scheduler-view"
 TABLE = ".jp-PipelineScheduler-jobsTable"

@@ -23,6 +23,8 @@ from typing import Any
 
 from ui_helpers import SCREENSHOTS
 
+from scripts.chromium import CHROMIUM, CHROMIUM_ARGS
+
 __all__ = [
     "CHROMIUM",
     "CHROMIUM_ARGS",
@@ -37,16 +39,6 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PANEL = "#pipeline-scheduler-panel"
 
 HELLO_PY = """\
