@@ -15,13 +15,23 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
-from .domain import RunStatus, TriggeredBy
-from .models import CatchupPolicy, DateType, LogicalOperator, ParameterValue, ScheduleType, TriggerCondition
+from .domain import SPEC_FIELDS, RunStatus, TriggeredBy
+from .models import (
+    AlertOn,
+    CatchupPolicy,
+    DateType,
+    LogicalOperator,
+    ParameterValue,
+    ScheduleType,
+    TriggerCondition,
+)
 
 __all__ = [
     "ActiveRun",
+    "Backfill",
+    "BackfillList",
     "ComponentFileResult",
     "ComponentsConfig",
     "Config",
@@ -31,6 +41,9 @@ __all__ = [
     "CompactRun",
     "Job",
     "JobDetail",
+    "JobVersion",
+    "JobVersionDefinition",
+    "JobVersionList",
     "JobList",
     "JobNextRuns",
     "LastRun",
@@ -44,6 +57,7 @@ __all__ = [
     "RunOverridesModel",
     "RunTimeline",
     "Success",
+    "WebhookToken",
 ]
 
 
@@ -84,6 +98,8 @@ class Job(_Answer):
     cron_expression: str | None = None
     logical_operator: LogicalOperator | None = None
     trigger_conditions: list[TriggerCondition] | None = None
+    watch_path: str | None = Field(default=None, description="schedule_type 'file': the glob it watches.")
+    watch_debounce_seconds: int | None = None
     timezone: str = Field(description="The job's IANA time zone (the server's default when not set).")
     max_instances: int | None = None
     coalesce: bool | None = None
@@ -98,6 +114,13 @@ class Job(_Answer):
     working_dir: str | None = None
     kernel_name: str | None = None
     webhook_url: str | None = None
+    deadline_time: str | None = Field(
+        default=None, description="'HH:MM' (or 'HH:MM:SS'): a run must have succeeded by then each day."
+    )
+    max_duration_minutes: int | None = None
+    slack_webhook_url: str | None = None
+    alert_emails: list[str] | None = None
+    alert_on: list[AlertOn] | None = None
     runner: Literal["local", "ray"] | None = None
     num_cpus: float | None = None
     num_gpus: float | None = None
@@ -105,6 +128,9 @@ class Job(_Answer):
     resources: dict[str, float] | None = None
     secret_env_keys: list[str] = Field(description="The names of the secret variables; never their values.")
     version: int = Field(ge=1, description="The definition's version: 1 when created, one more per change.")
+    webhook_enabled: bool = Field(
+        default=False, description="Whether the job has an inbound webhook (its token is never answered)."
+    )
     next_run_time: AwareDatetime | None = Field(description="null when paused, finished or trigger-only")
     trigger: str = Field(description="The APScheduler trigger, as text.")
     schedule_description: str = Field(description="The schedule, for a person.")
@@ -125,8 +151,57 @@ class JobDetail(Job):
     python_code: str | None
 
 
+class WebhookToken(_Answer):
+    """The answer of ``POST jobs/{job_id}/webhook``: the only time the token is shown."""
+
+    job_id: str
+    token: str = Field(description="The secret: keep it; the server stores only its hash.")
+    path: str = Field(description="pipeline-scheduler/hooks/{job_id}/{token}, below the server's base URL.")
+    url: str = Field(description="The whole URL to POST to (from public_url, else this request's host).")
+
+
 class JobList(_Answer):
     jobs: list[Job] = Field(description="Newest first.")
+
+
+class _VersionDefinitionBase(_Answer):
+    secret_env_keys: list[str] = Field(description="The names of its secret variables; never their values.")
+    python_code: str | None = Field(
+        default=None, description=".ampln only, and only in GET jobs/{job_id}/versions/{version}."
+    )
+    code_hash: str | None = Field(default=None, description=".ampln only: the hash its code came from.")
+
+
+# A version's definition has the JobSpec fields of a Job answer (taken from Job, so a
+# field added to jobs is part of their versions too), without what the server derives.
+JobVersionDefinition = create_model(
+    "JobVersionDefinition",
+    __base__=_VersionDefinitionBase,
+    __doc__="A job's definition as one of its versions keeps it: what a restore brings back.",
+    **{  # type: ignore[call-overload]
+        name: (Job.model_fields[name].annotation, Job.model_fields[name])
+        for name in SPEC_FIELDS
+        if name in Job.model_fields
+    },
+)
+
+
+class JobVersion(_Answer):
+    """One version of a job's definition (job history)."""
+
+    version: int = Field(ge=1)
+    created_at: AwareDatetime
+    author: str | None = Field(description="Who made the change (null: not known, e.g. before job history).")
+    changes: list[str] = Field(
+        description="The fields that differ from the version before (empty for the first); "
+        "`secret_env` when secret values changed (never the values)."
+    )
+    restored_from: int | None = Field(description="The version this one restored, if it is a restore.")
+    definition: JobVersionDefinition  # type: ignore[valid-type]
+
+
+class JobVersionList(_Answer):
+    versions: list[JobVersion] = Field(description="Newest first.")
 
 
 class RunOverridesModel(_Answer):
@@ -231,6 +306,27 @@ class JobNextRuns(_Answer):
     next_run_times: list[AwareDatetime] = Field(
         max_length=50, description="In the schedule's zone; empty for trigger-only and fired one-off jobs."
     )
+
+
+class Backfill(_Answer):
+    """A backfill: a job's fire times in a past range, run oldest first."""
+
+    id: int
+    job_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+    max_active: int = Field(ge=1, description="How many of its runs may be active at once.")
+    status: Literal["queued", "running", "done", "cancelled"]
+    total: int = Field(ge=0, description="How many fire times the range has (one run each).")
+    counts: dict[str, int] = Field(description="Its runs by status (a status with none is absent).")
+    pending: int = Field(ge=0, description="Fire times with no run yet (0 once it ended).")
+    message: str | None = Field(description="Why it ended early (cancelled, its job deleted).")
+    created_at: AwareDatetime
+    finished_at: AwareDatetime | None
+
+
+class BackfillList(_Answer):
+    backfills: list[Backfill] = Field(description="Newest first.")
 
 
 class RunNowResult(_Answer):

@@ -18,9 +18,25 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .app import SchedulerService
+from .backfills import BackfillNotFoundError
 from .domain import RUN_STATUS_VALUES
-from .errors import InvalidRequestError, PayloadTooLargeError, RunNotFoundError, SchedulerError
+from .errors import (
+    InvalidRequestError,
+    JobNotFoundError,
+    PayloadTooLargeError,
+    RunNotFoundError,
+    SchedulerError,
+    TooManyRequestsError,
+)
 from .models import parse_json_object, parse_run_now
+
+try:
+    from jupyter_server.auth.decorator import allow_unauthenticated
+except ImportError:  # jupyter_server < 2.13 lets any method through when not @authenticated
+
+    def allow_unauthenticated(method: Any) -> Any:  # type: ignore[misc]
+        return method
+
 
 AUTH_RESOURCE = "pipeline-scheduler"
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -50,6 +66,8 @@ class SchedulerAPIHandler(APIHandler):
         fields: dict[str, str] = {}
         if isinstance(exc, SchedulerError):
             status, message, fields = exc.status_code, exc.message, exc.fields
+            if isinstance(exc, TooManyRequestsError):
+                self.set_header("Retry-After", str(exc.retry_after))
         elif isinstance(exc, web.HTTPError):
             status = exc.status_code
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -76,6 +94,23 @@ class SchedulerAPIHandler(APIHandler):
             )
             return
         super().log_exception(typ, value, tb)
+
+    @property
+    def author(self) -> str:
+        """Who makes a change, for job history: the Jupyter user's name. With one shared
+        token the user is an anonymous one made up per session; a client that says who
+        runs it (the CLI sends ``<OS user> (cli)`` in AUTHOR_HEADER) is then named by
+        that; a named user keeps their name, with the client's "(cli)" added."""
+        user = self.current_user
+        name = str(getattr(user, "name", "") or getattr(user, "username", "") or "")
+        claimed = _CONTROL_CHARACTERS.sub(" ", self.request.headers.get(AUTHOR_HEADER, "")).strip()[:200]
+        anonymous = bool(_ANONYMOUS_ID.fullmatch(str(getattr(user, "username", "")))) or not name
+        if not claimed:
+            return name
+        if anonymous:
+            return claimed
+        client = _CLIENT_SUFFIX.search(claimed)
+        return f"{name} ({client.group(1)})" if client else name
 
     def body(self, *, allow_empty: bool = False) -> dict[str, Any]:
         return parse_json_object(self.request.body, allow_empty=allow_empty)
@@ -128,6 +163,11 @@ class SchedulerAPIHandler(APIHandler):
 
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# The header a client names its user with (job history's author), and what it looks like.
+AUTHOR_HEADER = "X-Pipeline-Scheduler-Author"
+_CLIENT_SUFFIX = re.compile(r"\(([^()]{1,40})\)$")
+# jupyter_server's anonymous users (one shared token) have a random uuid4 hex username.
+_ANONYMOUS_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _run_id(raw: str) -> int:
@@ -146,7 +186,7 @@ class JobsHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        job, created = await self.service.jobs.create(self.body())
+        job, created = await self.service.jobs.create(self.body(), author=self.author)
         self.reply(job, 201 if created else 200)
 
 
@@ -159,7 +199,7 @@ class JobHandler(SchedulerAPIHandler):
     @web.authenticated
     @authorized
     async def put(self, job_id: str) -> None:
-        self.reply(await self.service.jobs.update(job_id, self.body()))
+        self.reply(await self.service.jobs.update(job_id, self.body(), author=self.author))
 
     @web.authenticated
     @authorized
@@ -181,6 +221,37 @@ class JobNextRunsHandler(SchedulerAPIHandler):
     async def get(self, job_id: str) -> None:
         count = self.int_argument("count", 10, 1, 50) or 10
         self.reply(await self.service.jobs.next_runs(job_id, count))
+
+
+def _version(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise JobNotFoundError(f"No version {raw!r}; versions are whole numbers from 1.")
+    return int(raw)
+
+
+class JobVersionsHandler(SchedulerAPIHandler):
+    """A job's versions (job history), newest first."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        self.reply(await self.service.jobs.versions(job_id))
+
+
+class JobVersionHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str, version: str) -> None:
+        self.reply(await self.service.jobs.version(job_id, _version(version)))
+
+
+class JobRestoreHandler(SchedulerAPIHandler):
+    """Make a job's definition what one of its versions was (recorded as a new version)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str, version: str) -> None:
+        self.reply(await self.service.jobs.restore(job_id, _version(version), author=self.author))
 
 
 class PreviewHandler(SchedulerAPIHandler):
@@ -205,6 +276,92 @@ class RunNowHandler(SchedulerAPIHandler):
             job_id, wait=wait, python_code=request.python_code, overrides=request.overrides()
         )
         self.reply(answer, 200 if finished else 202)
+
+
+class JobBackfillHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str) -> None:
+        self.reply(await self.service.backfills.create(job_id, self.body()), 202)
+
+
+class JobBackfillsHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        await self.service.jobs.definition(job_id, with_code=False)  # 404 for an unknown job
+        self.reply(await self.service.backfills.of_job(job_id))
+
+
+class BackfillHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, backfill_id: str) -> None:
+        self.reply(await self.service.backfills.get(_backfill_id(backfill_id)))
+
+
+class BackfillCancelHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, backfill_id: str) -> None:
+        self.reply(await self.service.backfills.cancel(_backfill_id(backfill_id)))
+
+
+def _backfill_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise BackfillNotFoundError(f"No backfill with id {raw!r}; backfill ids are whole numbers.")
+    return int(raw)
+
+
+class RunRerunHandler(SchedulerAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        self.reply(await self.service.runs.rerun(_run_id(run_id)), 202)
+
+
+class JobWebhookHandler(SchedulerAPIHandler):
+    """A job's inbound webhook: POST creates or rotates its token (shown in this answer
+    only), DELETE disables it."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str) -> None:
+        created = await self.service.webhooks.enable(job_id)
+        public = self.service.settings.public_url
+        if public:
+            base = public.rstrip("/") + "/"
+        else:
+            base = f"{self.request.protocol}://{self.request.host}{self.base_url}"
+        self.reply({**created, "url": base + created["path"]})
+
+    @web.authenticated
+    @authorized
+    async def delete(self, job_id: str) -> None:
+        await self.service.webhooks.disable(job_id)
+        self.reply({"success": True})
+
+
+class WebhookCallHandler(SchedulerAPIHandler):
+    """``POST hooks/{job_id}/{token}``: called by external systems, so authenticated by the
+    token in its URL instead of Jupyter's login. The XSRF check is for requests a browser
+    sends with Jupyter's cookies; this route does not look at cookies, and a page on another
+    site cannot call it without knowing the token."""
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    @allow_unauthenticated
+    async def post(self, job_id: str, token: str) -> None:
+        job = await self.service.webhooks.verify(job_id, token)
+        body = self.body(allow_empty=True)
+        event = {
+            "remote_addr": self.request.remote_ip,
+            "content_length": len(self.request.body or b""),
+            "user_agent": (self.request.headers.get("User-Agent") or "")[:200],
+        }
+        active = await self.service.webhooks.start(job, body, event)
+        self.reply(await self.service.runs.get(active.run_id), 202)
 
 
 class RunsHandler(SchedulerAPIHandler):
@@ -401,6 +558,15 @@ def route_table() -> list[tuple[str, type[SchedulerAPIHandler]]]:
         (rf"/{p}/jobs/?", JobsHandler),
         (rf"/{p}/jobs/([^/]+)/(pause|resume)/?", JobPauseHandler),
         (rf"/{p}/jobs/([^/]+)/next_runs/?", JobNextRunsHandler),
+        (rf"/{p}/jobs/([^/]+)/backfill/?", JobBackfillHandler),
+        (rf"/{p}/jobs/([^/]+)/backfills/?", JobBackfillsHandler),
+        (rf"/{p}/backfills/([^/]+)/cancel/?", BackfillCancelHandler),
+        (rf"/{p}/backfills/([^/]+)/?", BackfillHandler),
+        (rf"/{p}/jobs/([^/]+)/versions/?", JobVersionsHandler),
+        (rf"/{p}/jobs/([^/]+)/versions/([^/]+)/restore/?", JobRestoreHandler),
+        (rf"/{p}/jobs/([^/]+)/versions/([^/]+)/?", JobVersionHandler),
+        (rf"/{p}/jobs/([^/]+)/webhook/?", JobWebhookHandler),
+        (rf"/{p}/hooks/([^/]+)/([^/]+)/?", WebhookCallHandler),
         (rf"/{p}/jobs/([^/]+)/?", JobHandler),
         (rf"/{p}/schedule/preview/?", PreviewHandler),
         (rf"/{p}/run/([^/]+)/?", RunNowHandler),
@@ -408,6 +574,7 @@ def route_table() -> list[tuple[str, type[SchedulerAPIHandler]]]:
         (rf"/{p}/runs/recent/?", RecentRunsHandler),
         (rf"/{p}/runs/timeline/?", RunsTimelineHandler),
         (rf"/{p}/runs/([^/]+)/cancel/?", RunCancelHandler),
+        (rf"/{p}/runs/([^/]+)/rerun/?", RunRerunHandler),
         (rf"/{p}/runs/finished/?", FinishedRunsHandler),
         (rf"/{p}/runs/([^/]+)/log/download/?", RunLogDownloadHandler),
         (rf"/{p}/runs/([^/]+)/log/?", RunLogHandler),

@@ -13,12 +13,13 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from . import schedules
+from . import schedules, versions
 from .answers import JobAnswers
 from .domain import ACTIVE_STATUSES, JobDefinition
 from .errors import ConflictError, InvalidRequestError, JobNotFoundError
@@ -33,6 +34,10 @@ from .store import Store
 from .validation import JobValidator, check_job_id, schedule_kind
 from .workers import Workers
 from .workspace import HashCache, resolve_pipeline
+
+# Version rows of job history (``versions.version_row``); a name of its own because
+# JobService.list shadows the builtin inside the class.
+VersionRows = list[dict[str, Any]]
 
 
 def _differs(key: str, new: Any, stored: dict[str, Any]) -> bool:
@@ -75,6 +80,7 @@ class JobService:
         self._lock = asyncio.Lock()
         # The last change of job definitions this server made or applied ("jobs_revision").
         self._seen_revision: int | None = None
+        self._listeners: list[Callable[[str | None], None]] = []
 
     # -- reading -------------------------------------------------------------------------
     async def definition(self, job_id: str, *, with_code: bool = True) -> JobDefinition:
@@ -123,7 +129,40 @@ class JobService:
         return self.answers.of(job, next_run, None, names, with_code=True)
 
     # -- changing ------------------------------------------------------------------------
-    async def create(self, body: Any) -> tuple[dict[str, Any], bool]:
+    @staticmethod
+    def _new_versions(
+        existing: JobDefinition | None,
+        job: JobDefinition,
+        author: str,
+        *,
+        restored_from: int | None = None,
+    ) -> VersionRows:
+        """The version rows a write of ``job`` adds (and its ``version`` set): version 1 for
+        a new job, the next one for a change of the definition, none when nothing changed
+        (a form resent as it was, a pause sent through PUT)."""
+        if existing is None:
+            job.version = 1
+            return [versions.version_row(job, created_at=job.updated_at, author=author, changes=[])]
+        changes = versions.changed_fields(existing, job)
+        job.version = existing.version
+        if not changes:
+            return []
+        job.version = existing.version + 1
+        # A job stored before job history gets its definition before this change recorded.
+        return [
+            versions.current_row(existing),
+            versions.version_row(
+                job, created_at=job.updated_at, author=author, changes=changes, restored_from=restored_from
+            ),
+        ]
+
+    @staticmethod
+    def _conflict(job_id: str) -> ConflictError:
+        return ConflictError(
+            f"The job {job_id!r} was just changed by another request; reload it and make the change again."
+        )
+
+    async def create(self, body: Any, *, author: str = "") -> tuple[dict[str, Any], bool]:
         """Create a job, or replace one when ``id`` names an existing job. Answers (job, created)."""
         spec = parse_job_spec(body)
         async with self._lock:
@@ -136,11 +175,14 @@ class JobService:
             fields = spec.model_dump(exclude_unset=True, exclude={"id"})
             job, trigger = await self.validator.prepare(job_id, fields, existing, schedule_changed=True)
             write = self.store.insert_job if existing is None else self.store.replace_job
+            new_versions = self._new_versions(existing, job, author)
 
             def write_and_schedule() -> tuple[int, float | None]:
                 try:
-                    revision = write(job)
+                    revision = write(job, new_versions)
                 except IntegrityError:
+                    if existing is not None:
+                        raise self._conflict(job_id) from None
                     raise ConflictError(
                         f"A job with id {job_id!r} was just created by another request; "
                         "reload and edit that job instead."
@@ -150,10 +192,11 @@ class JobService:
             revision, next_run = await self.workers.db(write_and_schedule)
             self._note_revision(revision)
             self.graph.set_job(job.id, job.spec)
+            self._announce(job.id)
             answer = await self._answer(job, next_run)
         return answer, existing is None
 
-    async def update(self, job_id: str, body: Any) -> dict[str, Any]:
+    async def update(self, job_id: str, body: Any, *, author: str = "") -> dict[str, Any]:
         """Change some fields of a job; the others keep their values."""
         spec = parse_job_spec(body)
         async with self._lock:
@@ -178,17 +221,87 @@ class JobService:
             job, trigger = await self.validator.prepare(
                 job_id, merged, existing, schedule_changed=schedule_changed
             )
+            await self._redefine(
+                existing, job, trigger, schedule_changed, self._new_versions(existing, job, author)
+            )
+        return await self.get(job_id)
 
-            def write_and_schedule() -> int:
-                revision = self.store.replace_job(job)
-                if schedule_changed:
-                    self.driver.put(job, trigger)
-                else:
-                    self.driver.update(job, pause_changed=existing.paused != job.paused)
-                return revision
+    async def _redefine(
+        self,
+        existing: JobDefinition,
+        job: JobDefinition,
+        trigger: Any,
+        schedule_changed: bool,
+        new_versions: VersionRows,
+    ) -> None:
+        """Write a changed definition with its version rows and tell the schedule driver
+        (re-adding the job only when its schedule changed). Under the service's lock."""
 
-            self._note_revision(await self.workers.db(write_and_schedule))
-            self.graph.set_job(job.id, job.spec)
+        def write_and_schedule() -> int:
+            try:
+                revision = self.store.replace_job(job, new_versions)
+            except IntegrityError:
+                raise self._conflict(job.id) from None
+            if schedule_changed:
+                self.driver.put(job, trigger)
+            else:
+                self.driver.update(job, pause_changed=existing.paused != job.paused)
+            return revision
+
+        self._note_revision(await self.workers.db(write_and_schedule))
+        self.graph.set_job(job.id, job.spec)
+        self._announce(job.id)
+
+    # -- history -------------------------------------------------------------------------
+    async def _version_rows(self, job: JobDefinition) -> VersionRows:
+        rows = await self.workers.db(self.store.job_versions, job.id)
+        if not rows:  # stored before job history: its definition now is its only version
+            rows = [versions.current_row(job)]
+        return rows
+
+    async def _version_row(self, job: JobDefinition, version: int) -> dict[str, Any]:
+        row = await self.workers.db(self.store.job_version, job.id, version)
+        if row is None and version == job.version:
+            row = next((r for r in await self._version_rows(job) if r["version"] == version), None)
+        if row is None:
+            raise JobNotFoundError(
+                f"Job {job.name!r} has no version {version}; its versions are 1 to {job.version}."
+            )
+        return row
+
+    async def versions(self, job_id: str) -> dict[str, Any]:
+        """``{"versions": [...]}``: a job's versions, newest first (without .ampln code)."""
+        job = await self.definition(job_id)
+        rows = await self._version_rows(job)
+        return {"versions": [versions.answer(r, with_code=False) for r in rows]}
+
+    async def version(self, job_id: str, version: int) -> dict[str, Any]:
+        job = await self.definition(job_id)
+        return versions.answer(await self._version_row(job, version), with_code=True)
+
+    async def restore(self, job_id: str, version: int, *, author: str = "") -> dict[str, Any]:
+        """Make a job's definition what version ``version`` was, as a new version (its
+        secrets and paused state stay as they are now). Checked as any edit is: a version
+        whose file is gone or whose condition job was deleted is refused, naming the field."""
+        async with self._lock:
+            existing = await self.definition(job_id)
+            row = await self._version_row(existing, version)
+            # Checked as a request body is (the rules may have changed since it was stored).
+            fields = parse_job_spec(versions.restore_fields(row, existing)).model_dump(
+                exclude_unset=True, exclude={"id"}
+            )
+            schedule_changed = any(
+                _differs(k, fields.get(k), existing.spec)
+                for k in ("schedule_type", "timezone", *ALL_SCHEDULE_FIELDS)
+            )
+            job, trigger = await self.validator.prepare(
+                job_id, fields, existing, schedule_changed=schedule_changed
+            )
+            if job.is_ampln and fields.get("python_code"):
+                job.code_hash = versions.restored_code_hash(row)
+            new_versions = self._new_versions(existing, job, author, restored_from=version)
+            if new_versions:
+                await self._redefine(existing, job, trigger, schedule_changed, new_versions)
         return await self.get(job_id)
 
     async def set_paused(self, job_id: str, paused: bool) -> dict[str, Any]:
@@ -204,6 +317,7 @@ class JobService:
                 return revision
 
             self._note_revision(await self.workers.db(write_and_schedule))
+            self._announce(job_id)
         return await self.get(job_id)
 
     async def delete(self, job_id: str) -> None:
@@ -224,6 +338,7 @@ class JobService:
 
             self._note_revision(await self.workers.db(unschedule_and_delete))
             self.graph.set_job(job_id, None)
+            self._announce(job_id)
         for active in self.executor.active_of_job(job_id):
             await self.executor.cancel(active.run_id)
         victims = await self.workers.db(
@@ -303,6 +418,17 @@ class JobService:
         }
 
     # -- changes made through other servers ---------------------------------------------
+    def on_change(self, listener: Callable[[str | None], None]) -> None:
+        """``listener(job_id)`` after each change of a definition (created, edited, paused or
+        resumed, restored, deleted); ``listener(None)`` after changes made through another
+        server were applied (any job may have changed). Called on the event loop: a
+        listener only notes the change."""
+        self._listeners.append(listener)
+
+    def _announce(self, job_id: str | None) -> None:
+        for listener in self._listeners:
+            listener(job_id)
+
     def _note_revision(self, revision: int | None) -> None:
         """Our own change made ``revision``: when it directly follows the last one applied,
         nothing else changed and the watch loop need not reload."""
@@ -330,4 +456,5 @@ class JobService:
             self._seen_revision = revision
             self.graph.rebuild(await self.workers.db(self.store.list_trigger_jobs))
             await self.reconcile(full=True)
+            self._announce(None)
         return revision

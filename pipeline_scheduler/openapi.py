@@ -27,8 +27,10 @@ from pydantic.json_schema import models_json_schema
 
 from . import __version__, api_models
 from .models import (
+    ENV_NAME_PATTERN,
     JOB_VARIANTS,
     SCHEDULE_VARIANTS,
+    BackfillRequest,
     ComponentFileWrite,
     ComponentsConfigWrite,
     JobSpecInput,
@@ -46,6 +48,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     *SCHEDULE_VARIANTS,
     *JOB_VARIANTS,
     RunNowRequest,
+    BackfillRequest,
     ComponentsConfigWrite,
     ComponentFileWrite,
 )
@@ -157,6 +160,13 @@ NOT_FOUND = {"404": _error("No such job or run")}
 TOO_LARGE = {"413": _error("Too large")}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+BACKFILL_ID = {
+    "name": "backfill_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 JOB_ID_QUERY = {"name": "job_id", "in": "query", "schema": {"type": "string"}}
 
 
@@ -220,6 +230,68 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("JobNextRuns")), **ERRORS, **NOT_FOUND},
             },
         },
+        f"{p}/jobs/{{job_id}}/versions": {
+            "parameters": [JOB_ID],
+            "get": {
+                "summary": "A job's versions (job history), newest first, without .ampln code",
+                "responses": {"200": _json(_ref("JobVersionList")), **ERRORS, **NOT_FOUND},
+            },
+        },
+        f"{p}/jobs/{{job_id}}/versions/{{version}}": {
+            "parameters": [JOB_ID, VERSION],
+            "get": {
+                "summary": "One version of a job, with its .ampln code",
+                "responses": {"200": _json(_ref("JobVersion")), **ERRORS, **NOT_FOUND},
+            },
+        },
+        f"{p}/jobs/{{job_id}}/versions/{{version}}/restore": {
+            "parameters": [JOB_ID, VERSION],
+            "post": {
+                "summary": "Make the job's definition that version's again (recorded as a new "
+                "version; secrets and the paused state stay as they are)",
+                "responses": {
+                    "200": job,
+                    "400": _error("That version cannot be restored now: `fields` names why"),
+                    "409": _error("The job was changed by another request at the same moment"),
+                    **{k: v for k, v in ERRORS.items() if k != "400"},
+                    **NOT_FOUND,
+                },
+            },
+        },
+        f"{p}/jobs/{{job_id}}/backfill": {
+            "parameters": [JOB_ID],
+            "post": {
+                "summary": "Run a job for every fire time of its schedule in a past range, oldest first",
+                "requestBody": _body("BackfillRequest"),
+                "responses": {"202": _json(_ref("Backfill"), "Started (or queued)"), **ERRORS, **NOT_FOUND},
+            },
+        },
+        f"{p}/jobs/{{job_id}}/backfills": {
+            "parameters": [JOB_ID],
+            "get": {
+                "summary": "A job's backfills, newest first",
+                "responses": {"200": _json(_ref("BackfillList")), **ERRORS, **NOT_FOUND},
+            },
+        },
+        f"{p}/backfills/{{backfill_id}}": {
+            "parameters": [BACKFILL_ID],
+            "get": {
+                "summary": "One backfill, with the counts of its runs",
+                "responses": {"200": _json(_ref("Backfill")), **ERRORS, **NOT_FOUND},
+            },
+        },
+        f"{p}/backfills/{{backfill_id}}/cancel": {
+            "parameters": [BACKFILL_ID],
+            "post": {
+                "summary": "Cancel a backfill: its queued and running runs, and the fire times left",
+                "responses": {
+                    "200": _json(_ref("Backfill")),
+                    "409": _error("Not active"),
+                    **ERRORS,
+                    **NOT_FOUND,
+                },
+            },
+        },
         f"{p}/schedule/preview": {
             "post": {
                 "summary": "Check a schedule: its description and next 5 fire times",
@@ -237,6 +309,53 @@ def _paths() -> dict[str, Any]:
                     "202": _json(_ref("Run"), "Started (wait: false)"),
                     **ERRORS,
                     **NOT_FOUND,
+                    **TOO_LARGE,
+                },
+            },
+        },
+        f"{p}/jobs/{{job_id}}/webhook": {
+            "parameters": [JOB_ID],
+            "post": {
+                "summary": "Enable the job's inbound webhook, or rotate its token (the old one stops "
+                "working); the answer is the only time the token is shown",
+                "responses": {"200": _json(_ref("WebhookToken")), **ERRORS, **NOT_FOUND},
+            },
+            "delete": {
+                "summary": "Disable the job's inbound webhook",
+                "responses": {"200": _json(_ref("Success")), **ERRORS, **NOT_FOUND},
+            },
+        },
+        f"{p}/hooks/{{job_id}}/{{token}}": {
+            "parameters": [
+                JOB_ID,
+                {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "post": {
+                "summary": "Call a job's inbound webhook: start a run (authenticated by the token "
+                "in the URL, not by Jupyter; for external systems)",
+                "description": "The optional JSON object body is the run's parameters (names and "
+                "value types as a job's `parameters`), merged over the job's for this run only. "
+                "An unknown job, a wrong token and a disabled webhook all answer the same 404. "
+                "Recorded with triggered_by 'webhook'; honours the job's max_instances (a refused "
+                "call is recorded as a skipped run).",
+                "security": [],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "propertyNames": {"pattern": ENV_NAME_PATTERN},
+                                "additionalProperties": {"type": ["string", "number", "boolean"]},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json(_ref("Run"), "Started (or recorded skipped: max_instances)"),
+                    "400": _error("A parameter's name or value is wrong: `fields` names it"),
+                    "404": _error("No such webhook (unknown job, wrong token or disabled)"),
+                    "429": _error("Called too often: try again after Retry-After seconds"),
                     **TOO_LARGE,
                 },
             },
@@ -340,6 +459,18 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("RunDetail")),
                     "409": _error("Not active"),
+                    **ERRORS,
+                    **NOT_FOUND,
+                },
+            },
+        },
+        f"{p}/runs/{{run_id}}/rerun": {
+            "parameters": [RUN_ID],
+            "post": {
+                "summary": "Run a past run again: its logical time (scheduled_for) and overrides",
+                "responses": {
+                    "202": _json(_ref("Run"), "The new run (triggered_by 'rerun')"),
+                    "409": _error("Its job was deleted"),
                     **ERRORS,
                     **NOT_FOUND,
                 },

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -49,7 +50,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from .domain import ACTIVE_STATUSES, JobDefinition
+from .domain import ACTIVE_STATUSES, JobDefinition, RunStatus
 
 SCHEMA_VERSION = 6
 
@@ -94,6 +95,8 @@ jobs_table = Table(
     Column("seq", Integer, nullable=False, default=0, server_default="0"),
     # Schema 6: the job's current definition version (job history); 1 for jobs created before.
     Column("version", Integer, nullable=False, default=1, server_default="1"),
+    # sha256 (hex) of the job's inbound webhook token; NULL: the job has no webhook.
+    Column("webhook_hash", String(64), nullable=True),
     Index("ix_ps_jobs_seq", "seq"),
 )
 
@@ -160,9 +163,47 @@ _ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("job_version", "INTEGER"),
         ("backfill_id", "INTEGER"),
     ),
-    jobs_table.name: (("version", "INTEGER NOT NULL DEFAULT 1"),),
+    jobs_table.name: (
+        ("version", "INTEGER NOT NULL DEFAULT 1"),
+        ("webhook_hash", "VARCHAR(64)"),
+    ),
 }
 FIRE_KEY_INDEX = Index("ux_ps_runs_fire_key", runs_table.c.fire_key, unique=True)
+# A backfill's runs (its counts, the fire times left after a restart).
+BACKFILL_INDEX = Index("ix_ps_runs_backfill_id", runs_table.c.backfill_id)
+
+# Job history: one row per version of a job's definition. ``definition`` is the JSON of
+# what a restore needs (name, pipeline_path, the public spec fields, the code of an
+# .ampln job, the NAMES of its secret variables, never their values); ``changes`` the JSON
+# list of the fields that differ from the version before; ``restored_from`` the version a
+# restore copied. Version 1 is written with the job; each change of its definition writes
+# the next one in the transaction that writes the job row (the key refuses a second
+# server's write of the same version).
+job_versions_table = Table(
+    "pipeline_scheduler_job_versions",
+    metadata,
+    Column("job_id", String(100), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("author", String(200), nullable=False, default=""),
+    Column("definition", Text, nullable=False),
+    Column("changes", Text, nullable=False),
+    Column("restored_from", Integer, nullable=True),
+)
+
+# Alerts that must be sent once (deadlines.py, policies.AlertPolicy): a missed deadline
+# ("deadline", key: the deadline instant in whole POSIX seconds), a run longer than its
+# job's max_duration_minutes ("duration", key: the run id), and the mark that a job's last
+# final outcome was a failure ("failing", key ""), so its next success is a recovery. The
+# key makes a second server, or a restarted one, claim the same alert at most once.
+alerts_table = Table(
+    "pipeline_scheduler_alerts",
+    metadata,
+    Column("job_id", String(100), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
 
 # Leadership across hosts (schema 5): one row per role, the holder renews ``expires_at``
 # (database clock, POSIX seconds) and each take-over adds one to ``epoch``, the fencing
@@ -176,6 +217,48 @@ leases_table = Table(
     Column("expires_at", Float, nullable=False),
     Column("renewed_at", Float, nullable=False),
 )
+
+# Backfills: a past range of a job's fire times run on request (runs.backfill_id names
+# theirs). ``fire_times`` is the JSON list of the range's fire times (POSIX seconds,
+# oldest first), so a restarted server runs the ones left without evaluating the schedule
+# again (the job may have changed meanwhile); ``status``: queued, running, done, cancelled.
+backfills_table = Table(
+    "pipeline_scheduler_backfills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(100), nullable=False),
+    Column("start_at", Float, nullable=False),
+    Column("end_at", Float, nullable=False),
+    Column("max_active", Integer, nullable=False, default=1),
+    Column("status", String(20), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("fire_times", Text, nullable=False),
+    Column("message", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Index("ix_ps_backfills_job_id_id", "job_id", "id"),
+    Index("ix_ps_backfills_status", "status"),
+)
+
+# File arrival triggers (file_triggers.py): the glob each file job's state was taken for,
+# and the files it saw (modification time in ns, size), so that a restart fires for files
+# that arrived or changed while no server ran, never for old ones.
+file_watches_table = Table(
+    "pipeline_scheduler_file_watches",
+    metadata,
+    Column("job_id", String(100), primary_key=True),
+    Column("watch_path", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+file_state_table = Table(
+    "pipeline_scheduler_file_state",
+    metadata,
+    Column("job_id", String(100), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+)
+FileState = dict[str, tuple[int, int]]  # workspace-relative path -> (mtime_ns, size)
 
 
 def db_clock_sql(dialect_name: str) -> str:
@@ -353,6 +436,7 @@ def _job_from_mapping(m: Any, with_code: bool) -> JobDefinition:
         last_run_finished_at=m["last_run_finished_at"],
         trigger_watermark=m["trigger_watermark"] or 0,
         version=m["version"] or 1,
+        webhook_hash=m.get("webhook_hash"),
     )
 
 
@@ -456,6 +540,7 @@ class Store:
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
             FIRE_KEY_INDEX.create(conn, checkfirst=True)  # create_all skips existing tables
+            BACKFILL_INDEX.create(conn, checkfirst=True)
         with self.engine.begin() as conn:
             found = conn.execute(
                 select(meta_table.c.value).where(meta_table.c.key == "schema_version")
@@ -532,16 +617,52 @@ class Store:
     # Every write to a job row sets its ``seq`` to the next "jobs_seq" (for the job list);
     # writes that change a definition also answer the next "jobs_revision", which tells
     # other servers to apply the definitions again.
-    def insert_job(self, row: JobDefinition) -> int:
+    def insert_job(self, row: JobDefinition, versions: Sequence[dict[str, Any]] = ()) -> int:
+        """Insert a job (with its first version rows, in the same transaction)."""
         with self.engine.begin() as conn:
             counters = self._bump(conn, "jobs_seq", "jobs_revision")
             conn.execute(_INSERT_JOB, {**self._job_values(row), "id": row.id, "seq": counters["jobs_seq"]})
+            self._insert_versions(conn, versions)
             return counters["jobs_revision"]
 
-    def replace_job(self, row: JobDefinition) -> int:
-        revision = self.set_job_fields(row.id, redefined=True, **self._job_values(row))
+    def replace_job(self, row: JobDefinition, versions: Sequence[dict[str, Any]] = ()) -> int:
+        """Write a job's definition; with ``versions``, its new version rows in the same
+        transaction (without, the stored version number is left as it is)."""
+        values = self._job_values(row)
+        if not versions:
+            del values["version"]
+        revision = self.set_job_fields(row.id, redefined=True, versions=versions, **values)
         assert revision is not None
         return revision
+
+    def _insert_versions(self, conn: Any, versions: Sequence[dict[str, Any]]) -> None:
+        """Version rows; one marked ``backfill`` (the definition of a job stored before job
+        history, recorded at its first change) is skipped when the row exists."""
+        for version in versions:
+            values = {k: v for k, v in version.items() if k != "backfill"}
+            if version.get("backfill"):
+                conn.execute(self._dialect_insert(job_versions_table).values(values).on_conflict_do_nothing())
+            else:
+                conn.execute(insert(job_versions_table).values(values))
+
+    def job_versions(self, job_id: str) -> list[dict[str, Any]]:
+        """A job's version rows, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(job_versions_table)
+                .where(job_versions_table.c.job_id == job_id)
+                .order_by(job_versions_table.c.version.desc())
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def job_version(self, job_id: str, version: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(job_versions_table).where(
+                    job_versions_table.c.job_id == job_id, job_versions_table.c.version == version
+                )
+            ).first()
+        return dict(row._mapping) if row is not None else None
 
     @staticmethod
     def _job_values(row: JobDefinition) -> dict[str, Any]:
@@ -561,11 +682,20 @@ class Store:
             "version": row.version,
         }
 
-    def set_job_fields(self, job_id: str, *, redefined: bool = False, **values: Any) -> int | None:
-        """Update some columns of a job; with ``redefined``, answer the new revision."""
+    def set_job_fields(
+        self,
+        job_id: str,
+        *,
+        redefined: bool = False,
+        versions: Sequence[dict[str, Any]] = (),
+        **values: Any,
+    ) -> int | None:
+        """Update some columns of a job (and insert its new version rows); with
+        ``redefined``, answer the new revision."""
         with self.engine.begin() as conn:
             counters = self._bump(conn, "jobs_seq", *(["jobs_revision"] if redefined else []))
             conn.execute(_UPDATE_JOB, {**values, "seq": counters["jobs_seq"], "job_id_": job_id})
+            self._insert_versions(conn, versions)
             return counters.get("jobs_revision")
 
     def get_job(self, job_id: str, with_code: bool = True) -> JobDefinition | None:
@@ -595,6 +725,7 @@ class Store:
     def delete_job(self, job_id: str) -> int:
         with self.engine.begin() as conn:
             conn.execute(delete(jobs_table).where(jobs_table.c.id == job_id))
+            conn.execute(delete(job_versions_table).where(job_versions_table.c.job_id == job_id))
             return self._bump(conn, "jobs_revision")["jobs_revision"]
 
     def job_listing(
@@ -1035,6 +1166,52 @@ class Store:
                 conn.execute(delete(runs_table).where(runs_table.c.id.in_(ids[start : start + 500])))
         return list(unique.items())
 
+    # -- backfills ------------------------------------------------------------------------
+    def insert_backfill(self, **values: Any) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(backfills_table).values(**values))
+            return int(result.inserted_primary_key[0])
+
+    def get_backfill(self, backfill_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(backfills_table).where(backfills_table.c.id == backfill_id)).first()
+            return dict(row._mapping) if row is not None else None
+
+    def list_backfills(
+        self, job_id: str | None = None, statuses: Sequence[str] | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Newest first: of one job, or of every job in ``statuses``."""
+        query = select(backfills_table).order_by(backfills_table.c.id.desc()).limit(limit)
+        if job_id is not None:
+            query = query.where(backfills_table.c.job_id == job_id)
+        if statuses:
+            query = query.where(backfills_table.c.status.in_(list(statuses)))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def update_backfill(self, backfill_id: int, *, only_active: bool = False, **values: Any) -> bool:
+        """Set columns of a backfill (``only_active``: only while it is queued or running,
+        so a finish never overwrites a cancel); answer whether a row changed."""
+        query = update(backfills_table).where(backfills_table.c.id == backfill_id).values(**values)
+        if only_active:
+            query = query.where(backfills_table.c.status.in_(["queued", "running"]))
+        with self.engine.begin() as conn:
+            return bool(conn.execute(query).rowcount)
+
+    def backfill_runs(
+        self, backfill_ids: Sequence[int]
+    ) -> dict[int, list[tuple[float | None, str, str | None]]]:
+        """Each backfill's runs as (scheduled_for, status, message)."""
+        c = runs_table.c
+        query = select(c.backfill_id, c.scheduled_for, c.status, c.message).where(
+            c.backfill_id.in_(list(backfill_ids))
+        )
+        found: dict[int, list[tuple[float | None, str, str | None]]] = {int(i): [] for i in backfill_ids}
+        with self.engine.connect() as conn:
+            for backfill_id, scheduled_for, status, message in conn.execute(query).all():
+                found[int(backfill_id)].append((scheduled_for, str(status), message))
+        return found
+
     def list_trigger_jobs(self) -> list[JobDefinition]:
         """The trigger-only jobs (the dependency graph needs no other definition)."""
         cols = [c for c in jobs_table.c if c.name != "python_code"]
@@ -1043,6 +1220,74 @@ class Store:
                 select(*cols).where(jobs_table.c.spec.like('%"schedule_type": "trigger"%'))
             ).all()
         return [job for job in (_job_from_row(r, False) for r in rows) if job.is_trigger_only]
+
+    def list_file_jobs(self) -> list[JobDefinition]:
+        """The jobs fired by arriving files (the file triggers watch their globs)."""
+        cols = [c for c in jobs_table.c if c.name != "python_code"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*cols).where(jobs_table.c.spec.like('%"schedule_type": "file"%'))
+            ).all()
+        return [job for job in (_job_from_row(r, False) for r in rows) if job.schedule_type == "file"]
+
+    # -- file arrival state --------------------------------------------------------------
+    def file_watch(self, job_id: str) -> tuple[str, FileState] | None:
+        """The glob a file job's state was taken for and the files seen; None: never taken."""
+        with self.engine.connect() as conn:
+            watch = conn.execute(
+                select(file_watches_table.c.watch_path).where(file_watches_table.c.job_id == job_id)
+            ).first()
+            if watch is None:
+                return None
+            rows = conn.execute(
+                select(file_state_table.c.path, file_state_table.c.mtime_ns, file_state_table.c.size).where(
+                    file_state_table.c.job_id == job_id
+                )
+            ).all()
+        return str(watch[0]), {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    def set_file_watch(self, job_id: str, watch_path: str, files: FileState) -> None:
+        """Take a file job's state anew (a new job, or its glob changed): these files are old."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(file_watches_table).where(file_watches_table.c.job_id == job_id))
+            conn.execute(delete(file_state_table).where(file_state_table.c.job_id == job_id))
+            conn.execute(
+                insert(file_watches_table).values(
+                    job_id=job_id, watch_path=watch_path, updated_at=time.time()
+                )
+            )
+            self._insert_file_state(conn, job_id, files)
+
+    def update_file_state(self, job_id: str, changed: FileState, removed: Iterable[str]) -> None:
+        gone = list(removed) + list(changed)
+        with self.engine.begin() as conn:
+            for start in range(0, len(gone), 500):
+                conn.execute(
+                    delete(file_state_table).where(
+                        file_state_table.c.job_id == job_id,
+                        file_state_table.c.path.in_(gone[start : start + 500]),
+                    )
+                )
+            self._insert_file_state(conn, job_id, changed)
+
+    @staticmethod
+    def _insert_file_state(conn: Any, job_id: str, files: FileState) -> None:
+        rows = [{"job_id": job_id, "path": p, "mtime_ns": m, "size": n} for p, (m, n) in files.items()]
+        for start in range(0, len(rows), 500):
+            conn.execute(insert(file_state_table), rows[start : start + 500])
+
+    def drop_file_watches(self, keep: Iterable[str]) -> list[str]:
+        """Forget the file state of jobs that are no longer file jobs (deleted, or changed to
+        another schedule); answer their ids."""
+        keep = set(keep)
+        with self.engine.begin() as conn:
+            known = {r[0] for r in conn.execute(select(file_watches_table.c.job_id)).all()}
+            stale = sorted(known - keep)
+            for start in range(0, len(stale), 500):
+                chunk = stale[start : start + 500]
+                conn.execute(delete(file_watches_table).where(file_watches_table.c.job_id.in_(chunk)))
+                conn.execute(delete(file_state_table).where(file_state_table.c.job_id.in_(chunk)))
+        return stale
 
     def job_state_counts(self) -> dict[str, int]:
         """How many jobs are scheduled, paused and trigger-only (for the metrics)."""
@@ -1076,3 +1321,48 @@ class Store:
             changed = conn.execute(update(meta_table).where(meta_table.c.key == key).values(value=value))
             if changed.rowcount == 0:
                 conn.execute(insert(meta_table).values(key=key, value=value))
+
+    # -- alerts --------------------------------------------------------------------------
+    def claim_alert(self, job_id: str, kind: str, key: str) -> bool:
+        """Record an alert; True when this call recorded it (then send it), False when it
+        was recorded before (by this server before a restart, or by another one)."""
+        with self.engine.begin() as conn:
+            row = {"job_id": job_id, "kind": kind, "key": key, "created_at": time.time()}
+            claim = self._dialect_insert(alerts_table).values(row).on_conflict_do_nothing()
+            return bool(conn.execute(claim).rowcount)
+
+    def clear_alert(self, job_id: str, kind: str, key: str = "") -> bool:
+        """Remove an alert record; True when there was one."""
+        t = alerts_table.c
+        with self.engine.begin() as conn:
+            done = conn.execute(delete(alerts_table).where(t.job_id == job_id, t.kind == kind, t.key == key))
+            return bool(done.rowcount)
+
+    def alert_jobs(self, kind: str) -> set[str]:
+        """The jobs with an alert record of ``kind`` (the failing jobs, at start-up)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alerts_table.c.job_id).where(alerts_table.c.kind == kind)).all()
+        return {str(r[0]) for r in rows}
+
+    def jobs_with_spec_key(self, key: str) -> list[JobDefinition]:
+        """The jobs whose specification sets ``key`` to a text value (without their code)."""
+        cols = [c for c in jobs_table.c if c.name != "python_code"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(jobs_table.c.spec.like(f'%"{key}": "%'))).all()
+        return [job for job in (_job_from_row(r, False) for r in rows) if isinstance(job.spec.get(key), str)]
+
+    def succeeded_between(self, job_id: str, since: float, until: float) -> bool:
+        """Whether a run of the job ended in success with ``since < finished_at <= until``."""
+        t = runs_table.c
+        found = (
+            select(t.id)
+            .where(
+                t.job_id == job_id,
+                t.status == RunStatus.SUCCESS.value,
+                t.finished_at > since,
+                t.finished_at <= until,
+            )
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(found).first() is not None

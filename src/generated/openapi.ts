@@ -4,6 +4,167 @@
  */
 
 export interface paths {
+  '/pipeline-scheduler/backfills/{backfill_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        backfill_id: number;
+      };
+      cookie?: never;
+    };
+    /** One backfill, with the counts of its runs */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          backfill_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Backfill'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/backfills/{backfill_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        backfill_id: number;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a backfill: its queued and running runs, and the fire times left */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          backfill_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Backfill'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not active */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/pipeline-scheduler/components-config': {
     parameters: {
       query?: never;
@@ -318,6 +479,93 @@ export interface paths {
     };
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/hooks/{job_id}/{token}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+        token: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Call a job's inbound webhook: start a run (authenticated by the token in the URL, not by Jupyter; for external systems)
+     * @description The optional JSON object body is the run's parameters (names and value types as a job's `parameters`), merged over the job's for this run only. An unknown job, a wrong token and a disabled webhook all answer the same 404. Recorded with triggered_by 'webhook'; honours the job's max_instances (a refused call is recorded as a skipped run).
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+          token: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          'application/json': {
+            [key: string]: string | number | boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Started (or recorded skipped: max_instances) */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Run'];
+          };
+        };
+        /** @description A parameter's name or value is wrong: `fields` names it */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such webhook (unknown job, wrong token or disabled) */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Too large */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Called too often: try again after Retry-After seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
     delete?: never;
     options?: never;
     head?: never;
@@ -670,6 +918,162 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/pipeline-scheduler/jobs/{job_id}/backfill': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Run a job for every fire time of its schedule in a past range, oldest first */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': components['schemas']['BackfillRequest'];
+        };
+      };
+      responses: {
+        /** @description Started (or queued) */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Backfill'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/jobs/{job_id}/backfills': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    /** A job's backfills, newest first */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['BackfillList'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/pipeline-scheduler/jobs/{job_id}/next_runs': {
     parameters: {
       query?: never;
@@ -895,6 +1299,381 @@ export interface paths {
       };
     };
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/jobs/{job_id}/versions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    /** A job's versions (job history), newest first, without .ampln code */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['JobVersionList'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/jobs/{job_id}/versions/{version}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+        version: number;
+      };
+      cookie?: never;
+    };
+    /** One version of a job, with its .ampln code */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+          version: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['JobVersion'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/jobs/{job_id}/versions/{version}/restore': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+        version: number;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Make the job's definition that version's again (recorded as a new version; secrets and the paused state stay as they are) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+          version: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['JobDetail'];
+          };
+        };
+        /** @description That version cannot be restored now: `fields` names why */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The job was changed by another request at the same moment */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pipeline-scheduler/jobs/{job_id}/webhook': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        job_id: string;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Enable the job's inbound webhook, or rotate its token (the old one stops working); the answer is the only time the token is shown */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['WebhookToken'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    /** Disable the job's inbound webhook */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description OK */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Success'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
     options?: never;
     head?: never;
     patch?: never;
@@ -1845,6 +2624,91 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/pipeline-scheduler/runs/{run_id}/rerun': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        run_id: number;
+      };
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Run a past run again: its logical time (scheduled_for) and overrides */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          run_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The new run (triggered_by 'rerun') */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Run'];
+          };
+        };
+        /** @description Bad input: the message (and `fields`) name the field */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Not authenticated or not authorised */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description No such job or run */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Its job was deleted */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The database stays locked by another program */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/pipeline-scheduler/schedule/preview': {
     parameters: {
       query?: never;
@@ -1926,6 +2790,55 @@ export interface components {
       started_at: string | null;
       /** @enum {string} */
       status: 'queued' | 'running';
+    };
+    /**
+     * Backfill
+     * @description A backfill: a job's fire times in a past range, run oldest first.
+     */
+    Backfill: {
+      /** @description Its runs by status (a status with none is absent). */
+      counts: {
+        [key: string]: number;
+      };
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      end: string;
+      finished_at: string | null;
+      id: number;
+      job_id: string;
+      /** @description How many of its runs may be active at once. */
+      max_active: number;
+      /** @description Why it ended early (cancelled, its job deleted). */
+      message: string | null;
+      /** @description Fire times with no run yet (0 once it ended). */
+      pending: number;
+      /** Format: date-time */
+      start: string;
+      /** @enum {string} */
+      status: 'queued' | 'running' | 'done' | 'cancelled';
+      /** @description How many fire times the range has (one run each). */
+      total: number;
+    };
+    /** BackfillList */
+    BackfillList: {
+      /** @description Newest first. */
+      backfills: components['schemas']['Backfill'][];
+    };
+    /**
+     * BackfillRequest
+     * @description The body of ``POST jobs/{job_id}/backfill``: a past range of fire times to run.
+     */
+    BackfillRequest: {
+      /** @description ISO 8601 date-time with its UTC offset (or Z), at most now: the last fire time it may run (included). */
+      end: string;
+      /**
+       * @description How many of its runs may be active at once (1 when absent; at most the server's max_concurrent_runs).
+       * @default null
+       */
+      max_active?: number | null;
+      /** @description ISO 8601 date-time with its UTC offset (or Z): the first fire time it may run. */
+      start: string;
     };
     /**
      * CompactRun
@@ -2042,6 +2955,26 @@ export interface components {
       /** @constant */
       schedule_type: 'date';
     };
+    /** FileJobSpec */
+    FileJobSpec: components['schemas']['FileSchedule'] & {
+      name: string;
+      /** @description A file inside the workspace, relative to it, that exists and has an allowed extension (.py, .ampln, .ipynb by default; see GET config). An .ampln pipeline needs `python_code`. */
+      pipeline_path: string;
+    };
+    /**
+     * FileSchedule
+     * @description Runs when files matching ``watch_path`` arrive or change in the workspace.
+     */
+    FileSchedule: components['schemas']['JobSpec'] & {
+      /** @constant */
+      schedule_type: 'file';
+      /**
+       * @description With schedule_type 'file': a glob of files relative to the workspace, e.g. 'data/incoming/*.csv' ('*' and '?' within a folder name, '**' for any folders below). Its folder part before the first wildcard must be an existing folder inside the workspace: absolute paths, '..' and folders reached through a symbolic link leading outside it are refused.
+       * @example data/incoming/*.csv
+       * @example exports/**\/*.json
+       */
+      watch_path: string;
+    };
     /**
      * FinishedRuns
      * @description The answer to ``GET runs/finished``: runs in the order they ended, after a cursor.
@@ -2073,7 +3006,11 @@ export interface components {
       /** @description The queued or running run of the job, if any. */
       active_run: components['schemas']['ActiveRun'] | null;
       /** @default null */
-      catchup?: ('run_once' | 'skip') | null;
+      alert_emails?: string[] | null;
+      /** @default null */
+      alert_on?: ('failure' | 'recovery' | 'deadline')[] | null;
+      /** @default null */
+      catchup?: ('all' | 'latest' | 'none' | 'run_once' | 'skip') | null;
       /** @default null */
       coalesce?: boolean | null;
       /** @description sha256 of the .ampln text the code was generated from. */
@@ -2085,6 +3022,11 @@ export interface components {
       /** @default null */
       date_type?:
         ('once' | 'daily' | 'weekly' | 'monthly' | 'every_x_days') | null;
+      /**
+       * @description 'HH:MM' (or 'HH:MM:SS'): a run must have succeeded by then each day.
+       * @default null
+       */
+      deadline_time?: string | null;
       /** @default null */
       description?: string | null;
       /** @default null */
@@ -2101,6 +3043,8 @@ export interface components {
       last_run: components['schemas']['LastRun'] | null;
       /** @default null */
       logical_operator?: ('AND' | 'OR') | null;
+      /** @default null */
+      max_duration_minutes?: number | null;
       /** @default null */
       max_instances?: number | null;
       /** @default null */
@@ -2142,9 +3086,11 @@ export interface components {
       /** @description The schedule, for a person. */
       schedule_description: string;
       /** @enum {string} */
-      schedule_type: 'date' | 'interval' | 'cron' | 'trigger';
+      schedule_type: 'date' | 'interval' | 'cron' | 'trigger' | 'file';
       /** @description The names of the secret variables; never their values. */
       secret_env_keys: string[];
+      /** @default null */
+      slack_webhook_url?: string | null;
       /** @default null */
       timeout_seconds?: number | null;
       /** @description The job's IANA time zone (the server's default when not set). */
@@ -2158,6 +3104,18 @@ export interface components {
       /** @description The definition's version: 1 when created, one more per change. */
       version: number;
       /** @default null */
+      watch_debounce_seconds?: number | null;
+      /**
+       * @description schedule_type 'file': the glob it watches.
+       * @default null
+       */
+      watch_path?: string | null;
+      /**
+       * @description Whether the job has an inbound webhook (its token is never answered).
+       * @default false
+       */
+      webhook_enabled?: boolean;
+      /** @default null */
       webhook_url?: string | null;
       /** @default null */
       working_dir?: string | null;
@@ -2170,7 +3128,11 @@ export interface components {
       /** @description The queued or running run of the job, if any. */
       active_run: components['schemas']['ActiveRun'] | null;
       /** @default null */
-      catchup?: ('run_once' | 'skip') | null;
+      alert_emails?: string[] | null;
+      /** @default null */
+      alert_on?: ('failure' | 'recovery' | 'deadline')[] | null;
+      /** @default null */
+      catchup?: ('all' | 'latest' | 'none' | 'run_once' | 'skip') | null;
       /** @default null */
       coalesce?: boolean | null;
       /** @description sha256 of the .ampln text the code was generated from. */
@@ -2182,6 +3144,11 @@ export interface components {
       /** @default null */
       date_type?:
         ('once' | 'daily' | 'weekly' | 'monthly' | 'every_x_days') | null;
+      /**
+       * @description 'HH:MM' (or 'HH:MM:SS'): a run must have succeeded by then each day.
+       * @default null
+       */
+      deadline_time?: string | null;
       /** @default null */
       description?: string | null;
       /** @default null */
@@ -2198,6 +3165,8 @@ export interface components {
       last_run: components['schemas']['LastRun'] | null;
       /** @default null */
       logical_operator?: ('AND' | 'OR') | null;
+      /** @default null */
+      max_duration_minutes?: number | null;
       /** @default null */
       max_instances?: number | null;
       /** @default null */
@@ -2240,9 +3209,11 @@ export interface components {
       /** @description The schedule, for a person. */
       schedule_description: string;
       /** @enum {string} */
-      schedule_type: 'date' | 'interval' | 'cron' | 'trigger';
+      schedule_type: 'date' | 'interval' | 'cron' | 'trigger' | 'file';
       /** @description The names of the secret variables; never their values. */
       secret_env_keys: string[];
+      /** @default null */
+      slack_webhook_url?: string | null;
       /** @default null */
       timeout_seconds?: number | null;
       /** @description The job's IANA time zone (the server's default when not set). */
@@ -2255,6 +3226,18 @@ export interface components {
       updated_at: string;
       /** @description The definition's version: 1 when created, one more per change. */
       version: number;
+      /** @default null */
+      watch_debounce_seconds?: number | null;
+      /**
+       * @description schedule_type 'file': the glob it watches.
+       * @default null
+       */
+      watch_path?: string | null;
+      /**
+       * @description Whether the job has an inbound webhook (its token is never answered).
+       * @default false
+       */
+      webhook_enabled?: boolean;
       /** @default null */
       webhook_url?: string | null;
       /** @default null */
@@ -2285,11 +3268,15 @@ export interface components {
      *     Fields that do not apply to the schedule type are ignored.
      */
     JobSpec: {
+      /** @default null */
+      alert_emails?: string[] | null;
+      /** @default null */
+      alert_on?: ('failure' | 'recovery' | 'deadline')[] | null;
       /**
        * @description What a fire time missed while no server ran does.
        * @default null
        */
-      catchup?: ('run_once' | 'skip') | null;
+      catchup?: ('all' | 'latest' | 'none' | 'run_once' | 'skip') | null;
       /** @default null */
       coalesce?: boolean | null;
       /** @default null */
@@ -2300,6 +3287,8 @@ export interface components {
        */
       date_type?:
         ('once' | 'daily' | 'weekly' | 'monthly' | 'every_x_days') | null;
+      /** @default null */
+      deadline_time?: string | null;
       /** @default null */
       description?: string | null;
       /**
@@ -2334,6 +3323,11 @@ export interface components {
        * @default null
        */
       logical_operator?: ('AND' | 'OR') | null;
+      /**
+       * @description A run that is still queued or running this many minutes after it was asked for raises a deadline alert (it is not stopped: timeout_seconds does that).
+       * @default null
+       */
+      max_duration_minutes?: number | null;
       /** @default null */
       max_instances?: number | null;
       /** @default null */
@@ -2401,7 +3395,8 @@ export interface components {
        */
       runner?: ('local' | 'ray') | null;
       /** @default null */
-      schedule_type?: ('date' | 'interval' | 'cron' | 'trigger') | null;
+      schedule_type?:
+        ('date' | 'interval' | 'cron' | 'trigger' | 'file') | null;
       /**
        * @description Write-only environment variables; answers list their names only.
        * @default null
@@ -2409,6 +3404,8 @@ export interface components {
       secret_env?: {
         [key: string]: string;
       } | null;
+      /** @default null */
+      slack_webhook_url?: string | null;
       /** @default null */
       timeout_seconds?: number | null;
       /** @default null */
@@ -2419,12 +3416,143 @@ export interface components {
        */
       trigger_conditions?: components['schemas']['TriggerCondition'][] | null;
       /** @default null */
+      watch_debounce_seconds?: number | null;
+      /** @default null */
+      watch_path?: string | null;
+      /** @default null */
       webhook_url?: string | null;
       /**
        * @description An existing folder inside the workspace.
        * @default null
        */
       working_dir?: string | null;
+    };
+    /**
+     * JobVersion
+     * @description One version of a job's definition (job history).
+     */
+    JobVersion: {
+      /** @description Who made the change (null: not known, e.g. before job history). */
+      author: string | null;
+      /** @description The fields that differ from the version before (empty for the first); `secret_env` when secret values changed (never the values). */
+      changes: string[];
+      /** Format: date-time */
+      created_at: string;
+      definition: components['schemas']['JobVersionDefinition'];
+      /** @description The version this one restored, if it is a restore. */
+      restored_from: number | null;
+      version: number;
+    };
+    /**
+     * JobVersionDefinition
+     * @description A job's definition as one of its versions keeps it: what a restore brings back.
+     */
+    JobVersionDefinition: {
+      /** @default null */
+      alert_emails?: string[] | null;
+      /** @default null */
+      alert_on?: ('failure' | 'recovery' | 'deadline')[] | null;
+      /** @default null */
+      catchup?: ('all' | 'latest' | 'none' | 'run_once' | 'skip') | null;
+      /** @default null */
+      coalesce?: boolean | null;
+      /**
+       * @description .ampln only: the hash its code came from.
+       * @default null
+       */
+      code_hash?: string | null;
+      /** @default null */
+      cron_expression?: string | null;
+      /** @default null */
+      date_type?:
+        ('once' | 'daily' | 'weekly' | 'monthly' | 'every_x_days') | null;
+      /**
+       * @description 'HH:MM' (or 'HH:MM:SS'): a run must have succeeded by then each day.
+       * @default null
+       */
+      deadline_time?: string | null;
+      /** @default null */
+      description?: string | null;
+      /** @default null */
+      env?: {
+        [key: string]: string;
+      } | null;
+      /** @default null */
+      interval_days?: number | null;
+      /** @default null */
+      interval_seconds?: number | null;
+      /** @default null */
+      kernel_name?: string | null;
+      /** @default null */
+      logical_operator?: ('AND' | 'OR') | null;
+      /** @default null */
+      max_duration_minutes?: number | null;
+      /** @default null */
+      max_instances?: number | null;
+      /** @default null */
+      max_retries?: number | null;
+      /** @default null */
+      memory?: number | null;
+      /** @default null */
+      misfire_grace_time?: number | null;
+      name: string;
+      /** @default null */
+      num_cpus?: number | null;
+      /** @default null */
+      num_gpus?: number | null;
+      /** @default null */
+      parameters?: {
+        [key: string]: string | number | boolean;
+      } | null;
+      pipeline_path: string;
+      /**
+       * @description .ampln only, and only in GET jobs/{job_id}/versions/{version}.
+       * @default null
+       */
+      python_code?: string | null;
+      /** @default null */
+      python_executable?: string | null;
+      /** @default null */
+      resources?: {
+        [key: string]: number;
+      } | null;
+      /** @default null */
+      retry_delay_seconds?: number | null;
+      /**
+       * @description As it was sent (ISO 8601).
+       * @default null
+       */
+      run_date?: string | null;
+      /** @default null */
+      runner?: ('local' | 'ray') | null;
+      /** @enum {string} */
+      schedule_type: 'date' | 'interval' | 'cron' | 'trigger' | 'file';
+      /** @description The names of its secret variables; never their values. */
+      secret_env_keys: string[];
+      /** @default null */
+      slack_webhook_url?: string | null;
+      /** @default null */
+      timeout_seconds?: number | null;
+      /** @description The job's IANA time zone (the server's default when not set). */
+      timezone: string;
+      /** @default null */
+      trigger_conditions?: components['schemas']['TriggerCondition'][] | null;
+      /** @default null */
+      watch_debounce_seconds?: number | null;
+      /**
+       * @description schedule_type 'file': the glob it watches.
+       * @default null
+       */
+      watch_path?: string | null;
+      /** @default null */
+      webhook_url?: string | null;
+      /** @default null */
+      working_dir?: string | null;
+    };
+    /** JobVersionList */
+    JobVersionList: {
+      /** @description Newest first. */
+      versions: components['schemas']['JobVersion'][];
     };
     /**
      * LastRun
@@ -2442,7 +3570,8 @@ export interface components {
       | components['schemas']['EveryXDaysJobSpec']
       | components['schemas']['IntervalJobSpec']
       | components['schemas']['CronJobSpec']
-      | components['schemas']['TriggerJobSpec'];
+      | components['schemas']['TriggerJobSpec']
+      | components['schemas']['FileJobSpec'];
     /** OnceJobSpec */
     OnceJobSpec: components['schemas']['OnceSchedule'] & {
       name: string;
@@ -2729,7 +3858,8 @@ export interface components {
       | components['schemas']['EveryXDaysSchedule']
       | components['schemas']['IntervalSchedule']
       | components['schemas']['CronSchedule']
-      | components['schemas']['TriggerSchedule'];
+      | components['schemas']['TriggerSchedule']
+      | components['schemas']['FileSchedule'];
     /** Success */
     Success: {
       /** @constant */
@@ -2792,6 +3922,19 @@ export interface components {
       run_date: string;
       /** @constant */
       schedule_type: 'date';
+    };
+    /**
+     * WebhookToken
+     * @description The answer of ``POST jobs/{job_id}/webhook``: the only time the token is shown.
+     */
+    WebhookToken: {
+      job_id: string;
+      /** @description pipeline-scheduler/hooks/{job_id}/{token}, below the server's base URL. */
+      path: string;
+      /** @description The secret: keep it; the server stores only its hash. */
+      token: string;
+      /** @description The whole URL to POST to (from public_url, else this request's host). */
+      url: string;
     };
   };
   responses: never;

@@ -97,6 +97,11 @@ def _pattern_to_path(pattern: str) -> str:
     names = iter(["{job_id}", "{run_id}"])
     if "/runs/" in path:
         return re.sub(r"\(\[\^/\]\+\)", "{run_id}", path)
+    if "/backfills/" in path:
+        return re.sub(r"\(\[\^/\]\+\)", "{backfill_id}", path)
+    if "/versions/" in path:
+        names = iter(["{job_id}", "{version}"])
+        return re.sub(r"\(\[\^/\]\+\)", lambda _: next(names), path)
     path = re.sub(r"\(\[\^/\]\+\)/\(pause\|resume\)", "{job_id}/(pause|resume)", path)
     return re.sub(r"\(\[\^/\]\+\)", next(names), path)
 
