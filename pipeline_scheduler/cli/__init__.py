@@ -140,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     leaf(jobs_sub, "delete", commands.jobs_delete, "delete a job and its history").add_argument(
         "job", help="job id or name"
     )
+    leaf(jobs_sub, "history", commands.jobs_history, "a job's versions: who changed what, when").add_argument(
+        "job", help="job id or name"
+    )
+    restore = leaf(
+        jobs_sub, "restore", commands.jobs_restore, "make a job's definition an older version's again"
+    )
+    restore.add_argument("job", help="job id or name")
+    restore.add_argument("version", type=int, help="the version to restore (see jobs history)")
 
     run = leaf(sub, "run", commands.run_job, "run a job now")
     run.add_argument("job", help="job id or name")

@@ -7,6 +7,7 @@ does inside. Standard library only (urllib): no web framework is imported here.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import urllib.error
@@ -19,6 +20,19 @@ from typing import Any
 API_PREFIX = "pipeline-scheduler/"
 URL_ENV = "AMPHI_SCHEDULER_URL"
 TOKEN_ENV = "AMPHI_SCHEDULER_TOKEN"
+
+
+# Who makes a change, for the job history (the server keeps a named Jupyter user's name).
+AUTHOR_HEADER = "X-Pipeline-Scheduler-Author"
+
+
+def author() -> str:
+    """The OS user running the CLI, as job history records it: ``alice (cli)``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container's)
+        user = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user} (cli)"
 
 
 class CLIError(Exception):
@@ -140,7 +154,11 @@ class SchedulerClient:
         self, method: str, path: str, body: Any = None, *, prefix: str = API_PREFIX
     ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT") else None)
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            AUTHOR_HEADER: author(),
+        }
         if self.address.token:
             headers["Authorization"] = f"token {self.address.token}"
         url = self.address.url + prefix + path

@@ -295,6 +295,40 @@ def jobs_delete(args: argparse.Namespace, client: SchedulerClient, out: Output) 
     return 0
 
 
+def jobs_history(args: argparse.Namespace, client: SchedulerClient, out: Output) -> int:
+    current = resolve_job(client, args.job)
+    versions = client.get(f"jobs/{_job_path(current['id'])}/versions")["versions"]
+    if out.json_mode:
+        out.json(versions)
+        return 0
+    rows = []
+    for v in versions:
+        changed = ", ".join(v["changes"]) if v["changes"] else ("created" if v["version"] == 1 else "-")
+        if v.get("restored_from"):
+            changed = f"restored from {v['restored_from']}: {changed}"
+        marker = " (current)" if v["version"] == current.get("version") else ""
+        rows.append((f"{v['version']}{marker}", when(v["created_at"]), v.get("author") or "-", changed))
+    out.table(("version", "when", "who", "what changed"), rows, title=f"{current['name']} ({current['id']})")
+    return 0
+
+
+def jobs_restore(args: argparse.Namespace, client: SchedulerClient, out: Output) -> int:
+    current = resolve_job(client, args.job)
+    job = client.post(f"jobs/{_job_path(current['id'])}/versions/{args.version}/restore")
+    if out.json_mode:
+        out.json(job)
+    elif job.get("version") == current.get("version"):
+        out.line(
+            f"Job {job['id']} {job['name']!r} already is what version {args.version} was; nothing changed"
+        )
+    else:
+        out.line(
+            f"Restored version {args.version} of job {job['id']} {job['name']!r} "
+            f"as version {job['version']}: {job.get('schedule_description', '')}"
+        )
+    return 0
+
+
 # -- runs ---------------------------------------------------------------------------------
 def _run_id(text: str) -> int:
     if not text.isdigit():

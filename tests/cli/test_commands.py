@@ -204,3 +204,26 @@ def test_unreachable_server(space: Workspace) -> None:
         assert hint in refused.err
     nobody = space.cli("status", cwd=space.home)  # outside every server's root
     assert nobody.code == 4 and "No running Jupyter server" in nobody.err and "--url" in nobody.err
+
+
+def test_jobs_history_and_restore(space: Workspace) -> None:
+    """Changes made through the CLI are versions by '<OS user> (cli)'; restore brings one back."""
+    import getpass
+
+    job = space.json("jobs", "add", "--name", "versioned", "--path", "ok.py", "--every", "3600")
+    space.json("jobs", "edit", "versioned", "--every", "60", "--description", "faster")
+    history = space.json("jobs", "history", "versioned")
+    assert [v["version"] for v in history] == [2, 1]
+    assert history[0]["changes"] == ["description", "interval_seconds"]
+    assert {v["author"] for v in history} == {f"{getpass.getuser()} (cli)"}
+
+    table = space.cli("jobs", "history", "versioned")
+    assert table.code == 0 and "interval_seconds" in table.out and "created" in table.out, table
+
+    restored = space.json("jobs", "restore", job["id"], "1")
+    assert restored["version"] == 3 and restored["interval_seconds"] == 3600
+    assert restored.get("description") is None
+    said = space.cli("jobs", "restore", "versioned", "3")
+    assert said.code == 0 and "nothing changed" in said.out, said
+    missing = space.cli("jobs", "restore", "versioned", "9")
+    assert missing.code == 1 and "no version 9" in missing.err, missing
