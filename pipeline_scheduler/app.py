@@ -7,8 +7,9 @@ scheduling, execution or validation logic of its own:
   driver, the only code that talks to APScheduler);
 - ``executor`` (queue, limits, cancel, record; announces ``RunFinished``) and the
   policies subscribed to it (retries, dependents, alerts, retention);
-- ``jobs`` (``JobService``: definitions) and ``runs`` (``RunService``: history, run now,
-  cancel), which the HTTP handlers and the command line call;
+- ``jobs`` (``JobService``: definitions), ``runs`` (``RunService``: history, run now,
+  re-run, cancel) and ``backfills`` (``BackfillService``), which the HTTP handlers and the
+  command line call;
 - ``leadership`` (one active scheduler per workspace: the file lock on SQLite, a lease
   row in the database on PostgreSQL).
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .backfills import BackfillService
 from .components import ComponentFiles
 from .execution import RunExecutor
 from .graph import DependencyGraph
@@ -84,6 +86,15 @@ class SchedulerService:
             settings, self.store, self.workers, self.driver, self.graph, validator, self.executor, hashes
         )
         self.runs = RunService(settings, self.store, self.workers, self.executor, self.jobs)
+        self.backfills = BackfillService(
+            settings,
+            self.store,
+            self.workers,
+            self.executor,
+            self.background,
+            self.log,
+            is_active=lambda: self.is_active,
+        )
         self.components = ComponentFiles(settings, self.workers)
         self.retention = RetentionPolicy(settings, self.store, self.workers, self.log)
         for policy in (
@@ -189,12 +200,14 @@ class SchedulerService:
         self.driver.start(self.executor, next_runs)
         await self.jobs.reconcile(full=False, rebuild=self._rebuild_triggers)
         self._rebuild_triggers = False
+        await self.backfills.resume()
         self.background.spawn(self.leadership.hold(self._step_down))
 
     async def _step_down(self) -> None:
         """The role was lost (a lease not renewed in time): stop firing at once, let the
         runs already started finish and record, and stand by to take the role again."""
         self.driver.shutdown()
+        self.backfills.release()
         self.background.spawn(self.leadership.stand_by(self._become_active))
 
     async def _watch_loop(self) -> None:

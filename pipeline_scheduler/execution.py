@@ -266,13 +266,16 @@ class RunExecutor:
         }
 
     # -- the schedule driver's FireHandler -----------------------------------------------
-    async def start_fired(self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float) -> None:
+    async def start_fired(
+        self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float
+    ) -> ActiveRun | None:
         try:
-            await self.start(job_id, triggered_by, scheduled_for=scheduled_for)
+            return await self.start(job_id, triggered_by, scheduled_for=scheduled_for)
         except JobNotFoundError:
             self.log.info("Job %s fired after it was deleted", job_id)
         except FireTakenError as err:
             self.log.warning("%s", err)
+        return None
 
     async def record_missed(
         self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float, message: str
@@ -287,6 +290,10 @@ class RunExecutor:
     async def catchup_policy(self, job_id: str) -> str:
         job = await self.workers.db(self.store.get_job, job_id, False)
         return str((job.spec.get("catchup") if job else None) or self.settings.catchup)
+
+    async def instance_limit(self, job_id: str) -> int:
+        job = await self.workers.db(self.store.get_job, job_id, False)
+        return int((job.spec.get("max_instances") if job else None) or 1000)
 
     # -- running -------------------------------------------------------------------------
     async def _execute(self, active: ActiveRun, job: JobDefinition, triggered_by: TriggeredBy) -> None:

@@ -192,6 +192,20 @@ class RunService:
             "run_id": active.run_id,
         }, True
 
+    async def rerun(self, run_id: int) -> dict[str, Any]:
+        """Run a past run again: its job as it is now, the run's logical time (its
+        ``scheduled_for``, else when it was asked for) and what it was given (overrides)."""
+        row = await self._row(run_id)
+        job = await self.workers.db(self.store.get_job, row["job_id"])
+        if job is None:
+            raise ConflictError(f"Run {run_id} cannot run again: its job {row['job_id']!r} was deleted.")
+        logical_time = row.get("scheduled_for") or row.get("created_at")
+        overrides = RunOverrides.from_dict(_json_or_none(row.get("overrides")))
+        active = await self.executor.start(
+            job.id, TriggeredBy.RERUN, job=job, scheduled_for=logical_time, overrides=overrides
+        )
+        return run_answer(active.queued_row or await self._row(active.run_id))
+
     async def cancel(self, run_id: int) -> dict[str, Any]:
         await self.executor.cancel(run_id)
         return await self.get(run_id)

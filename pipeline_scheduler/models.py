@@ -46,7 +46,8 @@ from .errors import InvalidRequestError
 ScheduleType = Literal["date", "interval", "cron", "trigger"]
 DateType = Literal["once", "daily", "weekly", "monthly", "every_x_days"]
 LogicalOperator = Literal["AND", "OR"]
-CatchupPolicy = Literal["run_once", "skip"]
+# 'run_once' and 'skip' are the older names of 'latest' and 'none' (still accepted).
+CatchupPolicy = Literal["all", "latest", "none", "run_once", "skip"]
 TriggerOn = Literal["success", "failure"]
 
 MAX_NAME_LENGTH = 200
@@ -532,6 +533,37 @@ class RunNowRequest(BaseModel):
 
     def overrides(self) -> RunOverrides:
         return RunOverrides(self.parameters, self.env, self.timeout_seconds)
+
+
+class BackfillRequest(BaseModel):
+    """The body of ``POST jobs/{job_id}/backfill``: a past range of fire times to run."""
+
+    model_config = ConfigDict(extra="ignore", title="BackfillRequest")
+
+    start: str = Field(
+        min_length=1,
+        max_length=64,
+        description="ISO 8601 date-time with its UTC offset (or Z): the first fire time it may run.",
+    )
+    end: str = Field(
+        min_length=1,
+        max_length=64,
+        description="ISO 8601 date-time with its UTC offset (or Z), at most now: the last fire time it "
+        "may run (included).",
+    )
+    max_active: MaxInstances | None = Field(
+        default=None,
+        description="How many of its runs may be active at once (1 when absent; at most the "
+        "server's max_concurrent_runs).",
+    )
+
+
+def parse_backfill(body: dict[str, Any]) -> BackfillRequest:
+    """The body of ``POST jobs/{job_id}/backfill``, or a 400 naming each wrong field."""
+    try:
+        return BackfillRequest.model_validate(body)
+    except ValidationError as err:
+        raise InvalidRequestError(pydantic_message(err)) from None
 
 
 def parse_run_now(body: dict[str, Any]) -> RunNowRequest:

@@ -18,11 +18,13 @@ Dependents and alerts act on a job's final outcome only (``RunFinished.will_retr
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from typing import Any
 
 from . import alerts
-from .domain import RunStatus, TriggeredBy, outcome_matches
+from .domain import RunOverrides, RunStatus, TriggeredBy, outcome_matches
 from .errors import JobNotFoundError
 from .execution import RunExecutor, RunFinished
 from .graph import DependencyGraph
@@ -41,14 +43,32 @@ class RetryPolicy:
         if not event.will_retry:
             return
         delay = float(event.job.spec.get("retry_delay_seconds") or 0) * (2 ** (event.attempt - 1))
-        self.background.spawn(self._retry_later(event.job.id, event.attempt + 1, delay))
+        run = event.run
+        # The next attempt stands for the same logical time, with what the run was given.
+        logical_time = run.get("scheduled_for") or run.get("created_at") or time.time()
+        overrides = RunOverrides.from_dict(_json_object(run.get("overrides")))
+        self.background.spawn(
+            self._retry_later(event.job.id, event.attempt + 1, delay, float(logical_time), overrides)
+        )
 
-    async def _retry_later(self, job_id: str, attempt: int, delay: float) -> None:
+    async def _retry_later(
+        self, job_id: str, attempt: int, delay: float, scheduled_for: float, overrides: RunOverrides
+    ) -> None:
         await asyncio.sleep(delay)
         try:
-            await self.executor.start(job_id, TriggeredBy.RETRY, scheduled_for=time.time(), attempt=attempt)
+            await self.executor.start(
+                job_id, TriggeredBy.RETRY, scheduled_for=scheduled_for, attempt=attempt, overrides=overrides
+            )
         except JobNotFoundError:
             pass  # deleted while waiting
+
+
+def _json_object(value: Any) -> dict[str, Any] | None:
+    """A JSON column as read (text), or as an answer has it (an object already)."""
+    if isinstance(value, str):
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else None
+    return value if isinstance(value, dict) else None
 
 
 class DependentsPolicy:

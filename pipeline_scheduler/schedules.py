@@ -22,7 +22,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -42,6 +42,7 @@ __all__ = [
     "build_trigger",
     "cron_trigger",
     "describe",
+    "fire_times_between",
     "next_fire_times",
     "parse_run_date",
     "parse_schedule",
@@ -291,20 +292,44 @@ def next_fire_times(trigger: BaseTrigger | None, count: int, now: datetime) -> l
     """The next ``count`` fire times of a trigger at or after ``now``: strictly increasing
     real instants, each an aware datetime (format with ``.astimezone(tz)``)."""
     times: list[datetime] = []
+    for nxt in _fire_times_from(trigger, now):
+        if len(times) >= count:
+            break
+        times.append(nxt)
+    return times
+
+
+def fire_times_between(
+    trigger: BaseTrigger | None, start: datetime, end: datetime, limit: int, count_up_to: int
+) -> tuple[list[datetime], int]:
+    """The fire times of a trigger from ``start`` to ``end`` (both included), oldest first:
+    at most ``limit`` of them, and how many there are (counted up to ``count_up_to``; more
+    answer ``count_up_to + 1``). The same fire times as ``next_fire_times``."""
+    times: list[datetime] = []
+    count = 0
+    for nxt in _fire_times_from(trigger, start):
+        if nxt > end or count > count_up_to:
+            break
+        count += 1
+        if len(times) < limit:
+            times.append(nxt)
+    return times, count
+
+
+def _fire_times_from(trigger: BaseTrigger | None, now: datetime) -> Iterator[datetime]:
     if trigger is None:
-        return times
+        return
     previous: datetime | None = None
     current = now
     try:
-        while len(times) < count:
+        while True:
             nxt = trigger.get_next_fire_time(previous, current)
-            if nxt is None or (times and nxt.astimezone(UTC) <= times[-1].astimezone(UTC)):
-                break
-            times.append(nxt)
+            if nxt is None or (previous is not None and nxt.astimezone(UTC) <= previous.astimezone(UTC)):
+                return
+            yield nxt
             previous = current = nxt
     except (OverflowError, ValueError):
-        pass  # APScheduler's own triggers at the end of the calendar: the list just ends
-    return times
+        return  # APScheduler's own triggers at the end of the calendar: the list just ends
 
 
 def describe(

@@ -21,6 +21,7 @@ job's own row, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Iterable, Sequence
@@ -61,15 +62,33 @@ class FireHandler(Protocol):
 
     def start_fired(
         self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float
-    ) -> Coroutine[Any, Any, Any]: ...
+    ) -> Coroutine[Any, Any, Any]:
+        """Start a run of a fire time; answer its ``ActiveRun`` (``done``: its end), or None
+        when it did not start."""
+        ...
 
     def record_missed(
         self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float, message: str
     ) -> Coroutine[Any, Any, Any]: ...
 
     def catchup_policy(self, job_id: str) -> Coroutine[Any, Any, str]:
-        """'run_once' or 'skip' for a fire time missed while no server ran."""
+        """The job's catch-up policy ('all', 'latest', 'none', or the older names
+        'run_once' and 'skip') for fire times missed while no server ran."""
         ...
+
+    def instance_limit(self, job_id: str) -> Coroutine[Any, Any, int]:
+        """How many runs of the job may be active at once (its max_instances)."""
+        ...
+
+
+# The older names of the catch-up policies (drop-in compatibility).
+_CATCHUP_ALIASES = {"run_once": "latest", "skip": "none"}
+
+
+def catchup_policy_name(value: str | None) -> str:
+    """'all', 'latest' or 'none' for a policy as stored (older names included)."""
+    name = value or "latest"
+    return _CATCHUP_ALIASES.get(name, name)
 
 
 class _FireExecutor(BaseExecutor):
@@ -90,7 +109,7 @@ class _FireExecutor(BaseExecutor):
             if grace is not None and (now - run_time).total_seconds() > grace:
                 self._driver.missed(job.id, run_time)
             else:
-                self._driver.fired(job.id, run_time)
+                self._driver.fired(job.id, run_time, job.trigger, grace)
 
 
 class ScheduleDriver:
@@ -110,8 +129,9 @@ class ScheduleDriver:
         # What each job was last given to APScheduler as (JobDefinition.schedule_key).
         self._scheduled_keys: dict[str, str] = {}
         self._activated_at = 0.0
-        # Jobs whose stored next fire time had passed when this server became active.
-        self._overdue: set[str] = set()
+        # Jobs whose stored next fire time (the first one missed) had passed when this
+        # server became active.
+        self._overdue: dict[str, float] = {}
         self._caught_up: set[str] = set()
         self._index_made = False
 
@@ -128,7 +148,7 @@ class ScheduleDriver:
         self._activated_at = time.time()
         self._caught_up = set()
         self._overdue = {
-            job_id
+            job_id: next_run
             for job_id, next_run in next_runs.items()
             if next_run is not None and next_run < self._activated_at
         }
@@ -305,7 +325,13 @@ class ScheduleDriver:
             self.remove(stale)
 
     # -- fires (on the event loop, called by _FireExecutor) -----------------------------
-    def fired(self, job_id: str, run_time: datetime) -> None:
+    def fired(
+        self,
+        job_id: str,
+        run_time: datetime,
+        trigger: BaseTrigger | None = None,
+        grace: float | None = None,
+    ) -> None:
         when = run_time.timestamp()
         handler = self._handler
         if handler is None:
@@ -313,7 +339,7 @@ class ScheduleDriver:
         overdue = job_id in self._overdue and when < self._activated_at
         if overdue or when < self._activated_at - 1:
             # A fire time that passed while no server was running.
-            self.background.spawn(self._catch_up(handler, job_id, when))
+            self.background.spawn(self._catch_up(handler, job_id, when, trigger, grace))
         else:
             self.background.spawn(handler.start_fired(job_id, TriggeredBy.SCHEDULE, when))
 
@@ -331,16 +357,32 @@ class ScheduleDriver:
             )
         )
 
-    async def _catch_up(self, handler: FireHandler, job_id: str, when: float) -> None:
-        """At most one catch-up run per job per start, so downtime never causes a burst."""
-        policy = await handler.catchup_policy(job_id)
-        if policy == "skip":
+    async def _catch_up(
+        self,
+        handler: FireHandler,
+        job_id: str,
+        when: float,
+        trigger: BaseTrigger | None = None,
+        grace: float | None = None,
+    ) -> None:
+        """A fire time missed while no server ran, by the job's catch-up policy: 'none'
+        records it skipped; 'latest' runs one per job per start (APScheduler hands the
+        latest when the job coalesces); 'all' runs every missed fire time within the grace
+        time, oldest first, never more at once than the job's max_instances."""
+        given = await handler.catchup_policy(job_id)
+        policy = catchup_policy_name(given)
+        if policy == "none":
             await handler.record_missed(
                 job_id,
                 TriggeredBy.CATCHUP,
                 when,
-                "Skipped: the server was not running at this fire time (catch-up policy 'skip').",
+                f"Skipped: the server was not running at this fire time (catch-up policy '{given}').",
             )
+        elif policy == "all":
+            if job_id in self._caught_up:
+                return  # its missed fire times are being run already (this one among them)
+            self._caught_up.add(job_id)
+            await self._catch_up_all(handler, job_id, when, trigger, grace)
         elif job_id in self._caught_up:
             await handler.record_missed(
                 job_id, TriggeredBy.CATCHUP, when, "Skipped: this job already caught up once since start-up."
@@ -348,3 +390,41 @@ class ScheduleDriver:
         else:
             self._caught_up.add(job_id)
             await handler.start_fired(job_id, TriggeredBy.CATCHUP, when)
+
+    def missed_fire_times(
+        self, job_id: str, when: float, trigger: BaseTrigger | None, grace: float | None
+    ) -> list[float]:
+        """The fire times of a job missed while no server ran: from the first one missed
+        (the stored next fire time) to ``when`` and up to this server's start, within
+        ``grace`` seconds of now, oldest first (at most ``backfill_max_runs``). The trigger
+        is the one APScheduler fires, so these are the times it would have fired at."""
+        first = min(self._overdue.get(job_id, when), when)
+        now = time.time()
+        times = {round(when, 6)}
+        if trigger is not None:
+            start = datetime.fromtimestamp(first, timezone.utc)
+            for t in schedules.next_fire_times(trigger, self.settings.backfill_max_runs, start):
+                ts = t.timestamp()
+                if ts >= self._activated_at:
+                    break
+                if grace is None or now - ts <= grace:
+                    times.add(round(ts, 6))
+        return sorted(times)[-self.settings.backfill_max_runs :]
+
+    async def _catch_up_all(
+        self,
+        handler: FireHandler,
+        job_id: str,
+        when: float,
+        trigger: BaseTrigger | None,
+        grace: float | None,
+    ) -> None:
+        times = self.missed_fire_times(job_id, when, trigger, grace)
+        slots = asyncio.Semaphore(max(1, await handler.instance_limit(job_id)))
+        for ts in times:
+            await slots.acquire()  # the rest wait here: queued, never skipped
+            active = await handler.start_fired(job_id, TriggeredBy.CATCHUP, ts)
+            if active is None:
+                slots.release()
+                continue
+            active.done.add_done_callback(lambda _: slots.release())

@@ -107,11 +107,18 @@ class SchedulerSettings(Configurable):
         "inherited the pipes may still write), before the log is closed.",
     )
     catchup = Enum(
-        ["run_once", "skip"],
-        default_value="run_once",
+        ["all", "latest", "none", "run_once", "skip"],
+        default_value="latest",
         config=True,
         help="Default for fire times missed while no server ran (within misfire_grace_time): "
-        "run once at start-up, or record them as skipped. Jobs can override it.",
+        "'all' runs each of them, oldest first, never more at once than the job's "
+        "max_instances; 'latest' runs the latest one; 'none' records them as skipped. "
+        "'run_once' and 'skip' are the older names of 'latest' and 'none'. Jobs can override it.",
+    )
+    backfill_max_runs = Integer(
+        1000,
+        config=True,
+        help="Most fire times one backfill may run; a longer range is refused with its count.",
     )
     retention_max_runs_per_job = Integer(
         500,

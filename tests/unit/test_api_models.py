@@ -52,7 +52,7 @@ def test_ranges_are_in_the_schema_and_enforced_with_readable_messages(
 def test_enums_are_in_the_schema() -> None:
     assert _property("schedule_type")["enum"] == ["date", "interval", "cron", "trigger"]
     assert _property("date_type")["enum"] == ["once", "daily", "weekly", "monthly", "every_x_days"]
-    assert _property("catchup")["enum"] == ["run_once", "skip"]
+    assert _property("catchup")["enum"] == ["all", "latest", "none", "run_once", "skip"]
     assert _property("logical_operator")["enum"] == ["AND", "OR"]
     run = api_models.Run.model_json_schema()
     assert run["$defs"]["RunStatus"]["enum"] == list(domain.RUN_STATUS_VALUES)

@@ -28,7 +28,7 @@ def test_defaults_resolve_under_the_workspace(tmp_path: Path) -> None:
     assert s.interpreter == sys.executable
     assert s.timeout_default is None
     assert s.extensions == (".py", ".ampln", ".ipynb")
-    assert s.catchup == "run_once" and s.shutdown_policy == "cancel"
+    assert s.catchup == "latest" and s.shutdown_policy == "cancel"
     assert s.misfire_grace_time == 60 and s.run_scheduler is True
     assert s.zone_name  # the server's zone, never empty
 
