@@ -64,6 +64,8 @@ export type CompactRun = Schemas['CompactRun'];
 export type RecentRuns = Schemas['RecentRuns'];
 export type RunTimeline = Schemas['RunTimeline'];
 export type JobNextRuns = Schemas['JobNextRuns'];
+/** One version of a job's definition (job history). */
+export type JobVersion = Schemas['JobVersion'];
 /** An error answer: the message, and what is wrong with each field. */
 export type ErrorAnswer = Schemas['Error'];
 
@@ -254,6 +256,14 @@ export const api = {
   /** Runs whose span overlaps [since, until] (ISO), for the runs timeline. */
   runsTimeline: (since?: string, until?: string, limit?: number) =>
     requestAPI<RunTimeline>(`runs/timeline${query({ since, until, limit })}`),
+  /** A job's versions, newest first (job history). */
+  listJobVersions: (jobId: string) =>
+    requestAPI<Schemas['JobVersionList']>(`jobs/${id(jobId)}/versions`),
+  /** Make a job's definition that version's again (a new version). */
+  restoreJobVersion: (jobId: string, version: number) =>
+    requestAPI<JobDetail>(`jobs/${id(jobId)}/versions/${id(version)}/restore`, {
+      method: 'POST'
+    }),
   jobNextRuns: (jobId: string, count?: number) =>
     requestAPI<JobNextRuns>(`jobs/${id(jobId)}/next_runs${query({ count })}`),
   /** Runs that ended after `after` (none, and the cursor now, without it). */

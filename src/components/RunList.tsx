@@ -175,6 +175,12 @@ export function RunList(props: RunListProps): JSX.Element {
                   </div>
                   <div className="jp-scheduler-runMeta jp-scheduler-muted">
                     <span>{triggerLabel(trans, run.triggered_by)}</span>
+                    {run.job_version ? (
+                      <span data-testid="run-job-version">
+                        {' · '}
+                        {trans.__('version %1', run.job_version)}
+                      </span>
+                    ) : null}
                     {run.backend === 'ray' && (
                       <span
                         data-testid="run-backend"

@@ -230,6 +230,11 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
           <div className="jp-scheduler-logMeta jp-scheduler-muted">
             <span>{run.pipeline_path}</span>
             <span>{triggerLabel(trans, run.triggered_by)}</span>
+            {run.job_version ? (
+              <span data-testid="run-job-version">
+                {trans.__('version %1', run.job_version)}
+              </span>
+            ) : null}
             {run.backend === 'ray' && (
               <span data-testid="run-backend">
                 {run.ray_submission_id

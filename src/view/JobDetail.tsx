@@ -8,6 +8,7 @@ import { useSignalRerender } from '../components/useSignal';
 import { formatAbsolute, formatDuration, formatRelative } from '../time';
 import { CodeDiff } from './CodeDiff';
 import { DurationChart, successRate } from './DurationChart';
+import { JobHistory } from './JobHistory';
 import { TriggerGraph, triggerChain } from './TriggerGraph';
 import type { SchedulerViewModel } from './viewModel';
 
@@ -212,10 +213,25 @@ export function JobDetail(props: JobDetailProps): JSX.Element | null {
                   <span className="jp-PipelineScheduler-muted">
                     {formatDuration(run.duration_seconds)} ·{' '}
                     {triggerLabel(trans, run.triggered_by)}
+                    {run.job_version
+                      ? ` · ${trans.__('version %1', run.job_version)}`
+                      : ''}
                   </span>
                 </li>
               ))}
             </ul>
+          </section>
+
+          <section data-testid="history-section">
+            <h3>{trans.__('History')}</h3>
+            <JobHistory
+              versions={detail.versions}
+              currentVersion={job.version}
+              trans={trans}
+              onRestore={version =>
+                void viewModel.restoreVersion(version, trans)
+              }
+            />
           </section>
 
           <section>

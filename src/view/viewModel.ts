@@ -4,6 +4,7 @@
  * timeline. Jobs themselves come from the SchedulerModel (one job list for
  * the sidebar and the view); this model only adds what the view shows beyond.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import type { IDisposable } from '@lumino/disposable';
@@ -14,11 +15,14 @@ import {
   type Job,
   type JobDetail,
   type JobNextRuns,
+  type JobVersion,
   type Run,
   type RunTimeline,
   type SchedulerAPI
 } from '../api';
+import { askWithDialog, type AskFunction } from '../ask';
 import { errorMessage, type SchedulerModel } from '../model';
+import { formatAbsolute } from '../time';
 
 /** Runs per strip. */
 export const STRIP_LENGTH = 20;
@@ -37,6 +41,8 @@ export interface JobDetailState {
   job: JobDetail | null;
   nextRuns: JobNextRuns | null;
   runs: Run[];
+  /** The job's versions, newest first (job history). */
+  versions: JobVersion[];
   error: string | null;
   isLoading: boolean;
 }
@@ -60,12 +66,15 @@ export interface SchedulerViewModelOptions {
   api?: SchedulerAPI;
   /** How often the jobs (and what is shown) refresh while the view is visible. */
   pollIntervalSeconds?: number;
+  /** Asks before a restore (a JupyterLab dialog by default; tests replace it). */
+  ask?: AskFunction;
 }
 
 export class SchedulerViewModel implements IDisposable {
   constructor(options: SchedulerViewModelOptions) {
     this.model = options.model;
     this._api = options.api ?? defaultApi;
+    this._ask = options.ask ?? askWithDialog;
     const ms = Math.max(2, options.pollIntervalSeconds ?? 10) * 1000;
     this._poll = new Poll({
       factory: () => this.refresh(),
@@ -162,6 +171,7 @@ export class SchedulerViewModel implements IDisposable {
           job: null,
           nextRuns: null,
           runs: [],
+          versions: [],
           error: null,
           isLoading: true
         }
@@ -174,10 +184,11 @@ export class SchedulerViewModel implements IDisposable {
 
   private async _loadDetail(jobId: string): Promise<void> {
     try {
-      const [job, nextRuns, page] = await Promise.all([
+      const [job, nextRuns, page, versions] = await Promise.all([
         this._api.getJob(jobId),
         this._api.jobNextRuns(jobId, 10),
-        this._api.listRuns({ job_id: jobId, limit: 100 })
+        this._api.listRuns({ job_id: jobId, limit: 100 }),
+        this._api.listJobVersions(jobId)
       ]);
       if (this._detail?.jobId !== jobId) {
         return;
@@ -187,6 +198,7 @@ export class SchedulerViewModel implements IDisposable {
         job,
         nextRuns,
         runs: page.runs,
+        versions: versions.versions,
         error: null,
         isLoading: false
       };
@@ -222,6 +234,51 @@ export class SchedulerViewModel implements IDisposable {
       this._code = { kind: 'unavailable', message: errorMessage(error) };
     }
     this._detailChanged.emit();
+  }
+
+  /**
+   * Make the open job's definition what one of its versions was, after asking
+   * (recorded by the server as a new version). Answers whether it was restored.
+   */
+  async restoreVersion(
+    version: number,
+    trans: TranslationBundle
+  ): Promise<boolean> {
+    const detail = this._detail;
+    const job = detail?.job;
+    const chosen = detail?.versions.find(v => v.version === version);
+    if (!detail || !job || !chosen) {
+      return false;
+    }
+    const by = chosen.author
+      ? trans.__('by %1', chosen.author)
+      : trans.__('by an unknown author');
+    const answer = await this._ask({
+      title: trans.__('Restore version %1?', version),
+      body: trans.__(
+        "'%1' gets back the definition of version %2 (%3, %4), recorded as a new version. Its secret values and paused state stay as they are now.",
+        job.name,
+        version,
+        formatAbsolute(chosen.created_at),
+        by
+      ),
+      buttons: [
+        { label: trans.__('Cancel'), value: 'cancel', isCancel: true },
+        { label: trans.__('Restore'), value: 'restore', isWarn: true }
+      ]
+    });
+    if (answer !== 'restore') {
+      return false;
+    }
+    try {
+      await this._api.restoreJobVersion(job.id, version);
+    } catch (error) {
+      this.model.showError(error);
+      return false;
+    }
+    await this._loadDetail(job.id);
+    await this.model.refreshJobs();
+    return true;
   }
 
   /* ----------------------------- timeline ----------------------------- */
@@ -378,6 +435,7 @@ export class SchedulerViewModel implements IDisposable {
   }
 
   private _api: SchedulerAPI;
+  private _ask: AskFunction;
   private _poll: Poll;
   private _isVisible = false;
   private _isDisposed = false;
