@@ -149,9 +149,43 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("job", help="job id or name")
     restore.add_argument("version", type=int, help="the version to restore (see jobs history)")
 
-    run = leaf(sub, "run", commands.run_job, "run a job now")
+    run = leaf(
+        sub, "run", commands.run_job, "run a job now (with --param, --env, --timeout for that run only)"
+    )
     run.add_argument("job", help="job id or name")
     run.add_argument("--follow", "-f", action="store_true", help="stream its log; exit with its outcome")
+    run.add_argument(
+        "--param",
+        action="append",
+        metavar="K=V",
+        help="a parameter for this run only, over the job's (numbers and true/false as such); repeatable",
+    )
+    run.add_argument(
+        "--env", action="append", metavar="K=V", help="an environment variable for this run only"
+    )
+    run.add_argument("--timeout", type=int, metavar="S", help="stop this run after S seconds")
+
+    rerun = leaf(sub, "rerun", commands.rerun, "run a past run again: its logical time and overrides")
+    rerun.add_argument("run", help="the run id")
+    rerun.add_argument("--follow", "-f", action="store_true", help="stream its log; exit with its outcome")
+
+    backfill = leaf(
+        sub, "backfill", commands.backfill, "run a job for every fire time of its schedule in a past range"
+    )
+    backfill.add_argument("job", help="job id or name")
+    backfill.add_argument(
+        "--start", required=True, metavar="ISO", help="first fire time it may run (no offset: the job's zone)"
+    )
+    backfill.add_argument(
+        "--end", required=True, metavar="ISO", help="last fire time it may run, at most now (included)"
+    )
+    backfill.add_argument("--max-active", type=int, metavar="N", help="runs active at once (default 1)")
+    backfill.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="show its progress until it ends; exit 0 if every run succeeded",
+    )
 
     runs = sub.add_parser("runs", help="run history, logs, cancel", parents=[common])
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

@@ -378,11 +378,43 @@ def finish_follow(client: SchedulerClient, run_id: int, out: Output) -> int:
     return code
 
 
+def _parameter_value(text: str) -> Any:
+    """A --param value: a number or true/false as such, anything else as text."""
+    if text in ("true", "false"):
+        return text == "true"
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return float(text)
+    return text
+
+
+def run_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The body of POST run/{id}: what this run is given over its job's values."""
+    body: dict[str, Any] = {"wait": False}
+    params = _key_values(getattr(args, "param", None), "--param")
+    if params:
+        body["parameters"] = {k: _parameter_value(v) for k, v in params.items()}
+    env = _key_values(getattr(args, "env", None), "--env")
+    if env:
+        body["env"] = env
+    if getattr(args, "timeout", None) is not None:
+        body["timeout_seconds"] = args.timeout
+    return body
+
+
 def run_job(args: argparse.Namespace, client: SchedulerClient, out: Output) -> int:
     job = resolve_job(client, args.job)
-    status, run = client.request_status("POST", f"run/{_job_path(job['id'])}", {"wait": False})
+    status, run = client.request_status("POST", f"run/{_job_path(job['id'])}", run_body(args))
     if not isinstance(run, dict) or "id" not in run:
         raise CLIError(f"The server answered run/{job['id']} with {status} but no run: {run!r}")
+    return started_run(args, client, out, run, job["name"])
+
+
+def started_run(
+    args: argparse.Namespace, client: SchedulerClient, out: Output, run: dict[str, Any], name: str
+) -> int:
+    job = {"name": name}
     if args.follow:
         if not out.json_mode:
             out.note(
@@ -396,6 +428,76 @@ def run_job(args: argparse.Namespace, client: SchedulerClient, out: Output) -> i
             f"Started run {run['id']} of {job['name']!r} (amphi-scheduler runs logs {run['id']} --follow)"
         )
     return 0
+
+
+def rerun(args: argparse.Namespace, client: SchedulerClient, out: Output) -> int:
+    run = client.post(f"runs/{_run_id(args.run)}/rerun")
+    return started_run(args, client, out, run, str(run.get("job_name") or run.get("job_id")))
+
+
+# -- backfills ----------------------------------------------------------------------------
+def _instant(text: str, zone: str, option: str) -> str:
+    """ISO 8601 with its offset; a date-time without one is wall-clock time in ``zone``."""
+    raw = text.strip()
+    try:
+        moment = datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+    except ValueError:
+        raise CLIError(f"{option}: {text!r} is not an ISO 8601 date-time such as 2026-01-15T08:30.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone(zone))
+    return moment.isoformat()
+
+
+def _backfill_progress(backfill: dict[str, Any]) -> str:
+    counts = backfill.get("counts") or {}
+    done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no runs yet"
+    pending = backfill.get("pending") or 0
+    return f"backfill {backfill['id']}: {backfill['status']}, {backfill['total']} fire time(s): {done}" + (
+        f", {pending} to start" if pending else ""
+    )
+
+
+def backfill(args: argparse.Namespace, client: SchedulerClient, out: Output) -> int:
+    job = resolve_job(client, args.job)
+    zone = str(job.get("timezone") or _server_zone(client, None))
+    body: dict[str, Any] = {
+        "start": _instant(args.start, zone, "--start"),
+        "end": _instant(args.end, zone, "--end"),
+    }
+    if args.max_active is not None:
+        body["max_active"] = args.max_active
+    made = client.post(f"jobs/{_job_path(job['id'])}/backfill", body)
+    if not args.follow:
+        if out.json_mode:
+            out.json(made)
+        else:
+            out.line(
+                f"Started backfill {made['id']} of {job['name']!r}: {made['total']} fire time(s) from "
+                f"{made['start']} to {made['end']} (runs list --job {job['id']} shows its runs)"
+            )
+        return 0
+    shown = ""
+    current = made
+    try:
+        while True:
+            line = _backfill_progress(current)
+            if line != shown and not out.json_mode:
+                out.note(line)
+                shown = line
+            if current["status"] in ("done", "cancelled"):
+                break
+            time.sleep(0.5)
+            current = client.get(f"backfills/{current['id']}")
+    except KeyboardInterrupt:
+        out.note(
+            f"\nStopped following; backfill {made['id']} goes on "
+            f"(POST backfills/{made['id']}/cancel stops it)."
+        )
+        return EXIT_FOLLOW_STOPPED
+    if out.json_mode:
+        out.json(current)
+    failed = {k: v for k, v in (current.get("counts") or {}).items() if k != "success"}
+    return 0 if current["status"] == "done" and not failed else 1
 
 
 def print_runs(out: Output, runs: list[dict[str, Any]]) -> None:
