@@ -48,6 +48,7 @@ class JobAnswers:
         answer["code_hash"] = job.code_hash
         answer["secret_env_keys"] = sorted(spec.get("_secret_env") or {})
         answer["version"] = job.version
+        answer["webhook_enabled"] = job.webhook_hash is not None
         return answer, tz
 
     def moving(

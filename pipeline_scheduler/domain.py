@@ -61,8 +61,11 @@ class TriggeredBy(str, enum.Enum):
 
 
 TRIGGERED_BY_VALUES = tuple(t.value for t in TriggeredBy)
-# Runs started by the scheduler itself: limited by the job's max_instances.
-SCHEDULED_ORIGINS = frozenset({TriggeredBy.SCHEDULE, TriggeredBy.TRIGGER, TriggeredBy.CATCHUP})
+# Runs no person asked for (the scheduler's fires, file arrivals, webhook calls): limited by
+# the job's max_instances (a refused one is recorded ``skipped``).
+SCHEDULED_ORIGINS = frozenset(
+    {TriggeredBy.SCHEDULE, TriggeredBy.TRIGGER, TriggeredBy.CATCHUP, TriggeredBy.FILE, TriggeredBy.WEBHOOK}
+)
 
 
 # Which schedule fields apply to which schedule_type; the others are dropped on save.
@@ -79,6 +82,8 @@ SPEC_FIELDS = (
     "cron_expression",
     "logical_operator",
     "trigger_conditions",
+    "watch_path",
+    "watch_debounce_seconds",
     "timezone",
     "max_instances",
     "coalesce",
@@ -93,6 +98,11 @@ SPEC_FIELDS = (
     "working_dir",
     "kernel_name",
     "webhook_url",
+    "deadline_time",
+    "max_duration_minutes",
+    "slack_webhook_url",
+    "alert_emails",
+    "alert_on",
     "runner",
     "num_cpus",
     "num_gpus",
@@ -105,6 +115,7 @@ SCHEDULE_FIELDS: dict[str, tuple[str, ...]] = {
     "interval": ("interval_seconds",),
     "cron": ("cron_expression",),
     "trigger": ("logical_operator", "trigger_conditions"),
+    "file": ("watch_path", "watch_debounce_seconds"),
 }
 ALL_SCHEDULE_FIELDS = frozenset(f for fs in SCHEDULE_FIELDS.values() for f in fs)
 # What defines when a job fires (JobDefinition.schedule_key).
@@ -191,6 +202,8 @@ class JobDefinition:
     trigger_watermark: int = 0
     # The definition's version (job history): 1 when created, one more per change.
     version: int = 1
+    # sha256 of the job's inbound webhook token (None: no webhook); never in ``spec``.
+    webhook_hash: str | None = None
 
     @property
     def schedule_type(self) -> str:
@@ -199,6 +212,12 @@ class JobDefinition:
     @property
     def is_trigger_only(self) -> bool:
         return self.schedule_type == "trigger"
+
+    @property
+    def is_event_triggered(self) -> bool:
+        """Fires on events (other jobs' outcomes, arriving files), not at fire times: the
+        schedule driver gives APScheduler nothing for it."""
+        return self.schedule_type in ("trigger", "file")
 
     @property
     def is_ampln(self) -> bool:

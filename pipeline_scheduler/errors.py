@@ -87,3 +87,20 @@ class StoreUnavailableError(SchedulerError):
     """The database cannot be used right now (locked by another process, disk error)."""
 
     status_code = 503
+
+
+class TooManyRequestsError(SchedulerError):
+    """Called more often than allowed (a job's inbound webhook): 429 with Retry-After."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WebhookNotFoundError(SchedulerError, LookupError):
+    """A webhook call with an unknown job, a wrong token or a disabled hook: one answer for
+    all three, so that a caller learns nothing about which it was."""
+
+    status_code = 404

@@ -97,6 +97,8 @@ class ActiveRun:
     overrides: RunOverrides = field(default_factory=RunOverrides)
     # Its logical time: the fire time it stands for, else the moment it was asked for.
     logical_time: float = 0.0
+    # What started it, when an event did (files that arrived, a webhook call).
+    event: dict[str, Any] | None = None
 
 
 def _consume_result(future: asyncio.Future[Any]) -> None:
@@ -139,6 +141,7 @@ class RunExecutor:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._subscribers: list[Callable[[RunFinished], Awaitable[None]]] = []
         self._start_listeners: list[Callable[[str, float | None, float], None]] = []
+        self._queue_listeners: list[Callable[[ActiveRun, JobDefinition], None]] = []
         self.is_accepting = True
 
     def subscribe(self, subscriber: Callable[[RunFinished], Awaitable[None]]) -> None:
@@ -147,6 +150,10 @@ class RunExecutor:
     def on_run_started(self, listener: Callable[[str, float | None, float], None]) -> None:
         """``listener(triggered_by, scheduled_for, started_at)`` once a pipeline starts."""
         self._start_listeners.append(listener)
+
+    def on_run_queued(self, listener: Callable[[ActiveRun, JobDefinition], None]) -> None:
+        """``listener(active, job)`` once a run is recorded as queued (it may start later)."""
+        self._queue_listeners.append(listener)
 
     # -- what runs -----------------------------------------------------------------------
     def active(self, run_id: int) -> ActiveRun | None:
@@ -225,8 +232,11 @@ class RunExecutor:
             queued_row={**row, "id": run_id},
             overrides=overrides,
             logical_time=scheduled_for if scheduled_for is not None else row["created_at"],
+            event=event,
         )
         self._runs[run_id] = active
+        for listener in self._queue_listeners:
+            listener(active, job)
         active.task = asyncio.create_task(self._execute(active, job, triggered_by))
         return active
 
@@ -399,7 +409,9 @@ class RunExecutor:
             code_changed = self.hashes.get(target) != job.code_hash
             script = run_dir / "pipeline.py"
             script.write_text(job.python_code or "", encoding="utf-8")
-        env, secrets = launch.environment(job, s, active.run_id, logical_time=active.logical_time)
+        env, secrets = launch.environment(
+            job, s, active.run_id, logical_time=active.logical_time, event=active.event
+        )
         request = RunRequest(
             run_id=active.run_id,
             argv=launch.command(job, s, target, script, run_dir),
@@ -415,7 +427,7 @@ class RunExecutor:
         )
         if is_remote:  # runs elsewhere: only what the job sets, not this server's environment
             request.own_env = launch.environment(
-                job, s, active.run_id, base={}, logical_time=active.logical_time
+                job, s, active.run_id, base={}, logical_time=active.logical_time, event=active.event
             )[0]
             request.script = script
             request.spec = dict(job.spec)

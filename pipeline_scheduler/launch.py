@@ -57,6 +57,7 @@ def environment(
     run_id: int,
     base: dict[str, str] | None = None,
     logical_time: float | None = None,
+    event: dict[str, Any] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """The environment of a run, and the secret values to keep out of its log (values
     under 4 characters are not masked: they would mask ordinary text).
@@ -76,6 +77,7 @@ def environment(
     )
     if logical_time is not None:
         env["AMPHI_SCHEDULED_FOR"] = logical_time_text(job, settings, logical_time)
+    env.update(event_environment(event))
     env.update({k: str(v) for k, v in (job.spec.get("env") or {}).items()})
     parameters = job.spec.get("parameters") or {}
     for key, value in parameters.items():
@@ -85,6 +87,14 @@ def environment(
     secrets = job.secret_env
     env.update(secrets)
     return env, [v for v in secrets.values() if len(v) >= 4]
+
+
+def event_environment(event: dict[str, Any] | None) -> dict[str, str]:
+    """What a run started by an event is told about it: a run fired by arriving files gets
+    ``AMPHI_TRIGGER_FILES``, the JSON list of the workspace-relative paths that fired it."""
+    if not event or event.get("kind") != "file":
+        return {}
+    return {"AMPHI_TRIGGER_FILES": json.dumps(list(event.get("paths") or []))}
 
 
 def logical_time_text(job: JobDefinition, settings: SchedulerSettings, when: float) -> str:

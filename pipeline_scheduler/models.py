@@ -26,7 +26,14 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from .domain import (  # noqa: F401  (re-exported)
     ACTIVE_STATUSES,
@@ -43,7 +50,7 @@ from .domain import (  # noqa: F401  (re-exported)
 )
 from .errors import InvalidRequestError
 
-ScheduleType = Literal["date", "interval", "cron", "trigger"]
+ScheduleType = Literal["date", "interval", "cron", "trigger", "file"]
 DateType = Literal["once", "daily", "weekly", "monthly", "every_x_days"]
 LogicalOperator = Literal["AND", "OR"]
 # 'run_once' and 'skip' are the older names of 'latest' and 'none' (still accepted).
@@ -63,6 +70,8 @@ MAX_RETRY_DELAY_SECONDS = 24 * 3600
 MAX_ENV_ENTRIES = 100
 MAX_ENV_VALUE_LENGTH = 32768
 MAX_WEBHOOK_URL_LENGTH = 2000
+MAX_WATCH_PATH_LENGTH = 1024
+MAX_WATCH_DEBOUNCE_SECONDS = 3600
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 KERNEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
@@ -305,6 +314,89 @@ WebhookUrl = Annotated[
 ]
 
 
+WatchPath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_WATCH_PATH_LENGTH,
+        description="With schedule_type 'file': a glob of files relative to the workspace, e.g. "
+        "'data/incoming/*.csv' ('*' and '?' within a folder name, '**' for any folders below). "
+        "Its folder part before the first wildcard must be an existing folder inside the "
+        "workspace: absolute paths, '..' and folders reached through a symbolic link leading "
+        "outside it are refused.",
+        examples=["data/incoming/*.csv", "exports/**/*.json"],
+    ),
+    _text(MAX_WATCH_PATH_LENGTH, required="required; give a glob such as 'data/incoming/*.csv'"),
+]
+WatchDebounce = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_WATCH_DEBOUNCE_SECONDS,
+        description="With schedule_type 'file': seconds without further changes before the "
+        "files count as arrived (default 3).",
+    ),
+    _whole(1, MAX_WATCH_DEBOUNCE_SECONDS),
+]
+
+MAX_DURATION_MINUTES = 7 * 24 * 60
+MAX_ALERT_EMAILS = 20
+DEADLINE_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+EMAIL_PATTERN = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
+AlertOn = Literal["failure", "recovery", "deadline"]
+DeadlineTime = Annotated[
+    str,
+    Field(
+        pattern=DEADLINE_TIME_PATTERN,
+        description="Wall-clock time in the job's `timezone`, 'HH:MM' or 'HH:MM:SS': each day a run "
+        "must have succeeded since the previous day's deadline, else a deadline alert is raised "
+        "(a time the clocks skip that day means the first instant after the jump; a time they pass "
+        "twice, its first occurrence).",
+        examples=["07:00"],
+    ),
+    _matching(DEADLINE_TIME_PATTERN, "{value!r} is not a time of day as HH:MM or HH:MM:SS (00:00 to 23:59)"),
+    _strip,
+]
+MaxDurationMinutes = Annotated[int, Field(ge=1, le=MAX_DURATION_MINUTES), _whole(1, MAX_DURATION_MINUTES)]
+SlackWebhookUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_WEBHOOK_URL_LENGTH,
+        pattern=WEBHOOK_URL_PATTERN,
+        description="Slack-compatible incoming webhook URL: gets a readable message for each alert.",
+    ),
+    _matching(WEBHOOK_URL_PATTERN, "{value!r} is not an http(s) URL"),
+    _text(MAX_WEBHOOK_URL_LENGTH, strip=False),
+]
+
+
+def _emails(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    if len(value) > MAX_ALERT_EMAILS:
+        raise ValueError(f"at most {MAX_ALERT_EMAILS} addresses")
+    for item in value:
+        if not isinstance(item, str) or not re.fullmatch(EMAIL_PATTERN, item.strip()) or len(item) > 254:
+            raise ValueError(f"{item!r} is not an e-mail address")
+    return [item.strip() for item in value]
+
+
+AlertEmails = Annotated[
+    list[Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]],
+    Field(max_length=MAX_ALERT_EMAILS, description="E-mail addresses that get the job's alerts."),
+    BeforeValidator(_emails),
+]
+AlertOnList = Annotated[
+    list[AlertOn],
+    Field(
+        max_length=3,
+        description="What raises the job's alerts: 'failure' (a final failure or timeout), "
+        "'recovery' (the first success after one), 'deadline' (deadline_time, max_duration_minutes); "
+        "default: the server's alert_on setting. [] turns the job's alerts off.",
+    ),
+]
+
+
 JobId = Annotated[
     str,
     Field(pattern=JOB_ID_PATTERN),
@@ -358,6 +450,8 @@ class JobSpecInput(BaseModel):
     trigger_conditions: TriggerConditions | None = Field(
         default=None, description="With schedule_type 'trigger': at least one condition."
     )
+    watch_path: WatchPath | None = None
+    watch_debounce_seconds: WatchDebounce | None = None
     timezone: TimeZone | None = None
     paused: bool | None = None
     max_instances: MaxInstances | None = None
@@ -382,6 +476,15 @@ class JobSpecInput(BaseModel):
     working_dir: str | None = Field(default=None, description="An existing folder inside the workspace.")
     kernel_name: KernelName | None = Field(default=None, description="For .ipynb pipelines.")
     webhook_url: WebhookUrl | None = None
+    deadline_time: DeadlineTime | None = None
+    max_duration_minutes: MaxDurationMinutes | None = Field(
+        default=None,
+        description="A run that is still queued or running this many minutes after it was asked "
+        "for raises a deadline alert (it is not stopped: timeout_seconds does that).",
+    )
+    slack_webhook_url: SlackWebhookUrl | None = None
+    alert_emails: AlertEmails | None = None
+    alert_on: AlertOnList | None = None
     runner: RunnerName | None = Field(
         default=None,
         description="Where the runs execute: 'local' subprocesses or a 'ray' cluster "
@@ -452,6 +555,14 @@ class TriggerSchedule(JobSpecInput):
     ]
 
 
+class FileSchedule(JobSpecInput):
+    """Runs when files matching ``watch_path`` arrive or change in the workspace."""
+
+    model_config = ConfigDict(title="FileSchedule")
+    schedule_type: Literal["file"]
+    watch_path: WatchPath
+
+
 SCHEDULE_VARIANTS: tuple[type[JobSpecInput], ...] = (
     OnceSchedule,
     WallClockSchedule,
@@ -459,6 +570,7 @@ SCHEDULE_VARIANTS: tuple[type[JobSpecInput], ...] = (
     IntervalSchedule,
     CronSchedule,
     TriggerSchedule,
+    FileSchedule,
 )
 
 
@@ -499,6 +611,12 @@ class TriggerJobSpec(TriggerSchedule):
     pipeline_path: PipelinePath
 
 
+class FileJobSpec(FileSchedule):
+    model_config = ConfigDict(title="FileJobSpec")
+    name: JobName
+    pipeline_path: PipelinePath
+
+
 JOB_VARIANTS: tuple[type[JobSpecInput], ...] = (
     OnceJobSpec,
     WallClockJobSpec,
@@ -506,6 +624,7 @@ JOB_VARIANTS: tuple[type[JobSpecInput], ...] = (
     IntervalJobSpec,
     CronJobSpec,
     TriggerJobSpec,
+    FileJobSpec,
 )
 
 
@@ -572,6 +691,25 @@ def parse_run_now(body: dict[str, Any]) -> RunNowRequest:
         return RunNowRequest.model_validate(body)
     except ValidationError as err:
         raise InvalidRequestError(pydantic_message(err)) from None
+
+
+def parse_webhook_parameters(body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON object a webhook call sends: the run's parameters, checked like a job's
+    ``parameters`` (names, value types, sizes), or a 400 whose ``fields`` name the parameter."""
+    if len(body) > MAX_ENV_ENTRIES:
+        raise InvalidRequestError(f"body: at most {MAX_ENV_ENTRIES} parameters, not {len(body)}")
+    for key, value in body.items():
+        problem = None
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            problem = "not a valid parameter name (letters, digits, '_'; not starting with a digit)"
+        elif isinstance(value, str):
+            if "\x00" in value or len(value) > MAX_ENV_VALUE_LENGTH:
+                problem = f"at most {MAX_ENV_VALUE_LENGTH} characters, without NUL bytes"
+        elif not isinstance(value, int | float | bool):
+            problem = f"a parameter value must be text, a number or true/false, not {type(value).__name__}"
+        if problem is not None:
+            raise InvalidRequestError(f"{key!r}: {problem}", fields={str(key)[:100]: problem})
+    return dict(body)
 
 
 class ComponentsConfigWrite(BaseModel):

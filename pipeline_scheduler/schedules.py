@@ -211,6 +211,13 @@ def parse_schedule(
     trigger: BaseTrigger
     if kind == "trigger":
         return Schedule("trigger", tz_name, None, _trigger_sentence(spec, job_name))
+    if kind == "file":
+        pattern = spec.get("watch_path")
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise InvalidScheduleError(
+                "watch_path: required for a file arrival schedule; a glob such as 'data/incoming/*.csv'."
+            )
+        return Schedule("file", tz_name, None, f"When files matching {pattern.strip()} arrive")
     if kind == "interval":
         seconds = _whole_number(spec, "interval_seconds", MAX_INTERVAL_SECONDS, "an interval schedule")
         try:
@@ -225,7 +232,9 @@ def parse_schedule(
         crontab = CrontabTrigger(spec.get("cron_expression"), tz)
         return Schedule(kind, tz_name, crontab, f"{_cron_sentence(crontab.expression)} ({tz_name})")
     if kind != "date":
-        raise InvalidScheduleError("schedule_type: must be one of 'date', 'interval', 'cron', 'trigger'.")
+        raise InvalidScheduleError(
+            "schedule_type: must be one of 'date', 'interval', 'cron', 'trigger', 'file'."
+        )
     date_type = spec.get("date_type") or "once"
     if date_type == "every_x_days":
         days = _whole_number(spec, "interval_days", MAX_INTERVAL_DAYS, "'every N days'")

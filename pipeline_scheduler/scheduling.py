@@ -194,7 +194,7 @@ class ScheduleDriver:
     def update(self, job: JobDefinition, *, pause_changed: bool) -> None:
         """Apply a change that keeps the schedule (name, fire options, pause) in place: re-adding
         the job would restart an interval's countdown."""
-        if self._scheduler is None or job.is_trigger_only:
+        if self._scheduler is None or job.is_event_triggered:
             return
         try:
             self._scheduler.modify_job(job.id, name=job.name, **self._fire_options(job))
@@ -292,7 +292,7 @@ class ScheduleDriver:
         now = datetime.now(timezone.utc)
         for job in jobs:
             ours.add(job.id)
-            if job.is_trigger_only:
+            if job.is_event_triggered:
                 if job.id in in_store:
                     self.remove(job.id)
                 continue

@@ -133,11 +133,55 @@ class SchedulerSettings(Configurable):
         config=True,
         help="URL that receives a JSON POST when a run fails or times out (jobs can set their own).",
     )
+    alert_slack_webhook_url = Unicode(
+        "",
+        config=True,
+        help="Slack-compatible incoming webhook URL that gets a readable message for each alert "
+        "(jobs can set their own slack_webhook_url).",
+    )
+    alert_email_to = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="E-mail addresses that get each alert (jobs can set their own alert_emails); needs smtp_host.",
+    )
+    alert_email_from = Unicode(
+        "", config=True, help="Sender address of alert e-mails (default: amphi-scheduler@<smtp_host>)."
+    )
+    alert_on = List(
+        Enum(["failure", "recovery", "deadline"]),
+        default_value=["failure", "recovery", "deadline"],
+        config=True,
+        help="What raises an alert, for jobs that set no alert_on of their own: a final failure or "
+        "timeout, the first success after one, a missed deadline (deadline_time, max_duration_minutes).",
+    )
+    public_url = Unicode(
+        "",
+        config=True,
+        help="Base URL of JupyterLab as people open it (e.g. https://hub.example.org/user/me/); alert "
+        "messages link to the run under it. Empty: messages carry no link.",
+    )
+    smtp_host = Unicode("", config=True, help="SMTP server for alert e-mails (empty: no e-mail).")
+    smtp_port = Integer(0, config=True, help="SMTP port (0: 465 with smtp_security 'ssl', else 587).")
+    smtp_username = Unicode("", config=True, help="SMTP login (empty: no login).")
+    smtp_password = Unicode("", config=True, help="SMTP password.")
+    smtp_security = Enum(
+        ["starttls", "ssl", "none"],
+        default_value="starttls",
+        config=True,
+        help="How the SMTP connection is protected: STARTTLS, TLS from the start (ssl), or none.",
+    )
     shutdown_policy = Enum(
         ["cancel", "wait"],
         default_value="cancel",
         config=True,
         help="On a clean server stop: cancel running pipelines, or wait for them to finish.",
+    )
+    webhook_rate_per_minute = Integer(
+        60,
+        config=True,
+        help="Calls a job's inbound webhook answers per minute (a token bucket of as many calls; "
+        "beyond it: 429 with Retry-After).",
     )
     lock_poll_seconds = Float(
         2.0,

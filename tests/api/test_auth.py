@@ -44,6 +44,8 @@ ROUTES: list[tuple[str, str, Any, dict[str, str] | None]] = [
     ("GET", "jobs/{job}/versions", None, None),
     ("GET", "jobs/{job}/versions/1", None, None),
     ("POST", "jobs/{job}/versions/1/restore", None, None),
+    ("POST", "jobs/{job}/webhook", None, None),
+    ("DELETE", "jobs/{job}/webhook", None, None),
     ("GET", "openapi.json", None, None),
     ("GET", "config", None, None),
     ("GET", "components-config", None, None),
@@ -53,6 +55,14 @@ ROUTES: list[tuple[str, str, Any, dict[str, str] | None]] = [
     ("GET", "no-such-route", None, None),
 ]
 ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
+# Routes for external systems, authenticated by a secret in their URL instead of Jupyter's
+# login: without the right secret they answer 404 and change nothing ({hook}: the job's id
+# and a wrong token; the job's webhook is enabled).
+TOKEN_ROUTES: list[tuple[str, str, Any]] = [
+    ("POST", "hooks/{job}/wrong-token", {"LIMIT": 1}),
+    ("POST", "hooks/{job}/", {}),
+    ("POST", "hooks/job_unknown/wrong-token", {}),
+]
 
 
 def test_every_route_of_the_extension_is_in_the_table() -> None:
@@ -61,9 +71,10 @@ def test_every_route_of_the_extension_is_in_the_table() -> None:
 
     from pipeline_scheduler.handlers import route_table
 
+    paths = [path for _, path, _, _ in ROUTES] + [path for _, path, _ in TOKEN_ROUTES]
     covered = {
         handler
-        for _, path, _, _ in ROUTES
+        for path in paths
         for pattern, handler in [
             next((pat, h) for pat, h in route_table() if re.fullmatch(pat, "/pipeline-scheduler/" + path))
         ]
@@ -110,6 +121,27 @@ async def test_route_refuses_requests_without_credentials(
         error = reply.body["error"]
         assert "'_xsrf'" not in error and "does not match" not in error, "XSRF should have passed"
     assert await scheduler_state(api, workspace) == before, "a refused request must change nothing"
+
+
+@pytest.mark.parametrize("credentials", list(CREDENTIAL_CASES))
+@pytest.mark.parametrize(
+    ("method", "path", "body"), TOKEN_ROUTES, ids=[f"{m} {p}" for m, p, _ in TOKEN_ROUTES]
+)
+async def test_token_route_refuses_requests_without_the_right_token(
+    api: SchedulerClient, workspace: Path, method: str, path: str, body: Any, credentials: str
+) -> None:
+    job, _ = await _seed(api)
+    enabled = await api.post(f"jobs/{job['id']}/webhook")
+    assert enabled.status == 200, enabled
+    before = await scheduler_state(api, workspace)
+    headers = dict(CREDENTIAL_CASES[credentials])
+    reply = await api.request(method, path.format(job=job["id"]), body, headers=headers)
+    assert reply.status in (403, 404), reply
+    assert isinstance(reply.body, dict) and reply.body.get("error"), reply
+    assert await scheduler_state(api, workspace) == before, "a refused request must change nothing"
+    # The right token opens it without any Jupyter credentials.
+    opened = await api.post(f"hooks/{job['id']}/{enabled.body['token']}", {}, headers=headers)
+    assert opened.status == 202, opened
 
 
 class DenySchedulerAuthorizer(Authorizer):

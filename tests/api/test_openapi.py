@@ -99,6 +99,9 @@ def _pattern_to_path(pattern: str) -> str:
         return re.sub(r"\(\[\^/\]\+\)", "{run_id}", path)
     if "/backfills/" in path:
         return re.sub(r"\(\[\^/\]\+\)", "{backfill_id}", path)
+    if "/hooks/" in path:
+        names = iter(["{job_id}", "{token}"])
+        return re.sub(r"\(\[\^/\]\+\)", lambda _: next(names), path)
     if "/versions/" in path:
         names = iter(["{job_id}", "{version}"])
         return re.sub(r"\(\[\^/\]\+\)", lambda _: next(names), path)
@@ -185,6 +188,7 @@ def _job_bodies(trigger_target: str) -> dict[str, dict[str, Any]]:
             "description": "every option set",
         },
         "cron": {"schedule_type": "cron", "cron_expression": "*/5 * * * *", "paused": True},
+        "file": {"schedule_type": "file", "watch_path": "etl/*.csv", "watch_debounce_seconds": 5},
         "trigger": {
             "schedule_type": "trigger",
             "logical_operator": "AND",
@@ -338,6 +342,7 @@ SEMANTIC: dict[str, list[Any]] = {
     "python_executable": [sys.executable],
     "working_dir": ["etl"],
     "webhook_url": ["https://hooks.example.com/x", "http://127.0.0.1:9/alert"],
+    "watch_path": ["etl/*.csv", "etl/**/*.json", "*.py", "etl/report_??.[ct]sv"],
 }
 
 

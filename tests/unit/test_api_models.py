@@ -50,7 +50,7 @@ def test_ranges_are_in_the_schema_and_enforced_with_readable_messages(
 
 
 def test_enums_are_in_the_schema() -> None:
-    assert _property("schedule_type")["enum"] == ["date", "interval", "cron", "trigger"]
+    assert _property("schedule_type")["enum"] == ["date", "interval", "cron", "trigger", "file"]
     assert _property("date_type")["enum"] == ["once", "daily", "weekly", "monthly", "every_x_days"]
     assert _property("catchup")["enum"] == ["all", "latest", "none", "run_once", "skip"]
     assert _property("logical_operator")["enum"] == ["AND", "OR"]
@@ -95,6 +95,7 @@ VARIANT_BODIES = {
     "IntervalSchedule": {"schedule_type": "interval", "interval_seconds": 60},
     "CronSchedule": {"schedule_type": "cron", "cron_expression": "0 3 * * *"},
     "TriggerSchedule": {"schedule_type": "trigger", "trigger_conditions": [{"job_id": "a", "on": "failure"}]},
+    "FileSchedule": {"schedule_type": "file", "watch_path": "data/incoming/*.csv"},
 }
 
 

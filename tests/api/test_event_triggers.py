@@ -1,0 +1,291 @@
+"""Event triggers through a real Jupyter server: files arriving in a watched folder start
+exactly one run (with the paths in its event and in the pipeline's AMPHI_TRIGGER_FILES),
+globs outside the workspace are refused at the field, and a job's inbound webhook starts
+runs with the right token only, rotates, and is rate-limited."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_support import SchedulerClient, interval_job
+
+SHOW_TRIGGER = """\
+import json, os
+print("GOT " + json.dumps({k: os.environ.get(k) for k in ("AMPHI_TRIGGER_FILES", "AMPHI_PARAMETERS",
+    "REGION", "LIMIT")}))
+"""
+
+
+def _got(run: dict[str, Any]) -> dict[str, Any]:
+    line = next(line for line in (run.get("output") or "").splitlines() if line.startswith("GOT "))
+    return json.loads(line[4:])  # type: ignore[no-any-return]
+
+
+def file_job(name: str = "on arrival", glob: str = "data/incoming/*.csv", **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "pipeline_path": "show_trigger.py",
+        "schedule_type": "file",
+        "watch_path": glob,
+        "watch_debounce_seconds": 1,
+        **extra,
+    }
+
+
+async def _runs_of(api: SchedulerClient, job_id: str) -> list[dict[str, Any]]:
+    return await api.runs(job_id=job_id)
+
+
+async def _wait_for_runs(api: SchedulerClient, job_id: str, count: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = await _runs_of(api, job_id)
+        if len(runs) >= count:
+            return runs
+        assert time.monotonic() < deadline, f"{len(runs)} run(s) of {job_id}, expected {count}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def incoming(workspace: Path) -> Path:
+    (workspace / "show_trigger.py").write_text(SHOW_TRIGGER)
+    folder = workspace / "data" / "incoming"
+    folder.mkdir(parents=True)
+    return folder
+
+
+async def _watched(scheduler_app: Any, job_id: str, timeout: float = 10) -> None:
+    """Wait until the server watches the job's folder (its set-up follows the job's save)."""
+    triggers = scheduler_app.service.file_triggers
+    deadline = time.monotonic() + timeout
+    while job_id not in triggers.watched_jobs():
+        assert time.monotonic() < deadline, "the job is not watched"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_file_written_in_chunks_starts_exactly_one_run(
+    api: SchedulerClient, incoming: Path, scheduler_app: Any
+) -> None:
+    (incoming / "old.csv").write_text("a,b\n")  # there before the job: never fires
+    job = await api.create_job(**file_job(watch_debounce_seconds=2))
+    assert job["schedule_type"] == "file" and job["watch_path"] == "data/incoming/*.csv"
+    assert job["schedule_description"] == "When files matching data/incoming/*.csv arrive"
+    assert job["next_run_time"] is None and job["webhook_enabled"] is False
+    await _watched(scheduler_app, job["id"])
+
+    target = incoming / "a.csv"
+    with target.open("w") as f:  # three chunks, each well within the 2 s settle time
+        for chunk in ("x,y\n", "1,2\n", "3,4\n"):
+            f.write(chunk)
+            f.flush()
+            await asyncio.sleep(0.5)
+    (incoming / "notes.txt").write_text("not a csv")  # does not match: no run of its own
+
+    runs = await _wait_for_runs(api, job["id"], 1)
+    run = await api.wait_run(runs[0]["id"])
+    assert run["status"] == "success", run
+    assert run["triggered_by"] == "file"
+    assert run["event"] == {"kind": "file", "paths": ["data/incoming/a.csv"], "count": 1}
+    assert json.loads(_got(run)["AMPHI_TRIGGER_FILES"]) == ["data/incoming/a.csv"]
+    # Settled: nothing else fires (two more settle times pass).
+    await asyncio.sleep(4)
+    assert len(await _runs_of(api, job["id"])) == 1
+
+    # A change of the same file fires again, once.
+    target.write_text("x,y\n5,6\n")
+    runs = await _wait_for_runs(api, job["id"], 2)
+    second = await api.wait_run(runs[0]["id"])
+    assert second["event"]["paths"] == ["data/incoming/a.csv"]
+
+
+async def test_non_matching_files_and_paused_jobs_start_nothing(
+    api: SchedulerClient, incoming: Path, scheduler_app: Any
+) -> None:
+    job = await api.create_job(**file_job())
+    await _watched(scheduler_app, job["id"])
+    (incoming / "readme.txt").write_text("no")
+    (incoming / ".hidden.csv").write_text("a temporary name a writer renames later")
+    (incoming / "sub").mkdir()
+    (incoming / "sub" / "deep.csv").write_text("one folder too deep for '*.csv'")
+    await asyncio.sleep(3)
+    assert await _runs_of(api, job["id"]) == []
+
+    assert (await api.post(f"jobs/{job['id']}/pause")).status == 200
+    await asyncio.sleep(0.5)
+    (incoming / "while_paused.csv").write_text("1\n")
+    await asyncio.sleep(3)
+    assert (await api.post(f"jobs/{job['id']}/resume")).status == 200
+    await asyncio.sleep(3)
+    assert await _runs_of(api, job["id"]) == [], "a paused job fires no backlog on resume"
+
+    (incoming / "after.csv").write_text("1\n")
+    runs = await _wait_for_runs(api, job["id"], 1)
+    assert runs[0]["event"]["paths"] == ["data/incoming/after.csv"]
+
+
+@pytest.mark.parametrize(
+    ("glob", "said"),
+    [
+        ("/etc/*.conf", "absolute path"),
+        ("../outside/*.csv", "leaves the workspace"),
+        ("data/../../*.csv", "leaves the workspace"),
+        ("escape/*.csv", "outside the workspace"),
+        ("missing/*.csv", "does not exist"),
+        (".amphi/runs/*", "scheduler's own files"),
+        ("", "required"),
+    ],
+)
+async def test_globs_outside_the_workspace_are_refused_at_the_field(
+    api: SchedulerClient, incoming: Path, workspace: Path, tmp_path: Path, glob: str, said: str
+) -> None:
+    outside = tmp_path / "outside_folder"
+    outside.mkdir()
+    os.symlink(outside, workspace / "escape")
+    reply = await api.post("jobs", file_job(glob=glob))
+    assert reply.status == 400, reply
+    assert said in reply.body["fields"]["watch_path"], reply
+    assert await api.jobs() == []
+
+
+async def test_restart_with_old_files_fires_none_and_new_files_fire_once(
+    api: SchedulerClient, incoming: Path, scheduler_app: Any
+) -> None:
+    """A server that stops and starts again (the same database) fires nothing for the
+    files it saw, and one run for the files that arrived while it was stopped."""
+    service = scheduler_app.service
+    job = await api.create_job(**file_job())
+    await _watched(scheduler_app, job["id"])
+    (incoming / "seen.csv").write_text("1\n")
+    await _wait_for_runs(api, job["id"], 1)
+
+    await service.file_triggers.stop()  # as when the server stops: nothing watches
+    (incoming / "while_down.csv").write_text("2\n")
+    os.utime(incoming / "seen.csv", ns=(os.stat(incoming / "seen.csv").st_mtime_ns,) * 2)  # unchanged
+    await service.file_triggers.start()
+    runs = await _wait_for_runs(api, job["id"], 2)
+    assert runs[0]["event"]["paths"] == ["data/incoming/while_down.csv"]
+
+    await service.file_triggers.stop()
+    await service.file_triggers.start()  # only old files now
+    await asyncio.sleep(3)
+    assert len(await _runs_of(api, job["id"])) == 2
+
+
+async def test_a_run_still_active_makes_a_file_arrival_a_skipped_run(
+    api: SchedulerClient, incoming: Path, workspace: Path, scheduler_app: Any
+) -> None:
+    (workspace / "slow.py").write_text("import time\ntime.sleep(30)\n")
+    job = await api.create_job(**file_job(pipeline_path="slow.py", max_instances=1))
+    await _watched(scheduler_app, job["id"])
+    (incoming / "one.csv").write_text("1\n")
+    first = (await _wait_for_runs(api, job["id"], 1))[0]
+    (incoming / "two.csv").write_text("2\n")
+    runs = await _wait_for_runs(api, job["id"], 2)
+    skipped = runs[0]
+    assert skipped["status"] == "skipped" and "max_instances" in skipped["message"], skipped
+    assert skipped["event"]["paths"] == ["data/incoming/two.csv"]
+    assert (await api.post(f"runs/{first['id']}/cancel")).status == 200
+
+
+# ------------------------------------------------------------------ inbound webhook
+
+
+async def test_webhook_starts_a_run_with_its_body_as_parameters(
+    api: SchedulerClient, workspace: Path
+) -> None:
+    (workspace / "show_trigger.py").write_text(SHOW_TRIGGER)
+    job = await api.create_job(**interval_job("hooked", "show_trigger.py", parameters={"LIMIT": 1}))
+    enabled = await api.post(f"jobs/{job['id']}/webhook")
+    assert enabled.status == 200, enabled
+    token = enabled.body["token"]
+    assert enabled.body["path"] == f"pipeline-scheduler/hooks/{job['id']}/{token}"
+    assert enabled.body["url"].endswith(enabled.body["path"])
+    listed = (await api.get(f"jobs/{job['id']}")).body
+    assert listed["webhook_enabled"] is True and token not in json.dumps(listed)
+    assert token not in json.dumps(await api.jobs())
+
+    # No Jupyter token: the webhook's own token authenticates the call.
+    call = await api.post(
+        f"hooks/{job['id']}/{token}", {"REGION": "eu", "LIMIT": 7}, headers={"Authorization": ""}
+    )
+    assert call.status == 202, call
+    run = await api.wait_run(call.body["id"])
+    assert run["status"] == "success" and run["triggered_by"] == "webhook", run
+    assert run["overrides"] == {"parameters": {"REGION": "eu", "LIMIT": 7}}
+    assert run["event"]["kind"] == "webhook" and run["event"]["content_length"] > 0
+    assert token not in json.dumps(run)
+    got = _got(run)
+    assert got["REGION"] == "eu" and got["LIMIT"] == "7"
+
+    empty = await api.post(f"hooks/{job['id']}/{token}", headers={"Authorization": ""})
+    assert empty.status == 202, empty
+    assert _got(await api.wait_run(empty.body["id"]))["LIMIT"] == "1"
+
+    bad = await api.post(f"hooks/{job['id']}/{token}", {"LIMIT": [1, 2]}, headers={"Authorization": ""})
+    assert bad.status == 400 and "LIMIT" in bad.body["fields"], bad
+    assert len(await api.runs(job_id=job["id"])) == 2
+
+
+async def test_wrong_rotated_or_disabled_tokens_are_refused_and_run_nothing(
+    api: SchedulerClient, workspace: Path
+) -> None:
+    job = await api.create_job(**interval_job("guarded"))
+    other = await api.create_job(**interval_job("no hook"))
+    no_auth = {"Authorization": ""}
+    old = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+    new = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]  # rotate
+    assert new != old
+    refusals = [
+        await api.post(f"hooks/{job['id']}/{old}", {}, headers=no_auth),  # rotated away
+        await api.post(f"hooks/{job['id']}/{new[:-1]}x", {}, headers=no_auth),
+        await api.post(f"hooks/{job['id']}/", {}, headers=no_auth),
+        await api.post(f"hooks/{other['id']}/{new}", {}, headers=no_auth),  # a job without a webhook
+        await api.post(f"hooks/job_unknown/{new}", {}, headers=no_auth),
+    ]
+    answers = {(r.status, json.dumps(r.body)) for r in refusals[:2] + refusals[3:]}
+    assert answers == {(404, json.dumps({"error": "No such webhook."}))}, refusals
+    assert refusals[2].status in (403, 404)
+    assert await api.runs() == []
+
+    assert (await api.delete(f"jobs/{job['id']}/webhook")).status == 200
+    assert (await api.get(f"jobs/{job['id']}")).body["webhook_enabled"] is False
+    gone = await api.post(f"hooks/{job['id']}/{new}", {}, headers=no_auth)
+    assert gone.status == 404 and gone.body == {"error": "No such webhook."}
+    assert await api.runs() == []
+    # Enabling needs Jupyter's authentication.
+    assert (await api.post(f"jobs/{job['id']}/webhook", headers=no_auth)).status == 403
+
+
+class TestRateLimit:
+    @pytest.fixture
+    def extension_config(self, db_file: Path) -> dict[str, Any]:
+        return {"timezone": "UTC", "db_url": f"sqlite:///{db_file}", "webhook_rate_per_minute": 2}
+
+    async def test_calls_beyond_the_rate_answer_429_with_retry_after(
+        self, api: SchedulerClient, jp_fetch: Any
+    ) -> None:
+        job = await api.create_job(**interval_job("limited", max_instances=10))
+        token = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+        path = f"hooks/{job['id']}/{token}"
+        statuses = [(await api.post(path, {}, headers={"Authorization": ""})).status for _ in range(3)]
+        assert statuses == [202, 202, 429], statuses
+        response = await jp_fetch(
+            "pipeline-scheduler",
+            *path.split("/"),
+            method="POST",
+            body="{}",
+            raise_error=False,
+            headers={"Authorization": ""},
+        )
+        assert response.code == 429
+        assert 1 <= int(response.headers["Retry-After"]) <= 30
+        assert len(await api.runs(job_id=job["id"])) == 2
+        # Wrong tokens never use up the job's calls (and are not told about the limit).
+        wrong = await api.post(f"hooks/{job['id']}/nope", {}, headers={"Authorization": ""})
+        assert wrong.status == 404

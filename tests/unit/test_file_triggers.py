@@ -1,0 +1,101 @@
+"""The globs of file arrival jobs: what they match, which folder they watch, and what
+they refuse (nothing outside the workspace is ever watched)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline_scheduler.errors import PathNotAllowedError
+from pipeline_scheduler.file_triggers import resolve_watch, scan
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    for rel in ("data/incoming/a.csv", "data/incoming/b.txt", "data/incoming/x/deep.csv", "top.csv"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("1")
+    (root / "data" / "incoming" / ".partial.csv").write_text("1")
+    (root / ".amphi" / "runs").mkdir(parents=True)
+    (root / ".amphi" / "runs" / "log.csv").write_text("1")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("glob", "matches", "misses"),
+    [
+        (
+            "data/incoming/*.csv",
+            ["data/incoming/a.csv"],
+            ["data/incoming/x/deep.csv", "data/incoming/.p.csv"],
+        ),
+        ("data/**/*.csv", ["data/incoming/a.csv", "data/incoming/x/deep.csv", "data/a.csv"], ["top.csv"]),
+        ("data/incoming/?.csv", ["data/incoming/a.csv"], ["data/incoming/ab.csv"]),
+        ("data/incoming/[ab].*", ["data/incoming/b.txt"], ["data/incoming/c.txt"]),
+        ("data/incoming/[!a].csv", ["data/incoming/b.csv"], ["data/incoming/a.csv"]),
+        ("top.csv", ["top.csv"], ["data/top.csv"]),
+        ("./data//incoming/*.csv", ["data/incoming/a.csv"], []),
+    ],
+)
+def test_glob_matching(root: Path, glob: str, matches: list[str], misses: list[str]) -> None:
+    watch = resolve_watch(root, glob)
+    for rel in matches:
+        assert watch.matches(rel), rel
+    for rel in misses:
+        assert not watch.matches(rel), rel
+
+
+def test_the_watched_folder_is_the_fixed_part_of_the_glob(root: Path) -> None:
+    real = Path(os.path.realpath(root))
+    assert resolve_watch(root, "data/incoming/*.csv").folder == real / "data" / "incoming"
+    assert resolve_watch(root, "data/**/*.csv").folder == real / "data"
+    assert resolve_watch(root, "top.csv").folder == real
+    assert resolve_watch(root, "./data//incoming/*.csv").glob == "data/incoming/*.csv"
+
+
+def test_scan_lists_matching_files_only_and_never_the_scheduler_folder(root: Path) -> None:
+    assert set(scan(root, resolve_watch(root, "data/incoming/*.csv"))) == {"data/incoming/a.csv"}
+    assert set(scan(root, resolve_watch(root, "**/*.csv"))) == {
+        "data/incoming/a.csv",
+        "data/incoming/x/deep.csv",
+        "top.csv",
+    }
+    mtime_ns, size = scan(root, resolve_watch(root, "top.csv"))["top.csv"]
+    assert size == 1 and mtime_ns == (root / "top.csv").stat().st_mtime_ns
+
+
+def test_a_linked_file_leading_outside_is_left_out(root: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("s")
+    os.symlink(secret, root / "data" / "incoming" / "link.csv")
+    assert "data/incoming/link.csv" not in scan(root, resolve_watch(root, "data/incoming/*.csv"))
+
+
+@pytest.mark.parametrize(
+    ("glob", "said"),
+    [
+        ("/etc/*.conf", "absolute path"),
+        ("~/x/*.csv", "absolute path"),
+        ("C:/x/*.csv", "absolute path"),
+        ("data\\incoming\\*.csv", "absolute path"),
+        ("../*.csv", "leaves the workspace"),
+        ("data/../../x/*.csv", "leaves the workspace"),
+        ("escape/*.csv", "outside the workspace"),
+        ("nowhere/*.csv", "does not exist"),
+        (".amphi/runs/*.csv", "scheduler's own files"),
+        ("**", "scheduler's own files"),
+        ("   ", "required"),
+        ("data/\x00.csv", "not allowed"),
+    ],
+)
+def test_refused_globs_name_the_field(root: Path, tmp_path: Path, glob: str, said: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir(exist_ok=True)
+    if not (root / "escape").exists():
+        os.symlink(outside, root / "escape")
+    with pytest.raises(PathNotAllowedError) as info:
+        resolve_watch(root, glob)
+    assert info.value.message.startswith("watch_path: ") and said in info.value.message
