@@ -7,6 +7,9 @@ scheduling, execution or validation logic of its own:
   driver, the only code that talks to APScheduler);
 - ``executor`` (queue, limits, cancel, record; announces ``RunFinished``) and the
   policies subscribed to it (retries, dependents, alerts, retention);
+- ``deadlines`` (``DeadlineMonitor``: missed ``deadline_time`` and ``max_duration_minutes``,
+  while this server is the active scheduler; it follows ``jobs.on_change``) and the
+  ``alert_channels`` that it and the alert policy send through;
 - ``jobs`` (``JobService``: definitions), ``runs`` (``RunService``: history, run now,
   re-run, cancel) and ``backfills`` (``BackfillService``), which the HTTP handlers and the
   command line call;
@@ -26,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .alerts import AlertChannels
 from .backfills import BackfillService
 from .components import ComponentFiles
+from .deadlines import DeadlineMonitor
 from .execution import RunExecutor
 from .graph import DependencyGraph
-from .history import RunService
+from .history import RunService, run_answer
 from .jobs import JobService
 from .leadership import (
     FileLockLeadership,
@@ -97,13 +102,20 @@ class SchedulerService:
         )
         self.components = ComponentFiles(settings, self.workers)
         self.retention = RetentionPolicy(settings, self.store, self.workers, self.log)
+        self.alert_channels = AlertChannels(
+            settings, self.workers.network, self.background.spawn, self.log, run_answer
+        )
         for policy in (
             RetryPolicy(self.executor, self.background),
             DependentsPolicy(self.store, self.workers, self.graph, self.executor),
-            AlertPolicy(settings, self.workers, self.background, self.log),
+            AlertPolicy(self.store, self.workers, self.alert_channels, self.log),
             self.retention,
         ):
             self.executor.subscribe(policy.on_run_finished)
+        self.deadlines = DeadlineMonitor(
+            settings, self.store, self.workers, self.background, self.executor, self.alert_channels, self.log
+        )
+        self.jobs.on_change(self.deadlines.job_changed)
         self.metrics = SchedulerMetrics(
             lambda: self.executor.queue_length,
             lambda: self.executor.running_count,
@@ -201,6 +213,10 @@ class SchedulerService:
         await self.jobs.reconcile(full=False, rebuild=self._rebuild_triggers)
         self._rebuild_triggers = False
         await self.backfills.resume()
+        try:
+            await self.deadlines.start()
+        except Exception:
+            self.log.exception("amphi-scheduler: could not start checking the deadlines")
         self.background.spawn(self.leadership.hold(self._step_down))
 
     async def _step_down(self) -> None:
@@ -208,6 +224,7 @@ class SchedulerService:
         runs already started finish and record, and stand by to take the role again."""
         self.driver.shutdown()
         self.backfills.release()
+        self.deadlines.stop()
         self.background.spawn(self.leadership.stand_by(self._become_active))
 
     async def _watch_loop(self) -> None:
@@ -229,6 +246,7 @@ class SchedulerService:
         """Stop firing, stop running pipelines (recorded as cancelled, or awaited when the
         shutdown policy is 'wait'), release the scheduler lock and resources."""
         self.driver.shutdown()
+        self.deadlines.shutdown()
         self.metrics.unregister()
         await self.background.stop()
         await self.executor.shutdown()

@@ -5,8 +5,9 @@
 - ``DependentsPolicy``: a final outcome fires the trigger jobs whose conditions it meets
   (OR: any condition; AND: every condition's latest final outcome matches and is newer
   than the job's last trigger, tracked by a persisted watermark), at any depth.
-- ``AlertPolicy``: a final failure or timeout POSTs to the job's or the global webhook,
-  from a network thread.
+- ``AlertPolicy``: a final failure or timeout, and the first success after one, are
+  sent to the job's (or the global) alert channels (``alerts.AlertChannels``), from a
+  network thread.
 - ``RetentionPolicy``: a job's finished runs beyond the per-job limit are pruned after
   each of its runs (two index reads); the whole history, age limit included, is pruned by
   the service's watch loop every ``prune_interval_seconds``, never on a run's path (with
@@ -28,7 +29,7 @@ from .domain import RunOverrides, RunStatus, TriggeredBy, outcome_matches
 from .errors import JobNotFoundError
 from .execution import RunExecutor, RunFinished
 from .graph import DependencyGraph
-from .history import remove_run_dirs, run_answer
+from .history import remove_run_dirs
 from .settings import SchedulerSettings
 from .store import Store
 from .workers import Background, Workers
@@ -109,27 +110,44 @@ class DependentsPolicy:
 
 
 class AlertPolicy:
+    """Failure and recovery alerts. A job whose final outcome is a failure (or timeout) is
+    marked failing in the store (so the mark outlives a restart); the first success after
+    that clears the mark and is a recovery. The failing jobs are kept in memory too, so a
+    success of a job that was not failing costs no database call."""
+
     def __init__(
-        self, settings: SchedulerSettings, workers: Workers, background: Background, log: logging.Logger
+        self, store: Store, workers: Workers, channels: alerts.AlertChannels, log: logging.Logger
     ) -> None:
-        self.settings = settings
+        self.store = store
         self.workers = workers
-        self.background = background
+        self.channels = channels
         self.log = log
+        self._failing: set[str] | None = None
 
     async def on_run_finished(self, event: RunFinished) -> None:
-        if event.will_retry or not event.status.is_failed:
+        if event.will_retry:
             return
-        url = event.job.spec.get("webhook_url") or self.settings.alert_webhook_url
-        if not url:
-            return
-        payload = {
-            "event": "run_failed" if event.status == RunStatus.FAILURE else "run_timed_out",
-            "job": {"id": event.job.id, "name": event.job.name, "pipeline_path": event.job.pipeline_path},
-            "run": run_answer(event.run),
-            "error_tail": (event.run.get("error_tail") or "")[-2000:],
-        }
-        self.background.spawn(self.workers.network(alerts.post_json, str(url), payload, self.log))
+        job = event.job
+        try:
+            if self._failing is None:
+                self._failing = await self.workers.db(self.store.alert_jobs, "failing")
+            if event.status.is_failed:
+                if job.id not in self._failing:
+                    self._failing.add(job.id)
+                    await self.workers.db(self.store.claim_alert, job.id, "failing", "")
+                timed_out = event.status == RunStatus.TIMEOUT
+                title = f"Job '{job.name}' {'timed out' if timed_out else 'failed'}"
+                self.channels.deliver(
+                    alerts.Alert("run_timed_out" if timed_out else "run_failed", job, title, run=event.run)
+                )
+            elif event.status == RunStatus.SUCCESS and job.id in self._failing:
+                self._failing.discard(job.id)
+                if await self.workers.db(self.store.clear_alert, job.id, "failing"):
+                    title = f"Job '{job.name}' recovered"
+                    detail = "It succeeded after a failure."
+                    self.channels.deliver(alerts.Alert("run_recovered", job, title, detail, run=event.run))
+        except Exception:
+            self.log.exception("Could not send the alerts of run %s", event.run.get("id"))
 
 
 class RetentionPolicy:

@@ -195,6 +195,8 @@ class JobValidator:
             )
         if fields.get("webhook_url"):
             alerts.check_webhook_url(fields["webhook_url"])
+        if fields.get("slack_webhook_url"):
+            alerts.check_webhook_url(fields["slack_webhook_url"], "slack_webhook_url")
         if fields.get("runner") == "ray":
             if not ray_runner.ray_available():
                 raise InvalidRequestError(f"runner: {ray_runner.RAY_EXTRA_MESSAGE}")

@@ -1,0 +1,313 @@
+"""Deadlines: the instant a deadline_time names each day across DST changes (New York,
+Paris, Lord Howe's half-hour shift), and the monitor driven by a clock of the test's own
+through a real service (store, executor, job service): a missed deadline alerts once, a
+success in the window meets it, paused jobs never alert, a restart sends nothing twice,
+and a max_duration_minutes run alerts while it still runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from unit_helpers import wait_until, with_service
+
+from pipeline_scheduler.alerts import Alert
+from pipeline_scheduler.app import SchedulerService
+from pipeline_scheduler.deadlines import (
+    DeadlineMonitor,
+    deadline_on,
+    next_deadline,
+    parse_time_of_day,
+    previous_deadline,
+)
+from pipeline_scheduler.settings import SchedulerSettings
+
+NY, PARIS, LORD_HOWE = ZoneInfo("America/New_York"), ZoneInfo("Europe/Paris"), ZoneInfo("Australia/Lord_Howe")
+
+
+def local(instant: datetime, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).isoformat()
+
+
+# ------------------------------------------------------------------ instants across DST
+@pytest.mark.parametrize(
+    ("tz", "day", "at", "expected"),
+    [
+        # An ordinary day, and the days of each change at a time the change does not touch.
+        (NY, date(2026, 3, 7), "07:00", "2026-03-07T07:00:00-05:00"),
+        (NY, date(2026, 3, 8), "07:00", "2026-03-08T07:00:00-04:00"),
+        (NY, date(2026, 11, 1), "07:00", "2026-11-01T07:00:00-05:00"),
+        # Spring forward 02:00 -> 03:00: a skipped time is the first instant after the jump.
+        (NY, date(2026, 3, 8), "02:30", "2026-03-08T03:00:00-04:00"),
+        (NY, date(2026, 3, 8), "02:00", "2026-03-08T03:00:00-04:00"),
+        (NY, date(2026, 3, 8), "03:00", "2026-03-08T03:00:00-04:00"),
+        (NY, date(2026, 3, 8), "01:59:59", "2026-03-08T01:59:59-05:00"),
+        # Fall back 02:00 -> 01:00: a repeated time is its first occurrence (EDT).
+        (NY, date(2026, 11, 1), "01:30", "2026-11-01T01:30:00-04:00"),
+        (PARIS, date(2026, 3, 29), "02:30", "2026-03-29T03:00:00+02:00"),
+        (PARIS, date(2026, 3, 29), "07:00", "2026-03-29T07:00:00+02:00"),
+        (PARIS, date(2026, 10, 25), "02:30", "2026-10-25T02:30:00+02:00"),
+        (PARIS, date(2026, 10, 25), "03:00", "2026-10-25T03:00:00+01:00"),
+        # Lord Howe moves by half an hour: 02:00 -> 02:30 in October, 02:00 -> 01:30 in April.
+        (LORD_HOWE, date(2026, 10, 4), "02:15", "2026-10-04T02:30:00+11:00"),
+        (LORD_HOWE, date(2026, 10, 4), "02:30", "2026-10-04T02:30:00+11:00"),
+        (LORD_HOWE, date(2026, 10, 4), "01:59", "2026-10-04T01:59:00+10:30"),
+        (LORD_HOWE, date(2026, 4, 5), "01:45", "2026-04-05T01:45:00+11:00"),
+        (LORD_HOWE, date(2026, 4, 5), "02:00", "2026-04-05T02:00:00+10:30"),
+    ],
+)
+def test_deadline_instant_of_a_day(tz: ZoneInfo, day: date, at: str, expected: str) -> None:
+    instant = deadline_on(day, parse_time_of_day(at), tz)
+    assert instant.tzinfo == timezone.utc
+    assert local(instant, tz) == expected
+
+
+def test_next_and_previous_deadline_step_over_a_gap_day() -> None:
+    at = parse_time_of_day("02:30")
+    before = datetime(2026, 3, 7, 12, 0, tzinfo=NY)
+    first = next_deadline(at, NY, before)
+    assert local(first, NY) == "2026-03-08T03:00:00-04:00"
+    second = next_deadline(at, NY, first)
+    assert local(second, NY) == "2026-03-09T02:30:00-04:00"
+    assert second - first == timedelta(hours=23, minutes=30)
+    assert previous_deadline(at, NY, second) == second, "an instant is its own previous deadline"
+    assert previous_deadline(at, NY, second - timedelta(seconds=1)) == first
+    assert local(previous_deadline(at, NY, first - timedelta(seconds=1)), NY) == "2026-03-07T02:30:00-05:00"
+
+
+def test_a_day_of_a_repeated_hour_has_one_deadline() -> None:
+    at = parse_time_of_day("01:30")
+    start = datetime(2026, 10, 31, 12, 0, tzinfo=NY)
+    instants = []
+    after = start
+    for _ in range(3):
+        after = next_deadline(at, NY, after)
+        instants.append(local(after, NY))
+    assert instants == ["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00", "2026-11-03T01:30:00-05:00"]
+
+
+def test_every_day_of_a_year_has_one_increasing_deadline() -> None:
+    for tz in (NY, PARIS, LORD_HOWE):
+        for text in ("00:00", "01:30", "02:15", "02:30", "23:59:59"):
+            at = parse_time_of_day(text)
+            after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+            for _ in range(366):
+                instant = next_deadline(at, tz, after)
+                gap = instant - after
+                assert timedelta(0) < gap <= timedelta(hours=25, minutes=30), (tz, text, after, instant)
+                after = instant
+
+
+# ------------------------------------------------------------------ the monitor
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorded:
+    """The alert channels' ``deliver``, recording instead of sending (the boundary here)."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def deliver(self, alert: Alert) -> int:
+        self.alerts.append(alert)
+        return 1
+
+
+def _monitor(svc: SchedulerService, clock: Clock, sink: Recorded) -> DeadlineMonitor:
+    return DeadlineMonitor(
+        svc.settings,
+        svc.store,
+        svc.workers,
+        svc.background,
+        svc.executor,
+        sink,  # type: ignore[arg-type]
+        logging.getLogger("test"),
+        clock=clock,
+    )
+
+
+def _job(name: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "pipeline_path": "etl/load.py",
+        "schedule_type": "cron",
+        "cron_expression": "0 5 * * *",
+        "timezone": "Europe/Paris",
+        **fields,
+    }
+
+
+def _paris(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=PARIS).timestamp()
+
+
+async def _set_updated(svc: SchedulerService, job_id: str, when: float) -> None:
+    """Date the definition back (the test's clock lives in another year than the row)."""
+    await svc.workers.db(svc.store.set_job_fields, job_id, updated_at=when)
+
+
+def test_missed_deadline_alerts_once_and_a_success_meets_it(settings: SchedulerSettings) -> None:
+    async def body(svc: SchedulerService) -> None:
+        clock = Clock(_paris("2030-06-01T06:00:00"))
+        sink = Recorded()
+        monitor = _monitor(svc, clock, sink)
+        late, _ = await svc.jobs.create(_job("late", deadline_time="07:00"))
+        met, _ = await svc.jobs.create(_job("met", deadline_time="07:00"))
+        for job in (late, met):
+            await _set_updated(svc, job["id"], _paris("2030-05-30T12:00:00"))
+        # A success of "met" in the window (after the previous deadline, before this one).
+        run_id = await svc.workers.db(
+            svc.store.insert_run,
+            job_id=met["id"],
+            job_name="met",
+            pipeline_path="etl/load.py",
+            status="success",
+            triggered_by="manual",
+            created_at=_paris("2030-06-01T05:00:00"),
+            started_at=_paris("2030-06-01T05:00:00"),
+            finished_at=_paris("2030-06-01T05:10:00"),
+        )
+        assert run_id
+        await monitor.load()
+        assert monitor.next_due(late["id"]) == _paris("2030-06-01T07:00:00")
+        assert await monitor.check_due(clock.now) == 0, "nothing due at 06:00"
+
+        clock.now = _paris("2030-06-01T07:00:01")
+        assert await monitor.check_due(clock.now) == 1
+        assert [a.job.id for a in sink.alerts] == [late["id"]]
+        alert = sink.alerts[0]
+        assert alert.event == "deadline_missed" and alert.kind == "deadline"
+        assert "late" in alert.title and "07:00" in alert.title and "Europe/Paris" in alert.title
+        assert "No run succeeded" in alert.detail
+        assert monitor.next_due(late["id"]) == _paris("2030-06-02T07:00:00")
+
+        # A restart: a new monitor checks the last instant that passed, and sends nothing again.
+        again = _monitor(svc, clock, sink)
+        await again.load()
+        assert await again.catch_up() == 0
+        assert len(sink.alerts) == 1
+
+        # The next day nobody succeeded either: the "met" job misses this one.
+        clock.now = _paris("2030-06-02T07:00:00")
+        assert await monitor.check_due(clock.now) == 2
+        assert sorted(a.job.name for a in sink.alerts[1:]) == ["late", "met"]
+
+    with_service(settings, body, run_scheduler=False)
+
+
+def test_a_deadline_that_passed_while_no_server_ran_is_checked_at_start(settings: SchedulerSettings) -> None:
+    async def body(svc: SchedulerService) -> None:
+        clock = Clock(_paris("2030-06-01T09:30:00"))
+        sink = Recorded()
+        job, _ = await svc.jobs.create(_job("overnight", deadline_time="07:00"))
+        fresh, _ = await svc.jobs.create(_job("edited at 8", deadline_time="07:00"))
+        await _set_updated(svc, job["id"], _paris("2030-05-20T12:00:00"))
+        await _set_updated(svc, fresh["id"], _paris("2030-06-01T08:00:00"))
+        monitor = _monitor(svc, clock, sink)
+        await monitor.load()
+        assert await monitor.catch_up() == 1
+        assert [a.job.id for a in sink.alerts] == [job["id"]], "not the job defined after 07:00"
+        assert "2030-06-01" in sink.alerts[0].title
+
+    with_service(settings, body, run_scheduler=False)
+
+
+def test_paused_jobs_have_no_deadline_alerts(settings: SchedulerSettings) -> None:
+    async def body(svc: SchedulerService) -> None:
+        clock = Clock(_paris("2030-06-01T06:00:00"))
+        sink = Recorded()
+        job, _ = await svc.jobs.create(_job("paused", deadline_time="07:00"))
+        await svc.jobs.set_paused(job["id"], True)
+        await _set_updated(svc, job["id"], _paris("2030-05-20T12:00:00"))
+        monitor = _monitor(svc, clock, sink)
+        svc.jobs.on_change(monitor.job_changed)
+        await monitor.load()
+        assert monitor.next_due(job["id"]) is None, "a paused job is not watched"
+        clock.now = _paris("2030-06-01T07:00:01")
+        assert await monitor.check_due(clock.now) == 0
+        assert await monitor.catch_up() == 0
+
+        # Resumed: watched again (the change listener), from the resume on.
+        await svc.jobs.set_paused(job["id"], False)
+        await monitor.apply_changes()
+        assert monitor.next_due(job["id"]) == _paris("2030-06-02T07:00:00")
+        # Paused again between the timer's setting and its instant: still no alert.
+        await svc.workers.db(svc.store.set_job_fields, job["id"], paused=True)
+        await _set_updated(svc, job["id"], _paris("2030-05-20T12:00:00"))
+        clock.now = _paris("2030-06-02T07:00:00")
+        assert await monitor.check_due(clock.now) == 0
+        assert sink.alerts == []
+
+    with_service(settings, body, run_scheduler=False)
+
+
+def test_a_changed_or_removed_deadline_moves_the_timer(settings: SchedulerSettings) -> None:
+    async def body(svc: SchedulerService) -> None:
+        clock = Clock(time.time())
+        monitor = _monitor(svc, clock, Recorded())
+        svc.jobs.on_change(monitor.job_changed)
+        await monitor.load()
+        job, _ = await svc.jobs.create(_job("moving"))
+        await monitor.apply_changes()
+        assert monitor.next_due(job["id"]) is None
+        await svc.jobs.update(job["id"], {"deadline_time": "23:59:59", "timezone": "Australia/Lord_Howe"})
+        await monitor.apply_changes()
+        due = monitor.next_due(job["id"])
+        assert due is not None and 0 < due - clock.now <= 25.5 * 3600
+        shown = datetime.fromtimestamp(due, LORD_HOWE)
+        assert (shown.hour, shown.minute, shown.second) == (23, 59, 59)
+        await svc.jobs.delete(job["id"])
+        await monitor.apply_changes()
+        assert monitor.next_due(job["id"]) is None
+
+    with_service(settings, body, run_scheduler=False)
+
+
+def test_max_duration_alerts_while_the_run_goes_on(settings: SchedulerSettings, workspace: Any) -> None:
+    (workspace / "slow.py").write_text("import time\ntime.sleep(30)\n", encoding="utf-8")
+
+    async def body(svc: SchedulerService) -> None:
+        sink = Recorded()
+        monitor = _monitor(svc, Clock(0), sink)
+        monitor.clock = time.time
+        job, _ = await svc.jobs.create(_job("slow", pipeline_path="slow.py", max_duration_minutes=60))
+        quick, _ = await svc.jobs.create(_job("quick", max_duration_minutes=60))
+        run, _ = await svc.runs.run_now(quick["id"], wait=False)
+        assert monitor.watched_runs == [run["id"]]
+        await wait_until(lambda: _final(svc, run["id"]), 20)
+        assert monitor.watched_runs == [], "the timer of a run that ended in time is cancelled"
+        # Now the monitor's clock runs 59 min 59.5 s ahead: a run queued now is 0.5 s from
+        # its max_duration_minutes of 60 on that clock (the loop's timer does the waiting).
+        monitor.clock = lambda: time.time() + 3600 - 0.5
+        run, _ = await svc.runs.run_now(job["id"], wait=False)
+        await wait_until(lambda: _value(sink.alerts), 10)
+        current = await svc.workers.db(svc.store.get_run, run["id"])
+        assert current is not None and current["status"] == "running", "the run was not stopped"
+        [alert] = sink.alerts
+        assert alert.event == "run_too_long" and alert.job.id == job["id"]
+        assert "still running" in alert.title and "60 min" in alert.title
+        assert alert.run is not None and alert.run["id"] == run["id"]
+        await asyncio.sleep(0.2)
+        assert len(sink.alerts) == 1, "one alert per run; none for the run that ended in time"
+        await svc.runs.cancel(run["id"])
+
+    with_service(settings, body, run_scheduler=False)
+
+
+async def _value(x: Any) -> Any:
+    return x
+
+
+async def _final(svc: SchedulerService, run_id: int) -> bool:
+    row = await svc.workers.db(svc.store.get_run, run_id)
+    return row is not None and row["status"] not in ("queued", "running")
