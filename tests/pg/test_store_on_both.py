@@ -15,6 +15,7 @@ from test_execution import (  # noqa: F401
     test_queued_running_success_recorded,
     test_run_ids_increase_and_are_never_reused,
 )
+from test_job_versions import test_versions_follow_the_definition_in_the_store  # noqa: F401
 from test_list_cache import test_list_equals_each_job_read_afresh, test_list_follows_writes_of_another_server  # noqa: F401
 from test_scheduling_driver import (  # noqa: F401
     test_put_and_next_run_times_read_apschedulers_table,
