@@ -284,3 +284,18 @@ async def test_a_retry_keeps_the_logical_time_and_the_overrides(
     original = (await api.get(f"runs/{first['run_id']}")).body
     assert retry["attempt"] == 2 and retry["overrides"] == {"parameters": {"LIMIT": 7}}
     assert _got(retry["output"]) == _got(original["output"])
+
+
+async def test_deleting_the_job_cancels_its_backfill(api: SchedulerClient) -> None:
+    job = await api.create_job(**cron_job("hourly", "0 * * * *", "UTC", "forever.py"))
+    made = await api.post(
+        f"jobs/{job['id']}/backfill", {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T05:00:00Z"}
+    )
+    deadline = time.monotonic() + 30
+    while (await api.get(f"backfills/{made.body['id']}")).body["counts"].get("running") != 1:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert (await api.delete(f"jobs/{job['id']}")).status == 200
+    ended = await wait_backfill(api, made.body["id"])
+    assert ended["status"] == "cancelled" and "deleted" in ended["message"], ended
+    assert await api.runs(job_id=job["id"]) == []
