@@ -13,6 +13,9 @@ scheduling, execution or validation logic of its own:
 - ``jobs`` (``JobService``: definitions), ``runs`` (``RunService``: history, run now,
   re-run, cancel) and ``backfills`` (``BackfillService``), which the HTTP handlers and the
   command line call;
+- ``file_triggers`` (``FileTriggers``: jobs fired by arriving files, watched while this
+  server is the active scheduler; it follows ``jobs.on_change``) and ``webhooks``
+  (``Webhooks``: each job's inbound webhook, called through the HTTP handlers);
 - ``leadership`` (one active scheduler per workspace: the file lock on SQLite, a lease
   row in the database on PostgreSQL).
 
@@ -34,6 +37,7 @@ from .backfills import BackfillService
 from .components import ComponentFiles
 from .deadlines import DeadlineMonitor
 from .execution import RunExecutor
+from .file_triggers import FileTriggers
 from .graph import DependencyGraph
 from .history import RunService, run_answer
 from .jobs import JobService
@@ -54,6 +58,7 @@ from .scheduling import ScheduleDriver
 from .settings import SchedulerSettings
 from .store import Store, make_engine
 from .validation import JobValidator
+from .webhooks import Webhooks
 from .workers import Background, Workers
 from .workspace import HashCache
 
@@ -91,6 +96,11 @@ class SchedulerService:
             settings, self.store, self.workers, self.driver, self.graph, validator, self.executor, hashes
         )
         self.runs = RunService(settings, self.store, self.workers, self.executor, self.jobs)
+        # Event triggers: files arriving in the workspace (watched while this server is the
+        # active scheduler) and inbound webhook calls.
+        self.file_triggers = FileTriggers(settings, self.store, self.workers, self.executor, self.log)
+        self.jobs.on_change(self.file_triggers.job_changed)
+        self.webhooks = Webhooks(settings, self.store, self.workers, self.jobs, self.executor)
         self.backfills = BackfillService(
             settings,
             self.store,
@@ -212,11 +222,15 @@ class SchedulerService:
         self.driver.start(self.executor, next_runs)
         await self.jobs.reconcile(full=False, rebuild=self._rebuild_triggers)
         self._rebuild_triggers = False
-        await self.backfills.resume()
         try:
             await self.deadlines.start()
         except Exception:
             self.log.exception("amphi-scheduler: could not start checking the deadlines")
+        await self.backfills.resume()
+        try:
+            await self.file_triggers.start()
+        except Exception:
+            self.log.exception("amphi-scheduler: could not start watching files")
         self.background.spawn(self.leadership.hold(self._step_down))
 
     async def _step_down(self) -> None:
@@ -225,6 +239,7 @@ class SchedulerService:
         self.driver.shutdown()
         self.backfills.release()
         self.deadlines.stop()
+        await self.file_triggers.stop()
         self.background.spawn(self.leadership.stand_by(self._become_active))
 
     async def _watch_loop(self) -> None:
@@ -247,6 +262,7 @@ class SchedulerService:
         shutdown policy is 'wait'), release the scheduler lock and resources."""
         self.driver.shutdown()
         self.deadlines.shutdown()
+        await self.file_triggers.stop()
         self.metrics.unregister()
         await self.background.stop()
         await self.executor.shutdown()

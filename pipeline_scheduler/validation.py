@@ -16,7 +16,7 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
-from . import alerts, ray_runner, schedules, workspace
+from . import alerts, file_triggers, ray_runner, schedules, workspace
 from .domain import JobDefinition
 from .errors import InvalidRequestError, InvalidScheduleError, PayloadTooLargeError
 from .graph import DependencyGraph
@@ -41,7 +41,9 @@ def schedule_kind(fields: dict[str, Any]) -> str:
     """The job's schedule_type (required); a 'date' schedule is 'once' unless told."""
     kind = fields.get("schedule_type")
     if kind is None:
-        raise InvalidScheduleError("schedule_type: required; one of 'date', 'interval', 'cron', 'trigger'.")
+        raise InvalidScheduleError(
+            "schedule_type: required; one of 'date', 'interval', 'cron', 'trigger', 'file'."
+        )
     if kind == "date" and not fields.get("date_type"):
         fields["date_type"] = "once"
     return str(kind)
@@ -109,6 +111,9 @@ class JobValidator:
         trigger = schedule.trigger
         if kind == "trigger":
             await self.check_conditions(job_id, fields)
+        if kind == "file":
+            watch = await self.workers.fs(file_triggers.resolve_watch, s.root_dir, fields.get("watch_path"))
+            fields["watch_path"] = watch.glob
         await self._check_execution_options(fields)
         python_code, code_hash = await self._code_snapshot(rel, target, fields, existing)
 
