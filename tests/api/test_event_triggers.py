@@ -289,3 +289,54 @@ class TestRateLimit:
         # Wrong tokens never use up the job's calls (and are not told about the limit).
         wrong = await api.post(f"hooks/{job['id']}/nope", {}, headers={"Authorization": ""})
         assert wrong.status == 404
+
+
+# ------------------------------------------------------------------ a real server restart
+
+
+def test_a_restarted_server_fires_for_files_that_came_while_it_was_down_only(tmp_path: Path) -> None:
+    """Two real ``jupyter server`` processes, one after the other, on one workspace: the
+    second fires nothing for the files the first saw, and one run for the file written
+    while no server ran."""
+    from engine_support import EngineServer
+
+    root = tmp_path / "workspace"
+    (root / "data" / "incoming").mkdir(parents=True)
+    (root / "show_trigger.py").write_text(SHOW_TRIGGER)
+    (root / "data" / "incoming" / "old.csv").write_text("there before the job\n")
+    servers: list[EngineServer] = []
+
+    def start() -> EngineServer:
+        server = EngineServer(root, tmp_path / "home")
+        servers.append(server)
+        return server.start()
+
+    def wait_runs(server: EngineServer, job_id: str, count: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 30
+        while len(runs := server.runs(job_id)) < count:
+            assert time.monotonic() < deadline, f"{len(runs)} run(s), expected {count}"
+            time.sleep(0.1)
+        return runs
+
+    try:
+        first = start()
+        job = first.ok("POST", "jobs", file_job())
+        # Written at once after the save, before the watch may be set up: it still fires
+        # (modified after the job was saved).
+        (root / "data" / "incoming" / "seen.csv").write_text("1\n")
+        assert wait_runs(first, job["id"], 1)[0]["event"]["paths"] == ["data/incoming/seen.csv"]
+        first.stop()
+
+        (root / "data" / "incoming" / "while_down.csv").write_text("2\n")
+        second = start()
+        runs = wait_runs(second, job["id"], 2)
+        assert runs[0]["event"]["paths"] == ["data/incoming/while_down.csv"]
+        assert runs[0]["triggered_by"] == "file"
+        second.stop()
+
+        third = start()  # only files already seen: nothing fires
+        time.sleep(4)
+        assert len(third.runs(job["id"])) == 2
+    finally:
+        for server in servers:
+            server.cleanup()
