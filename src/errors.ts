@@ -17,7 +17,12 @@ const SERVER_FIELDS: Record<string, keyof FormState> = {
   python_executable: 'pythonExecutable',
   working_dir: 'workingDir',
   kernel_name: 'kernelName',
-  webhook_url: 'webhookUrl'
+  webhook_url: 'webhookUrl',
+  deadline_time: 'deadlineTime',
+  max_duration_minutes: 'maxDurationMinutes',
+  slack_webhook_url: 'slackWebhookUrl',
+  alert_emails: 'alertEmails',
+  alert_on: 'alertOn'
 };
 
 export interface ServerErrorPlacement {
@@ -81,6 +86,11 @@ const FIELD_WORDS: Record<string, string> = {
   working_dir: 'the working folder',
   kernel_name: 'the kernel',
   webhook_url: 'the webhook URL',
+  deadline_time: 'the deadline',
+  max_duration_minutes: 'the maximum duration',
+  slack_webhook_url: 'the Slack webhook URL',
+  alert_emails: 'the alert e-mails',
+  alert_on: 'what raises alerts',
   allow_inline_code: 'the server setting that allows generated code'
 };
 

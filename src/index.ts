@@ -35,6 +35,7 @@ import {
   FinishedRunsFeed,
   notifyRunOutcomes
 } from './notifications';
+import { runLinkPlugin } from './runLink';
 import { IPipelineScheduler } from './tokens';
 import {
   OPEN_VIEW_COMMAND,
@@ -379,4 +380,4 @@ const plugin: JupyterFrontEndPlugin<IPipelineScheduler> = {
   }
 };
 
-export default [plugin, schedulerViewEntries];
+export default [plugin, schedulerViewEntries, runLinkPlugin];

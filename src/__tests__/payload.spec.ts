@@ -67,7 +67,12 @@ const CONTRACT_FIELDS = new Set([
   'python_executable',
   'working_dir',
   'kernel_name',
-  'webhook_url'
+  'webhook_url',
+  'deadline_time',
+  'max_duration_minutes',
+  'slack_webhook_url',
+  'alert_emails',
+  'alert_on'
 ]);
 
 function form(patch: Partial<FormState>): FormState {
@@ -494,7 +499,12 @@ describe('advanced options (execution)', () => {
     'python_executable',
     'working_dir',
     'kernel_name',
-    'webhook_url'
+    'webhook_url',
+    'deadline_time',
+    'max_duration_minutes',
+    'slack_webhook_url',
+    'alert_emails',
+    'alert_on'
   ];
 
   it('a new job with nothing advanced sends none of them', () => {
@@ -845,6 +855,11 @@ describe('server errors at their fields', () => {
       ['working_dir', 'workingDir'],
       ['kernel_name', 'kernelName'],
       ['webhook_url', 'webhookUrl'],
+      ['deadline_time', 'deadlineTime'],
+      ['max_duration_minutes', 'maxDurationMinutes'],
+      ['slack_webhook_url', 'slackWebhookUrl'],
+      ['alert_emails', 'alertEmails'],
+      ['alert_on', 'alertOn'],
       ['name', 'name'],
       ['pipeline_path', 'pipelinePath']
     ];

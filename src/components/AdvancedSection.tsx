@@ -4,7 +4,7 @@ import * as React from 'react';
 
 import type { FormMode } from '../model';
 import { countAdvanced } from '../form/convert';
-import { CatchupPolicy } from '../form/spec';
+import { ALERT_KINDS, AlertOn, CatchupPolicy } from '../form/spec';
 import { FormState, KeyValue, SecretRow } from '../form/state';
 import { isNotebookPath } from '../paths';
 import { formatDuration } from '../time';
@@ -40,7 +40,8 @@ function retryDelays(retries: string, delay: string): string | null {
 /**
  * The job's execution options, closed by default: timeout, retries,
  * overlapping runs, missed runs, environment, secrets, parameters,
- * interpreter, working folder, kernel and failure webhook.
+ * interpreter, working folder, kernel, failure webhook, deadlines and alert
+ * channels.
  */
 export function AdvancedSection(props: AdvancedSectionProps): JSX.Element {
   const { form, trans, errors, update } = props;
@@ -329,9 +330,143 @@ export function AdvancedSection(props: AdvancedSectionProps): JSX.Element {
             { type: 'url', inputMode: 'url' }
           )}
         </Field>
+
+        <fieldset
+          className="jp-scheduler-fieldset jp-scheduler-alerts"
+          data-testid="deadlines-and-alerts"
+        >
+          <legend>{trans.__('Deadlines and alerts')}</legend>
+          <Field
+            label={trans.__('Must have succeeded by (HH:MM)')}
+            id="jp-scheduler-deadline"
+            field="deadline_time"
+            error={errors.deadlineTime}
+            hint={trans.__(
+              'Each day, in the job’s time zone (%1): without a successful run since the day before’s deadline, a deadline alert is sent. Empty: no deadline.',
+              form.timezone
+            )}
+          >
+            {textInput(
+              'jp-scheduler-deadline',
+              'deadline_time',
+              'deadlineTime',
+              '07:00',
+              { inputMode: 'numeric', autoComplete: 'off' }
+            )}
+          </Field>
+          <Field
+            label={trans.__('Max duration (minutes)')}
+            id="jp-scheduler-maxDuration"
+            field="max_duration_minutes"
+            error={errors.maxDurationMinutes}
+            hint={trans.__(
+              'A run still queued or running this long after it was asked for sends a deadline alert (it is not stopped: the timeout does that).'
+            )}
+          >
+            {numberInput(
+              'jp-scheduler-maxDuration',
+              'max_duration_minutes',
+              'maxDurationMinutes',
+              1,
+              trans.__('no limit')
+            )}
+          </Field>
+          <Field
+            label={trans.__('Slack webhook URL')}
+            id="jp-scheduler-slack"
+            field="slack_webhook_url"
+            error={errors.slackWebhookUrl}
+            hint={trans.__(
+              'A Slack-compatible incoming webhook: gets a readable message for each alert. Empty: the server’s.'
+            )}
+          >
+            {textInput(
+              'jp-scheduler-slack',
+              'slack_webhook_url',
+              'slackWebhookUrl',
+              'https://hooks.slack.com/services/…',
+              { type: 'url', inputMode: 'url' }
+            )}
+          </Field>
+          <Field
+            label={trans.__('Alert e-mails')}
+            id="jp-scheduler-alertEmails"
+            field="alert_emails"
+            error={errors.alertEmails}
+            hint={trans.__(
+              'Addresses separated by commas (sent through the server’s SMTP settings). Empty: the server’s.'
+            )}
+          >
+            {textInput(
+              'jp-scheduler-alertEmails',
+              'alert_emails',
+              'alertEmails',
+              'ops@example.org',
+              { inputMode: 'email', autoComplete: 'off' }
+            )}
+          </Field>
+          <div
+            className="jp-scheduler-field"
+            data-field="alert_on"
+            data-invalid={errors.alertOn ? 'true' : undefined}
+          >
+            <span
+              className="jp-scheduler-groupLabel"
+              id="jp-scheduler-alertOn-label"
+            >
+              {trans.__('Alert on')}
+            </span>
+            <div role="group" aria-labelledby="jp-scheduler-alertOn-label">
+              {ALERT_KINDS.map(kind => (
+                <label key={kind} className="jp-scheduler-checkbox">
+                  <input
+                    type="checkbox"
+                    name={`alert_on_${kind}`}
+                    checked={form.alertOn.includes(kind)}
+                    onChange={e =>
+                      update({
+                        alertOn: e.currentTarget.checked
+                          ? ALERT_KINDS.filter(
+                              k => k === kind || form.alertOn.includes(k)
+                            )
+                          : form.alertOn.filter(k => k !== kind)
+                      })
+                    }
+                  />
+                  {alertOnLabel(kind, trans)}
+                </label>
+              ))}
+            </div>
+            <div className="jp-scheduler-hint">
+              {trans.__(
+                'Sent to the webhooks and e-mails above (or the server’s). All three: the server’s setting.'
+              )}
+            </div>
+            {errors.alertOn && (
+              <div
+                className="jp-scheduler-fieldError"
+                role="alert"
+                data-testid="field-error"
+              >
+                {errors.alertOn}
+              </div>
+            )}
+          </div>
+        </fieldset>
       </div>
     </details>
   );
+}
+
+function alertOnLabel(kind: AlertOn, trans: TranslationBundle): string {
+  switch (kind) {
+    case 'failure':
+      return trans.__('a failure (after the last retry)');
+    case 'recovery':
+      return trans.__('the first success after a failure');
+    case 'deadline':
+      return trans.__('a missed deadline or max duration');
+  }
 }
 
 interface KeyValueFieldProps {

@@ -14,7 +14,9 @@ import {
   wallTimeInZone
 } from '../time/zoned';
 import { parseParameterValue } from './parameters';
+import { ALERT_KINDS } from './spec';
 import type {
+  AlertOn,
   ExecutionSpec,
   JobSpec,
   ScheduleSpec,
@@ -434,6 +436,17 @@ function optionalWholeNumber(
   return text.trim() ? parseWholeNumber(text, field, label) : null;
 }
 
+/** Addresses separated by commas, semicolons or white space; null for none. */
+export function alertEmails(text: string): string[] | null {
+  const addresses = text.split(/[\s,;]+/).filter(a => a !== '');
+  return addresses.length ? addresses : null;
+}
+
+/** All three kinds: what the server's alert_on setting says (not sent). */
+export function isDefaultAlertOn(kinds: ReadonlyArray<AlertOn>): boolean {
+  return ALERT_KINDS.every(kind => kinds.includes(kind));
+}
+
 function optionalText(text: string): string | null {
   const trimmed = text.trim();
   return trimmed ? trimmed : null;
@@ -545,7 +558,18 @@ export function buildExecutionSpec(
     kernel_name: isNotebookPath(form.pipelinePath)
       ? optionalText(form.kernelName)
       : null,
-    webhook_url: optionalText(form.webhookUrl)
+    webhook_url: optionalText(form.webhookUrl),
+    deadline_time: optionalText(form.deadlineTime),
+    max_duration_minutes: optionalWholeNumber(
+      form.maxDurationMinutes,
+      'maxDurationMinutes',
+      'The maximum duration'
+    ),
+    slack_webhook_url: optionalText(form.slackWebhookUrl),
+    alert_emails: alertEmails(form.alertEmails),
+    alert_on: isDefaultAlertOn(form.alertOn)
+      ? null
+      : ALERT_KINDS.filter(kind => form.alertOn.includes(kind))
   };
   const spec: ExecutionSpec = {};
   for (const [key, value] of Object.entries(values)) {
@@ -571,7 +595,12 @@ export function countAdvanced(form: FormState): number {
     form.pythonExecutable,
     form.workingDir,
     isNotebookPath(form.pipelinePath) ? form.kernelName : '',
-    form.webhookUrl
+    form.webhookUrl,
+    form.deadlineTime,
+    form.maxDurationMinutes,
+    form.slackWebhookUrl,
+    form.alertEmails,
+    isDefaultAlertOn(form.alertOn) ? '' : 'alert_on'
   ].filter(t => t.trim() !== '').length;
   const rows = [form.env, form.secretEnv, form.parameters].filter(list =>
     list.some(row => row.key.trim())

@@ -9,6 +9,9 @@ export type LogicalOperator = 'AND' | 'OR';
 export type TriggerOn = 'success' | 'failure';
 /** What a fire time missed while no server ran does: run once at start-up, or skip. */
 export type CatchupPolicy = 'run_once' | 'skip';
+/** What raises a job's alerts: a final failure, the first success after one, a missed deadline. */
+export type AlertOn = 'failure' | 'recovery' | 'deadline';
+export const ALERT_KINDS: AlertOn[] = ['failure', 'recovery', 'deadline'];
 /** A parameter's JSON value (docs/api.md: `"parameters": {"LIMIT": 100}`). */
 export type ParameterValue = string | number | boolean;
 
@@ -49,6 +52,13 @@ export interface ExecutionSpec {
   working_dir?: string | null;
   kernel_name?: string | null;
   webhook_url?: string | null;
+  /** 'HH:MM' or 'HH:MM:SS' in the job's zone: a run must have succeeded by then each day. */
+  deadline_time?: string | null;
+  max_duration_minutes?: number | null;
+  slack_webhook_url?: string | null;
+  alert_emails?: string[] | null;
+  /** null: the server's `alert_on` setting. */
+  alert_on?: AlertOn[] | null;
 }
 
 /** What `POST jobs` and `PUT jobs/{id}` take. */

@@ -10,7 +10,9 @@ import {
   wallTimeInZone
 } from '../time/zoned';
 import { formatParameterValue } from './parameters';
+import { ALERT_KINDS } from './spec';
 import type {
+  AlertOn,
   CatchupPolicy,
   DateType,
   LogicalOperator,
@@ -108,6 +110,14 @@ export interface FormState {
   workingDir: string;
   kernelName: string;
   webhookUrl: string;
+  /** Deadlines and alerts: HH:MM[:SS] in `timezone`, minutes, a URL, addresses. */
+  deadlineTime: string;
+  maxDurationMinutes: string;
+  slackWebhookUrl: string;
+  /** Addresses separated by commas, semicolons or spaces. */
+  alertEmails: string;
+  /** What raises alerts; all three: the server's setting (alert_on not sent). */
+  alertOn: AlertOn[];
 }
 
 /** The form fields of the collapsible "Advanced" section. */
@@ -123,7 +133,12 @@ export const ADVANCED_FIELDS: ReadonlyArray<keyof FormState> = [
   'pythonExecutable',
   'workingDir',
   'kernelName',
-  'webhookUrl'
+  'webhookUrl',
+  'deadlineTime',
+  'maxDurationMinutes',
+  'slackWebhookUrl',
+  'alertEmails',
+  'alertOn'
 ];
 
 /** A problem the form can tell before asking the server, tied to a field. */
@@ -178,7 +193,12 @@ export function defaultFormState(
     pythonExecutable: '',
     workingDir: '',
     kernelName: '',
-    webhookUrl: ''
+    webhookUrl: '',
+    deadlineTime: '',
+    maxDurationMinutes: '',
+    slackWebhookUrl: '',
+    alertEmails: '',
+    alertOn: [...ALERT_KINDS]
   };
 }
 
@@ -213,6 +233,11 @@ export interface JobLike {
   working_dir?: string | null;
   kernel_name?: string | null;
   webhook_url?: string | null;
+  deadline_time?: string | null;
+  max_duration_minutes?: number | null;
+  slack_webhook_url?: string | null;
+  alert_emails?: string[] | null;
+  alert_on?: AlertOn[] | null;
 }
 
 /** Seconds as the largest whole unit: 7200 -> 2 hours. */
@@ -260,6 +285,13 @@ export function jobToFormState(
   form.workingDir = job.working_dir || '';
   form.kernelName = job.kernel_name || '';
   form.webhookUrl = job.webhook_url || '';
+  form.deadlineTime = job.deadline_time || '';
+  form.maxDurationMinutes = text(job.max_duration_minutes);
+  form.slackWebhookUrl = job.slack_webhook_url || '';
+  form.alertEmails = (job.alert_emails || []).join(', ');
+  form.alertOn = job.alert_on
+    ? ALERT_KINDS.filter(kind => job.alert_on?.includes(kind))
+    : [...ALERT_KINDS];
 
   if (job.run_date) {
     const instant = new Date(job.run_date);

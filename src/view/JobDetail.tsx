@@ -21,7 +21,7 @@ export interface JobDetailProps {
   onOpenLog: (runId: number) => void;
 }
 
-function Definition(props: {
+export function Definition(props: {
   job: JobDetailAnswer;
   trans: TranslationBundle;
 }): JSX.Element {
@@ -53,6 +53,27 @@ function Definition(props: {
       trans.__('Misfire grace'),
       job.misfire_grace_time ? formatDuration(job.misfire_grace_time) : null
     ],
+    [
+      trans.__('Deadline'),
+      job.deadline_time
+        ? trans.__(
+            'succeeded by %1 (%2) each day',
+            job.deadline_time,
+            job.timezone
+          )
+        : null
+    ],
+    [
+      trans.__('Max duration'),
+      job.max_duration_minutes
+        ? formatDuration(job.max_duration_minutes * 60)
+        : null
+    ],
+    [
+      trans.__('Alerts on'),
+      job.alert_on ? job.alert_on.join(', ') || trans.__('nothing') : null
+    ],
+    [trans.__('Alert e-mails'), job.alert_emails?.join(', ') || null],
     [trans.__('Working folder'), job.working_dir ?? null],
     [trans.__('Kernel'), job.kernel_name ?? null],
     [trans.__('Environment'), job.env ? Object.keys(job.env).join(', ') : null],
