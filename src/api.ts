@@ -11,7 +11,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type { components } from './generated/openapi';
 import { notebookFileName } from './paths';
-import type { JobSpec, ScheduleSpec } from './form/spec';
+import type { JobSpec, ParameterValue, ScheduleSpec } from './form/spec';
 
 export type {
   CatchupPolicy,
@@ -66,6 +66,22 @@ export type RunTimeline = Schemas['RunTimeline'];
 export type JobNextRuns = Schemas['JobNextRuns'];
 /** One version of a job's definition (job history). */
 export type JobVersion = Schemas['JobVersion'];
+/** A backfill: a job's fire times in a past range, run oldest first. */
+export type Backfill = Schemas['Backfill'];
+/** The answer that shows a job's webhook token (the only one that does). */
+export type WebhookToken = Schemas['WebhookToken'];
+/** What one run is given over its job's values ("Run with…"). */
+export interface RunOverridesBody {
+  parameters?: Record<string, ParameterValue>;
+  env?: Record<string, string>;
+  timeout_seconds?: number;
+}
+/** The body of `POST jobs/{id}/backfill`. */
+export interface BackfillRequest {
+  start: string;
+  end: string;
+  max_active?: number;
+}
 /** An error answer: the message, and what is wrong with each field. */
 export type ErrorAnswer = Schemas['Error'];
 
@@ -207,6 +223,24 @@ export const api = {
           : { wait: false, python_code: pythonCode }
       )
     ),
+  /** Start a run with overrides for it alone, without waiting (202 Run). */
+  startRunWith: (jobId: string, overrides: RunOverridesBody) =>
+    requestAPI<Run>(
+      `run/${id(jobId)}`,
+      jsonBody('POST', { ...overrides, wait: false })
+    ),
+  /** Run a past run again: its logical time and overrides (202 Run). */
+  rerun: (runId: number) =>
+    requestAPI<Run>(`runs/${id(runId)}/rerun`, { method: 'POST' }),
+  startBackfill: (jobId: string, body: BackfillRequest) =>
+    requestAPI<Backfill>(`jobs/${id(jobId)}/backfill`, jsonBody('POST', body)),
+  /** A job's backfills, newest first. */
+  listBackfills: (jobId: string) =>
+    requestAPI<Schemas['BackfillList']>(`jobs/${id(jobId)}/backfills`),
+  cancelBackfill: (backfillId: number) =>
+    requestAPI<Backfill>(`backfills/${id(backfillId)}/cancel`, {
+      method: 'POST'
+    }),
   listRuns: (q: RunsQuery = {}) =>
     requestAPI<RunsPage>(
       `runs${query({
@@ -263,6 +297,13 @@ export const api = {
   restoreJobVersion: (jobId: string, version: number) =>
     requestAPI<JobDetail>(`jobs/${id(jobId)}/versions/${id(version)}/restore`, {
       method: 'POST'
+    }),
+  /** Enable a job's inbound webhook or rotate its token: the token is in this answer only. */
+  enableWebhook: (jobId: string) =>
+    requestAPI<WebhookToken>(`jobs/${id(jobId)}/webhook`, { method: 'POST' }),
+  disableWebhook: (jobId: string) =>
+    requestAPI<SuccessAnswer>(`jobs/${id(jobId)}/webhook`, {
+      method: 'DELETE'
     }),
   jobNextRuns: (jobId: string, count?: number) =>
     requestAPI<JobNextRuns>(`jobs/${id(jobId)}/next_runs${query({ count })}`),

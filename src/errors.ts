@@ -72,6 +72,8 @@ const FIELD_WORDS: Record<string, string> = {
   cron_expression: 'the cron expression',
   logical_operator: 'the choice between any and all conditions',
   trigger_conditions: 'the conditions',
+  watch_path: 'the files to watch',
+  watch_debounce_seconds: 'the settle time',
   timezone: 'the time zone',
   paused: 'paused',
   timeout_seconds: 'the timeout',
@@ -125,6 +127,10 @@ export function formFieldOf(
       return 'logicalOperator';
     case 'trigger_conditions':
       return 'conditions';
+    case 'watch_path':
+      return 'watchPath';
+    case 'watch_debounce_seconds':
+      return 'watchDebounce';
     case 'timezone':
       return 'timezone';
     case 'paused':
@@ -160,6 +166,7 @@ function unitOf(apiField: string, form: FormState): string | null {
       return 'days';
     case 'timeout_seconds':
     case 'retry_delay_seconds':
+    case 'watch_debounce_seconds':
       return 'seconds';
   }
   return null;

@@ -89,6 +89,8 @@ function kindLabel(trans: TranslationBundle, kind: ScheduleKind): string {
       return trans.__('Cron expression');
     case 'trigger':
       return trans.__('After other jobs');
+    case 'file':
+      return trans.__('When files arrive');
   }
 }
 
@@ -119,6 +121,8 @@ const SCHEDULE_FORM_FIELDS: ReadonlyArray<keyof FormState> = [
   'cronExpression',
   'logicalOperator',
   'conditions',
+  'watchPath',
+  'watchDebounce',
   'timezone'
 ];
 
@@ -646,6 +650,62 @@ export function JobForm(props: JobFormProps): JSX.Element {
           />
         )}
 
+        {form.kind === 'file' && (
+          <>
+            <Field
+              label={trans.__('Files to watch')}
+              id="jp-scheduler-watch-path"
+              field="watch_path"
+              error={errors.watchPath}
+              hint={trans.__(
+                'A glob relative to the workspace, e.g. "data/incoming/*.csv" ("**" for any folders below). The job runs once the matching files that appeared or changed have settled.'
+              )}
+            >
+              <input
+                id="jp-scheduler-watch-path"
+                className="jp-mod-styled jp-scheduler-input jp-scheduler-mono"
+                name="watch_path"
+                value={form.watchPath}
+                placeholder="data/incoming/*.csv"
+                spellCheck={false}
+                aria-invalid={invalid('watchPath')}
+                aria-describedby={errorIdOf(
+                  'jp-scheduler-watch-path',
+                  'watchPath'
+                )}
+                onChange={e => update({ watchPath: e.currentTarget.value })}
+              />
+            </Field>
+            <Field
+              label={trans.__('Settle time (seconds)')}
+              id="jp-scheduler-watch-debounce"
+              field="watch_debounce_seconds"
+              error={errors.watchDebounce}
+              hint={trans.__(
+                'How long no further change may come before the files count as arrived (default 3).'
+              )}
+            >
+              <input
+                id="jp-scheduler-watch-debounce"
+                className="jp-mod-styled jp-scheduler-input"
+                name="watch_debounce_seconds"
+                type="number"
+                min={1}
+                max={3600}
+                step={1}
+                placeholder="3"
+                value={form.watchDebounce}
+                aria-invalid={invalid('watchDebounce')}
+                aria-describedby={errorIdOf(
+                  'jp-scheduler-watch-debounce',
+                  'watchDebounce'
+                )}
+                onChange={e => update({ watchDebounce: e.currentTarget.value })}
+              />
+            </Field>
+          </>
+        )}
+
         {preview.kind === 'error' && (
           <div
             id={SCHEDULE_ERROR_ID}
@@ -657,7 +717,7 @@ export function JobForm(props: JobFormProps): JSX.Element {
           </div>
         )}
 
-        {form.kind !== 'trigger' && (
+        {form.kind !== 'trigger' && form.kind !== 'file' && (
           <Field
             label={trans.__('Time zone')}
             id="jp-scheduler-timezone"

@@ -37,6 +37,14 @@ export function triggerLabel(trans: TranslationBundle, by: string): string {
       return trans.__('catch-up');
     case 'retry':
       return trans.__('retry');
+    case 'backfill':
+      return trans.__('backfill');
+    case 'rerun':
+      return trans.__('re-run');
+    case 'file':
+      return trans.__('files arrived');
+    case 'webhook':
+      return trans.__('webhook');
     default:
       return by;
   }

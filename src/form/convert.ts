@@ -277,6 +277,28 @@ export function buildScheduleSpec(
         timezone
       };
     }
+    case 'file': {
+      const watchPath = form.watchPath.trim();
+      if (!watchPath) {
+        throw new FormError(
+          'watchPath',
+          'Enter the files to watch, e.g. data/incoming/*.csv.'
+        );
+      }
+      const spec: ScheduleSpec = {
+        schedule_type: 'file',
+        watch_path: watchPath,
+        timezone
+      };
+      if (form.watchDebounce.trim()) {
+        spec.watch_debounce_seconds = parseWholeNumber(
+          form.watchDebounce,
+          'watchDebounce',
+          'The settle time'
+        );
+      }
+      return spec;
+    }
   }
 }
 

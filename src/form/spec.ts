@@ -3,12 +3,13 @@
  * field names the form sends, written down once (api.ts re-exports them).
  */
 
-export type ScheduleType = 'date' | 'interval' | 'cron' | 'trigger';
+export type ScheduleType = 'date' | 'interval' | 'cron' | 'trigger' | 'file';
 export type DateType = 'once' | 'daily' | 'weekly' | 'monthly' | 'every_x_days';
 export type LogicalOperator = 'AND' | 'OR';
 export type TriggerOn = 'success' | 'failure';
 /** What a fire time missed while no server ran does: run once at start-up, or skip. */
-export type CatchupPolicy = 'run_once' | 'skip';
+// 'run_once' and 'skip' are the older names of 'latest' and 'none' (still accepted).
+export type CatchupPolicy = 'all' | 'latest' | 'none' | 'run_once' | 'skip';
 /** What raises a job's alerts: a final failure, the first success after one, a missed deadline. */
 export type AlertOn = 'failure' | 'recovery' | 'deadline';
 export const ALERT_KINDS: AlertOn[] = ['failure', 'recovery', 'deadline'];
@@ -30,6 +31,10 @@ export interface ScheduleSpec {
   cron_expression?: string;
   logical_operator?: LogicalOperator;
   trigger_conditions?: TriggerCondition[];
+  /** schedule_type 'file': a glob of workspace files, e.g. 'data/incoming/*.csv'. */
+  watch_path?: string;
+  /** schedule_type 'file': seconds without changes before files count as arrived. */
+  watch_debounce_seconds?: number | null;
   timezone?: string;
 }
 

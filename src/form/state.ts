@@ -30,7 +30,8 @@ export type ScheduleKind =
   | 'every_x_days'
   | 'interval'
   | 'cron'
-  | 'trigger';
+  | 'trigger'
+  | 'file';
 
 export const SCHEDULE_KINDS: ScheduleKind[] = [
   'once',
@@ -40,7 +41,8 @@ export const SCHEDULE_KINDS: ScheduleKind[] = [
   'every_x_days',
   'interval',
   'cron',
-  'trigger'
+  'trigger',
+  'file'
 ];
 
 export type IntervalUnit = 'seconds' | 'minutes' | 'hours' | 'days';
@@ -90,6 +92,10 @@ export interface FormState {
   cronExpression: string;
   logicalOperator: LogicalOperator;
   conditions: TriggerCondition[];
+  /** File arrival: the glob of workspace files that fire the job. */
+  watchPath: string;
+  /** File arrival: settle time in seconds ('' = the server's default). */
+  watchDebounce: string;
   paused: boolean;
   /** IANA zone the wall-clock fields are in; the browser's for a new job. */
   timezone: string;
@@ -179,6 +185,8 @@ export function defaultFormState(
     cronExpression: '0 8 * * *',
     logicalOperator: 'OR',
     conditions: [],
+    watchPath: '',
+    watchDebounce: '',
     paused: false,
     timezone: timeZone,
     timeoutSeconds: '',
@@ -219,6 +227,8 @@ export interface JobLike {
   cron_expression?: string | null;
   logical_operator?: LogicalOperator | null;
   trigger_conditions?: TriggerCondition[] | null;
+  watch_path?: string | null;
+  watch_debounce_seconds?: number | null;
   timezone?: string | null;
   paused?: boolean | null;
   max_instances?: number | null;
@@ -338,6 +348,11 @@ export function jobToFormState(
         on: c.on
       }));
       break;
+    case 'file':
+      form.kind = 'file';
+      form.watchPath = job.watch_path || '';
+      form.watchDebounce = text(job.watch_debounce_seconds);
+      break;
   }
   return form;
 }
@@ -365,6 +380,8 @@ export const SCHEDULE_SPEC_FIELDS = [
   'cron_expression',
   'logical_operator',
   'trigger_conditions',
+  'watch_path',
+  'watch_debounce_seconds',
   'timezone'
 ] as const;
 
@@ -393,6 +410,12 @@ export function scheduleKey(form: FormState): string {
       return JSON.stringify([...common, form.cronExpression.trim()]);
     case 'trigger':
       return JSON.stringify([...common, form.logicalOperator, form.conditions]);
+    case 'file':
+      return JSON.stringify([
+        ...common,
+        form.watchPath.trim(),
+        form.watchDebounce.trim()
+      ]);
   }
 }
 

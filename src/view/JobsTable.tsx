@@ -252,6 +252,13 @@ function NextRun(props: { job: Job; trans: TranslationBundle }): JSX.Element {
       </span>
     );
   }
+  if (job.schedule_type === 'file') {
+    return (
+      <span className="jp-PipelineScheduler-muted">
+        {trans.__('on file arrival')}
+      </span>
+    );
+  }
   if (!job.next_run_time) {
     return (
       <span className="jp-PipelineScheduler-muted">{trans.__('none')}</span>

@@ -23,6 +23,10 @@ import {
 import { askWithDialog, type AskFunction } from '../ask';
 import { errorMessage, type SchedulerModel } from '../model';
 import { formatAbsolute } from '../time';
+import {
+  showWebhookTokenDialog,
+  type ShowWebhookToken
+} from './WebhookSection';
 
 /** Runs per strip. */
 export const STRIP_LENGTH = 20;
@@ -68,6 +72,8 @@ export interface SchedulerViewModelOptions {
   pollIntervalSeconds?: number;
   /** Asks before a restore (a JupyterLab dialog by default; tests replace it). */
   ask?: AskFunction;
+  /** Shows a new webhook URL once (a JupyterLab dialog by default; tests replace it). */
+  showWebhookToken?: ShowWebhookToken;
 }
 
 export class SchedulerViewModel implements IDisposable {
@@ -75,6 +81,7 @@ export class SchedulerViewModel implements IDisposable {
     this.model = options.model;
     this._api = options.api ?? defaultApi;
     this._ask = options.ask ?? askWithDialog;
+    this._showWebhookToken = options.showWebhookToken ?? showWebhookTokenDialog;
     const ms = Math.max(2, options.pollIntervalSeconds ?? 10) * 1000;
     this._poll = new Poll({
       factory: () => this.refresh(),
@@ -281,6 +288,77 @@ export class SchedulerViewModel implements IDisposable {
     return true;
   }
 
+  /* ----------------------------- webhook ------------------------------ */
+
+  /**
+   * Enable the shown job's webhook, or rotate its token (after asking: the
+   * old URL stops working), and show the new URL once.
+   */
+  async enableWebhook(trans: TranslationBundle): Promise<boolean> {
+    const job = this._detail?.job;
+    if (!job) {
+      return false;
+    }
+    if (job.webhook_enabled) {
+      const answer = await this._ask({
+        title: trans.__('Rotate the webhook token?'),
+        body: trans.__(
+          "The URL that starts '%1' now stops working at once; callers need the new one.",
+          job.name
+        ),
+        buttons: [
+          { label: trans.__('Cancel'), value: 'cancel', isCancel: true },
+          { label: trans.__('Rotate'), value: 'rotate', isWarn: true }
+        ]
+      });
+      if (answer !== 'rotate') {
+        return false;
+      }
+    }
+    let token;
+    try {
+      token = await this._api.enableWebhook(job.id);
+    } catch (error) {
+      this.model.showError(error);
+      return false;
+    }
+    await this._loadDetail(job.id);
+    await this.model.refreshJobs();
+    await this._showWebhookToken(token, trans);
+    return true;
+  }
+
+  /** Disable the shown job's webhook (after asking). */
+  async disableWebhook(trans: TranslationBundle): Promise<boolean> {
+    const job = this._detail?.job;
+    if (!job) {
+      return false;
+    }
+    const answer = await this._ask({
+      title: trans.__('Disable the webhook?'),
+      body: trans.__(
+        "Calls of the webhook URL of '%1' will be refused. Enabling it again makes a new URL.",
+        job.name
+      ),
+      buttons: [
+        { label: trans.__('Cancel'), value: 'cancel', isCancel: true },
+        { label: trans.__('Disable'), value: 'disable', isWarn: true }
+      ]
+    });
+    if (answer !== 'disable') {
+      return false;
+    }
+    try {
+      await this._api.disableWebhook(job.id);
+    } catch (error) {
+      this.model.showError(error);
+      return false;
+    }
+    await this._loadDetail(job.id);
+    await this.model.refreshJobs();
+    return true;
+  }
+
   /* ----------------------------- timeline ----------------------------- */
 
   get timeline(): RunTimeline | null {
@@ -436,6 +514,7 @@ export class SchedulerViewModel implements IDisposable {
 
   private _api: SchedulerAPI;
   private _ask: AskFunction;
+  private _showWebhookToken: ShowWebhookToken;
   private _poll: Poll;
   private _isVisible = false;
   private _isDisposed = false;
