@@ -49,6 +49,8 @@ def definition_of(job: JobDefinition) -> dict[str, Any]:
 
 
 def _same(key: str, old: Any, new: Any, zone_name: str) -> bool:
+    if old in (None, "", [], {}) and new in (None, "", [], {}):
+        return True  # an empty description or env sent by a form is no field set
     if key == "run_date" and isinstance(old, str) and isinstance(new, str) and old != new:
         try:  # '...Z' and '...+00:00' name the same instant
             zone = schedules.zone(zone_name or "UTC")

@@ -38,6 +38,7 @@ def test_versions_follow_the_definition_in_the_store(settings: SchedulerSettings
         await svc.jobs.update(job_id, {"env": {"A": "2"}}, author="bob")
         await svc.jobs.set_paused(job_id, True)  # not a version
         await svc.jobs.update(job_id, {"env": {"A": "2"}})  # the same again: not a version
+        await svc.jobs.update(job_id, {"description": ""})  # as a form sends "no description"
         rows = await svc.workers.db(svc.store.job_versions, job_id)
         assert [(r["version"], r["author"], json.loads(r["changes"])) for r in rows] == [
             (2, "bob", ["env"]),
