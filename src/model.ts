@@ -25,6 +25,7 @@ import { Poll } from '@lumino/polling';
 
 import {
   api as defaultApi,
+  Backfill,
   Job,
   Run,
   SchedulerAPI,
@@ -33,6 +34,10 @@ import {
 import { AmphiCode } from './amphi';
 import { AskFunction, askWithDialog } from './ask';
 import { DirectoryEntry, WorkspaceFiles } from './files';
+import {
+  showBackfillDialog,
+  showRunWithDialog
+} from './components/OrchestrationDialogs';
 import { buildJobSpec, buildScheduleSpec } from './form/convert';
 import { JobSpec } from './form/spec';
 import {
@@ -366,6 +371,57 @@ export class SchedulerModel implements IDisposable {
 
   runNow(jobId: string, choice: RunCodeChoice = 'ask'): Promise<Run | null> {
     return this.jobsStore.runNow(jobId, choice);
+  }
+
+  /** "Run with…": a dialog prefilled with the job's parameters, env and timeout. */
+  async runWith(jobId: string): Promise<Run | null> {
+    try {
+      const job = await this._api.getJob(jobId);
+      const run = await showRunWithDialog(job, this._trans, this._api);
+      if (run) {
+        this.runsStore.addStarted(run);
+        void this.jobsStore.refresh();
+      }
+      return run;
+    } catch (error) {
+      this.sidebar.showError(error);
+      return null;
+    }
+  }
+
+  /** "Backfill…": a dialog for the range (in the job's zone) and the runs at once. */
+  async backfill(jobId: string): Promise<Backfill | null> {
+    try {
+      const job = await this._api.getJob(jobId);
+      const started = await showBackfillDialog(job, this._trans, this._api);
+      if (started) {
+        this.sidebar.showInfo(
+          this._trans.__(
+            'Backfill of "%1" started: %2 fire time(s).',
+            job.name,
+            started.total
+          )
+        );
+        void this.refresh();
+      }
+      return started;
+    } catch (error) {
+      this.sidebar.showError(error);
+      return null;
+    }
+  }
+
+  /** Run a finished run again, with its logical time and overrides. */
+  async rerun(runId: number): Promise<Run | null> {
+    try {
+      const run = await this._api.rerun(runId);
+      this.runsStore.addStarted(run);
+      void this.jobsStore.refresh();
+      return run;
+    } catch (error) {
+      this.sidebar.showError(error);
+      return null;
+    }
   }
   setPaused(jobId: string, isPaused: boolean): Promise<void> {
     return this.jobsStore.setPaused(jobId, isPaused);

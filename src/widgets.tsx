@@ -81,6 +81,7 @@ export class RunLogContent extends ReactWidget {
         onDelete={this._onDelete}
         onCancel={() => model.cancelRun(this.stream.runId)}
         onDownloadNotebook={run => model.downloadNotebook(run)}
+        onRerun={() => void model.rerun(this.stream.runId)}
       />
     );
   }

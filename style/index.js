@@ -1,3 +1,4 @@
 import './base.css';
 import './view.css';
 import './live.css';
+import './orchestration.css';

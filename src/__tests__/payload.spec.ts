@@ -562,7 +562,8 @@ describe('advanced options (execution)', () => {
     assert.deepEqual(roundTrip, payload);
   });
 
-  it('catch-up is run_once or skip; empty leaves the server default', () => {
+  it('catch-up is all, latest or none (or the older run_once, skip); empty leaves the server default', () => {
+    assert.equal(spec({ catchup: 'all' }).catchup, 'all');
     assert.equal(spec({ catchup: 'run_once' }).catchup, 'run_once');
     assert.equal('catchup' in spec({ catchup: '' }), false);
   });

@@ -193,7 +193,7 @@ export function AdvancedSection(props: AdvancedSectionProps): JSX.Element {
           field="catchup"
           error={errors.catchup}
           hint={trans.__(
-            'A fire time missed while no server was running: run it once at start-up, or record it as skipped.'
+            'Fire times missed while no server was running: run the latest once at start-up, run each of them (never more at once than the max instances), or record them as skipped.'
           )}
         >
           <select
@@ -207,8 +207,17 @@ export function AdvancedSection(props: AdvancedSectionProps): JSX.Element {
             }
           >
             <option value="">{trans.__('Server default')}</option>
-            <option value="run_once">{trans.__('Run once')}</option>
-            <option value="skip">{trans.__('Skip')}</option>
+            <option value="latest">{trans.__('Run the latest')}</option>
+            <option value="all">{trans.__('Run all')}</option>
+            <option value="none">{trans.__('Skip')}</option>
+            {form.catchup === 'run_once' && (
+              <option value="run_once">
+                {trans.__('Run the latest (run_once)')}
+              </option>
+            )}
+            {form.catchup === 'skip' && (
+              <option value="skip">{trans.__('Skip (skip)')}</option>
+            )}
           </select>
         </Field>
 

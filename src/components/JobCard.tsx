@@ -4,7 +4,9 @@ import {
   deleteIcon,
   editIcon,
   historyIcon,
+  jumpBackIcon,
   LabIcon,
+  launchIcon,
   pauseIcon,
   runIcon
 } from '@jupyterlab/ui-components';
@@ -12,6 +14,7 @@ import * as React from 'react';
 
 import type { ActiveRun, Job } from '../api';
 import { resumeIcon } from '../icon';
+import { canBackfill } from './OrchestrationDialogs';
 import { formatDuration, formatRelative, formatTimestamp } from '../time';
 import { StatusBadge } from './StatusBadge';
 
@@ -24,6 +27,10 @@ export interface JobCardActions {
   onShowRuns: (job: Job) => void;
   onOpenLog: (runId: number) => void;
   onRegenerate: (job: Job) => void;
+  /** "Run with…": a run with other parameters, env or timeout. */
+  onRunWith?: (job: Job) => void;
+  /** "Backfill…": run the fire times of a past range. */
+  onBackfill?: (job: Job) => void;
   /** A Run now of this job is on its way to the server. */
   isStarting?: (job: Job) => boolean;
   /** The job's pipeline file is gone from the workspace (model.fileMissing). */
@@ -241,6 +248,23 @@ export function JobCard(props: JobCardProps): JSX.Element {
           disabled={isStarting || activeRun !== null}
           onClick={() => props.onRunNow(job)}
         />
+        {props.onRunWith && (
+          <IconAction
+            icon={launchIcon}
+            label={trans.__('Run with…')}
+            action="run-with"
+            disabled={isStarting}
+            onClick={() => props.onRunWith?.(job)}
+          />
+        )}
+        {props.onBackfill && canBackfill(job) && (
+          <IconAction
+            icon={jumpBackIcon}
+            label={trans.__('Backfill…')}
+            action="backfill"
+            onClick={() => props.onBackfill?.(job)}
+          />
+        )}
         <IconAction
           icon={job.paused ? resumeIcon : pauseIcon}
           label={job.paused ? trans.__('Resume') : trans.__('Pause')}

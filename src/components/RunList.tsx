@@ -3,6 +3,7 @@ import {
   Button,
   deleteIcon,
   downloadIcon,
+  redoIcon,
   refreshIcon,
   stopIcon
 } from '@jupyterlab/ui-components';
@@ -44,6 +45,8 @@ export interface RunListProps {
   onOpenLog: (runId: number) => void;
   onDeleteRun: (run: Run) => void;
   onCancelRun: (run: Run) => void;
+  /** Run a finished run again (its logical time and overrides). */
+  onRerun?: (run: Run) => void;
   onDownloadNotebook: (run: Run) => void;
   onClearAll: () => void;
 }
@@ -249,6 +252,16 @@ export function RunList(props: RunListProps): JSX.Element {
                       onClick={() => props.onCancelRun(run)}
                     />
                   ) : (
+                    props.onRerun && (
+                      <IconAction
+                        icon={redoIcon}
+                        label={trans.__('Re-run run %1', run.id)}
+                        action="rerun"
+                        onClick={() => props.onRerun?.(run)}
+                      />
+                    )
+                  )}
+                  {!isActive && (
                     <IconAction
                       icon={deleteIcon}
                       label={trans.__('Delete run %1', run.id)}

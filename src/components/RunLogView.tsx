@@ -4,6 +4,7 @@ import {
   caretDownIcon,
   caretUpIcon,
   downloadIcon,
+  redoIcon,
   stopIcon
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -26,6 +27,8 @@ export interface RunLogViewProps {
   /** Resolves once the server has stopped the run. */
   onCancel: () => Promise<unknown>;
   onDownloadNotebook: (run: Run) => Promise<void>;
+  /** Run this (finished) run again: its logical time and overrides. */
+  onRerun?: () => void;
 }
 
 /** Distance from the bottom, in pixels, that still counts as "at the end". */
@@ -309,6 +312,21 @@ export function RunLogView(props: RunLogViewProps): JSX.Element {
             >
               <downloadIcon.react tag="span" elementSize="normal" />
               {trans.__('Download executed notebook')}
+            </Button>
+          )}
+          {props.onRerun && stream.isFinished && !stream.isDeleted && (
+            <Button
+              type="button"
+              small
+              minimal
+              onClick={props.onRerun}
+              data-action="rerun"
+              title={trans.__(
+                'Run it again, with the same logical time and overrides'
+              )}
+            >
+              <redoIcon.react tag="span" elementSize="normal" />
+              {trans.__('Re-run')}
             </Button>
           )}
           <Button

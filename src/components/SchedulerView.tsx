@@ -216,6 +216,8 @@ function JobsPane({
       onShowRuns={job => model.showRuns(job.id)}
       onOpenLog={onOpenLog}
       onRegenerate={job => void model.regenerateCode(job.id)}
+      onRunWith={job => void model.runWith(job.id)}
+      onBackfill={job => void model.backfill(job.id)}
       onDelete={async job => {
         if (await model.confirmDeleteJob(job)) {
           await model.deleteJob(job.id);
@@ -243,6 +245,7 @@ function RunsPane({
       trans={trans}
       isStopping={runId => model.isStopping(runId)}
       onCancelRun={run => void model.cancelRun(run.id)}
+      onRerun={run => void model.rerun(run.id)}
       onDownloadNotebook={run =>
         model.downloadNotebook(run).catch(error => model.showError(error))
       }

@@ -3,11 +3,13 @@ import { Button, closeIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import type { Job, JobDetail as JobDetailAnswer } from '../api';
+import { canBackfill } from '../components/OrchestrationDialogs';
 import { StatusBadge, triggerLabel } from '../components/StatusBadge';
 import { useSignalRerender } from '../components/useSignal';
 import { formatAbsolute, formatDuration, formatRelative } from '../time';
 import { CodeDiff } from './CodeDiff';
 import { DurationChart, successRate } from './DurationChart';
+import { BackfillSection } from './BackfillSection';
 import { JobHistory } from './JobHistory';
 import { TriggerGraph, triggerChain } from './TriggerGraph';
 import type { SchedulerViewModel } from './viewModel';
@@ -111,6 +113,7 @@ export function Definition(props: {
 export function JobDetail(props: JobDetailProps): JSX.Element | null {
   const { viewModel, trans } = props;
   useSignalRerender(viewModel.detailChanged);
+  const [backfillsVersion, setBackfillsVersion] = React.useState(0);
   const detail = viewModel.detail;
   if (!detail) {
     return null;
@@ -120,6 +123,11 @@ export function JobDetail(props: JobDetailProps): JSX.Element | null {
   const rate = successRate(detail.runs);
   const code = viewModel.codeComparison;
   const isAmpln = !!job && job.pipeline_path.toLowerCase().endsWith('.ampln');
+  const startBackfill = async (jobId: string) => {
+    if (await viewModel.model.backfill(jobId)) {
+      setBackfillsVersion(v => v + 1);
+    }
+  };
 
   return (
     <aside
@@ -153,6 +161,29 @@ export function JobDetail(props: JobDetailProps): JSX.Element | null {
           <section>
             <h3>{trans.__('Definition')}</h3>
             <Definition job={job} trans={trans} />
+            <div
+              className="jp-PipelineScheduler-detailActions"
+              data-testid="detail-actions"
+            >
+              <Button
+                type="button"
+                small
+                data-action="run-with"
+                onClick={() => void viewModel.model.runWith(job.id)}
+              >
+                {trans.__('Run with…')}
+              </Button>
+              {canBackfill(job) && (
+                <Button
+                  type="button"
+                  small
+                  data-action="backfill"
+                  onClick={() => void startBackfill(job.id)}
+                >
+                  {trans.__('Backfill…')}
+                </Button>
+              )}
+            </div>
           </section>
 
           <section>
@@ -242,6 +273,18 @@ export function JobDetail(props: JobDetailProps): JSX.Element | null {
               ))}
             </ul>
           </section>
+
+          {canBackfill(job) && (
+            <section data-testid="backfill-section">
+              <h3>{trans.__('Backfills')}</h3>
+              <BackfillSection
+                jobId={job.id}
+                timeZone={job.timezone}
+                trans={trans}
+                version={backfillsVersion}
+              />
+            </section>
+          )}
 
           <section data-testid="history-section">
             <h3>{trans.__('History')}</h3>

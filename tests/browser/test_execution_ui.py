@@ -146,7 +146,7 @@ def test_advanced_options_timeout_env_and_secret(page: Page, lab: Any) -> None:
     advanced.locator('input[name="timeout_seconds"]').fill("1")
     advanced.locator('input[name="max_retries"]').fill("0")
     advanced.locator('input[name="max_instances"]').fill("1")
-    advanced.locator('select[name="catchup"]').select_option("skip")
+    advanced.locator('select[name="catchup"]').select_option("none")
     add_row(advanced, "env", "GREETING", "hello-from-env")
     add_row(advanced, "secret_env", "API_KEY", SECRET)
     add_row(advanced, "parameters", "LIMIT", "100")
@@ -180,7 +180,7 @@ def test_advanced_options_timeout_env_and_secret(page: Page, lab: Any) -> None:
     assert posted[0]["parameters"] == {"LIMIT": 100, "MODE": "full"}
     job = next(j for j in lab.api("GET", "jobs")["jobs"] if j["name"] == "Advanced")
     assert job["timeout_seconds"] == 1 and job["max_retries"] == 0 and job["max_instances"] == 1
-    assert job["catchup"] == "skip" and job["working_dir"] == "etl"
+    assert job["catchup"] == "none" and job["working_dir"] == "etl"
     assert job["env"] == {"GREETING": "hello-from-env"}
     assert job["secret_env_keys"] == ["API_KEY"] and "secret_env" not in job
     assert job["parameters"] == {"LIMIT": 100, "MODE": "full"}
