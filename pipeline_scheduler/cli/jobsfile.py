@@ -50,6 +50,7 @@ DERIVED_FIELDS = {
     "code_hash",
     "pipeline_changed",
     "active_run",
+    "webhook_enabled",  # a webhook is enabled through the API, its token shown once
 }
 # The schedule fields, and the two that every schedule has.
 ALL_SCHEDULE_FIELDS = set(domain.ALL_SCHEDULE_FIELDS) | {"schedule_type", "timezone"}
@@ -313,6 +314,9 @@ def check_fields(raw: Any, index: int, allowed_extensions: list[str]) -> tuple[d
         needed = SCHEDULE_FIELDS[kind][0]
         if spec.get(needed) in (None, ""):
             bad(needed, f"required with schedule_type {kind}")
+    elif kind == "file":
+        if not spec.get("watch_path"):
+            bad("watch_path", "required with schedule_type file: a glob such as data/incoming/*.csv")
     elif kind == "trigger":
         conditions = spec.get("trigger_conditions")
         if not isinstance(conditions, list) or not conditions:

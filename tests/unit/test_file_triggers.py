@@ -99,3 +99,24 @@ def test_refused_globs_name_the_field(root: Path, tmp_path: Path, glob: str, sai
     with pytest.raises(PathNotAllowedError) as info:
         resolve_watch(root, glob)
     assert info.value.message.startswith("watch_path: ") and said in info.value.message
+
+
+def test_a_jobs_file_keeps_a_file_arrival_job_and_refuses_one_without_its_glob() -> None:
+    from pipeline_scheduler.cli import jobsfile
+
+    job = {
+        "id": "job_files",
+        "name": "On arrival",
+        "pipeline_path": "etl/load.py",
+        "schedule_type": "file",
+        "watch_path": "data/incoming/*.csv",
+        "watch_debounce_seconds": 5,
+        "webhook_enabled": True,
+    }
+    exported = jobsfile.definition(job)
+    assert exported["watch_path"] == "data/incoming/*.csv" and exported["watch_debounce_seconds"] == 5
+    assert "webhook_enabled" not in exported
+    spec, problems = jobsfile.check_fields({**exported, "webhook_enabled": True}, 0, [".py"])
+    assert problems == [] and spec["watch_path"] == "data/incoming/*.csv"
+    _, problems = jobsfile.check_fields({**exported, "watch_path": None}, 0, [".py"])
+    assert [p.field for p in problems] == ["watch_path"]
