@@ -180,7 +180,9 @@ export function JobCard(props: JobCardProps): JSX.Element {
               ? trans.__('none while paused')
               : job.schedule_type === 'trigger'
                 ? trans.__('when its trigger jobs end')
-                : trans.__('none')}
+                : job.schedule_type === 'file'
+                  ? trans.__('when its files arrive')
+                  : trans.__('none')}
           </span>
         )}
       </div>

@@ -12,6 +12,7 @@ import { DurationChart, successRate } from './DurationChart';
 import { BackfillSection } from './BackfillSection';
 import { JobHistory } from './JobHistory';
 import { TriggerGraph, triggerChain } from './TriggerGraph';
+import { WebhookSection } from './WebhookSection';
 import type { SchedulerViewModel } from './viewModel';
 
 export interface JobDetailProps {
@@ -217,7 +218,12 @@ export function JobDetail(props: JobDetailProps): JSX.Element | null {
               <p className="jp-PipelineScheduler-muted">
                 {job.schedule_type === 'trigger'
                   ? trans.__('It runs when its trigger conditions are met.')
-                  : trans.__('No fire time ahead.')}
+                  : job.schedule_type === 'file'
+                    ? trans.__(
+                        'It runs when files matching %1 arrive.',
+                        job.watch_path ?? ''
+                      )
+                    : trans.__('No fire time ahead.')}
               </p>
             )}
           </section>
@@ -297,6 +303,13 @@ export function JobDetail(props: JobDetailProps): JSX.Element | null {
               }
             />
           </section>
+
+          <WebhookSection
+            enabled={!!job.webhook_enabled}
+            trans={trans}
+            onEnable={() => void viewModel.enableWebhook(trans)}
+            onDisable={() => void viewModel.disableWebhook(trans)}
+          />
 
           <section>
             <h3>{trans.__('Trigger chain')}</h3>
