@@ -243,7 +243,8 @@ class SchedulerService:
         self.background.spawn(self.leadership.stand_by(self._become_active))
 
     async def _watch_loop(self) -> None:
-        """Follow job changes made through other servers; prune old runs now and then."""
+        """Follow job changes made through other servers; prune old runs now and then; run
+        the backfills asked of other servers."""
         counted_revision = None
         while True:
             await asyncio.sleep(self.settings.lock_poll_seconds)
@@ -254,6 +255,8 @@ class SchedulerService:
                     counted_revision = revision
                 if self.is_active and self.retention.is_due:
                     await self.retention.prune()
+                if self.is_active:  # backfills asked of a standby server
+                    await self.backfills.resume()
             except Exception:
                 self.log.exception("amphi-scheduler: could not refresh the schedule")
 

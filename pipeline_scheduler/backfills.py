@@ -15,8 +15,8 @@ Why it looks like this:
   one of the ``max_concurrent_runs`` slots while it runs; they are not limited by the
   job's ``max_instances`` and have no fire key, so they never collide with a scheduled
   run of the same fire time.
-- Only the active scheduler runs backfills; a backfill asked of a standby stays queued
-  until a server takes the role.
+- Only the active scheduler runs backfills: a backfill asked of a standby server stays
+  queued until the active one sees it (its watch loop, every ``lock_poll_seconds``).
 """
 
 from __future__ import annotations
@@ -237,7 +237,9 @@ class BackfillService:
 
     # -- running -------------------------------------------------------------------------
     async def resume(self) -> None:
-        """Run the backfills left queued or running (this server took the scheduler role)."""
+        """Run the backfills left queued or running that this server does not run yet: at
+        the start of its role (a previous server's), and now and then while it holds it
+        (one asked of a standby server)."""
         rows = await self.workers.db(self.store.list_backfills, None, list(ACTIVE_BACKFILL_STATUSES), 1000)
         for row in sorted(rows, key=lambda r: r["id"]):
             if row["id"] not in self._running:
@@ -281,12 +283,16 @@ class BackfillService:
         except JobNotFoundError:
             status, message = CANCELLED, "Cancelled: its job was deleted."
         except asyncio.CancelledError:
-            return  # cancelled (recorded by cancel), or the server stops (a restart resumes it)
+            # Cancelled (recorded by cancel), or the server stops or steps down (the server
+            # that is active next resumes it).
+            self._forget(running)
+            return
         except Exception as err:
             self.log.exception("Backfill %s failed", backfill_id)
             status, message = CANCELLED, f"Stopped by an internal error: {err}"
         finally:
-            self._running.pop(backfill_id, None)
+            if running.is_cancelled:
+                self._forget(running)
         if running.is_cancelled:
             return
         try:
@@ -300,6 +306,13 @@ class BackfillService:
             )
         except Exception:
             self.log.exception("Could not record the end of backfill %s", backfill_id)
+        finally:
+            # Only now: until its end is recorded, ``resume`` must not start it again.
+            self._forget(running)
+
+    def _forget(self, running: _Running) -> None:
+        if self._running.get(running.backfill_id) is running:
+            del self._running[running.backfill_id]
 
     def running_ids(self) -> list[int]:
         return list(self._running)

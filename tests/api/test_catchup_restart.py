@@ -103,3 +103,64 @@ def test_catch_up_all_latest_none_after_a_restart(tmp_path: Path) -> None:
     finally:
         for server in servers:
             server.cleanup()
+
+
+HOLD_PIPELINE = """\
+import time
+from pathlib import Path
+Path("started").touch()
+while Path("hold").exists():
+    time.sleep(0.05)
+"""
+
+
+def test_a_backfill_stopped_with_its_server_is_resumed_by_the_next(tmp_path: Path) -> None:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    write_pipelines(root)
+    (root / "hold.py").write_text(HOLD_PIPELINE)
+    (root / "hold").touch()
+    servers: list[EngineServer] = []
+    try:
+        first = EngineServer(root, tmp_path / "home")
+        servers.append(first)
+        first.start()
+        job = first.ok(
+            "POST",
+            "jobs",
+            {
+                "name": "held",
+                "pipeline_path": "hold.py",
+                "schedule_type": "cron",
+                "cron_expression": "0 * * * *",
+            },
+        )
+        made = first.ok(
+            "POST",
+            f"jobs/{job['id']}/backfill",
+            {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T02:00:00Z"},
+        )
+        assert made["total"] == 3
+        sync_poll(lambda: (root / "started").exists(), what="the first run started")
+        first.stop()  # its run is cancelled by the stop; the backfill stays running
+        (root / "hold").unlink()
+
+        second = EngineServer(root, tmp_path / "home")
+        servers.append(second)
+        second.start()
+
+        def ended() -> dict[str, Any] | None:
+            backfill = second.ok("GET", f"backfills/{made['id']}")
+            return backfill if backfill["status"] in ("done", "cancelled") else None
+
+        backfill = sync_poll(ended, timeout=60, what="the backfill resumed and ended")
+        assert backfill["status"] == "done", backfill
+        # The fire time the stop ended is run again, then the two left.
+        assert backfill["counts"] == {"cancelled": 1, "success": 3}, backfill
+        runs = [r for r in second.runs(job["id"]) if r["triggered_by"] == "backfill"]
+        done = sorted(ts(r["scheduled_for"]) for r in runs if r["status"] == "success")
+        assert [round(b - a) for a, b in zip(done, done[1:], strict=False)] == [3600, 3600]
+        second.stop()
+    finally:
+        for server in servers:
+            server.cleanup()
