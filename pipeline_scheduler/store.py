@@ -1169,8 +1169,10 @@ class Store:
     # -- backfills ------------------------------------------------------------------------
     def insert_backfill(self, **values: Any) -> int:
         with self.engine.begin() as conn:
-            result = conn.execute(insert(backfills_table).values(**values))
-            return int(result.inserted_primary_key[0])
+            key = conn.execute(insert(backfills_table).values(**values)).inserted_primary_key
+            if key is None:  # every dialect this store supports answers it
+                raise RuntimeError("The database did not answer the new backfill's id")
+            return int(key[0])
 
     def get_backfill(self, backfill_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
