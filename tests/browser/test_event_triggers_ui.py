@@ -54,3 +54,50 @@ def test_a_file_arrival_job_made_in_the_form_runs_when_a_file_arrives(page: Page
         time.sleep(0.2)
     assert runs[0]["triggered_by"] == "file"
     assert runs[0]["event"]["paths"] == [f"{folder}/first.csv"]
+
+
+VIEW = "#pipeline-scheduler-view"
+
+
+def test_the_webhook_url_is_shown_once_and_starts_a_run(page: Page, lab: Any) -> None:
+    import json
+    import urllib.request
+
+    job = lab.api(
+        "POST",
+        "jobs",
+        {
+            "name": "Hooked",
+            "pipeline_path": "etl/quick.py",
+            "schedule_type": "interval",
+            "interval_seconds": 3600,
+        },
+    )
+    page.evaluate("async () => { await window.jupyterapp.commands.execute('pipeline-scheduler:open-view'); }")
+    page.locator(f'{VIEW} [role="row"][data-job-id="{job["id"]}"]').click()
+    detail = page.locator(f'{VIEW} .jp-PipelineScheduler-detail[data-job-id="{job["id"]}"]')
+    section = detail.locator("[data-testid=webhook-section]")
+    expect(section.locator("[data-testid=webhook-state]")).to_contain_text("Not enabled")
+    section.locator('[data-action="enable-webhook"]').click()
+    dialog = page.locator(".jp-Dialog")
+    url = dialog.locator("[data-testid=webhook-url]")
+    expect(url).to_contain_text(f"pipeline-scheduler/hooks/{job['id']}/")
+    shown = url.inner_text().strip()
+    screenshot(page, "job-detail-webhook-url")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(dialog).to_have_count(0)
+    expect(section.locator("[data-testid=webhook-state]")).to_contain_text("Enabled")
+    expect(section.locator('[data-action="rotate-webhook"]')).to_be_visible()
+    assert shown.split("/")[-1] not in detail.inner_text()  # the token is not shown again
+
+    # The URL works without Jupyter's token (a browser page or another system may call it).
+    request = urllib.request.Request(
+        shown,
+        data=json.dumps({"LIMIT": 3}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.status == 202
+        run = json.loads(reply.read())
+    assert run["triggered_by"] == "webhook" and run["overrides"] == {"parameters": {"LIMIT": 3}}
