@@ -154,12 +154,12 @@ class DeadlineMonitor:
 
     # -- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
-        """Take over the deadlines: load every job's, check the last one that passed, and
-        start the timer."""
+        """Take over the deadlines: load every job's and start the timer task, which first
+        checks the last deadline of each that passed (one database read or two per job:
+        in the background, so taking the scheduler role does not wait for them)."""
         if self.is_running:
             return
         await self.load()
-        await self.catch_up()
         self._task = self.background.spawn(self._run())
 
     async def catch_up(self) -> int:
@@ -189,6 +189,10 @@ class DeadlineMonitor:
 
     # -- the timer -----------------------------------------------------------------------
     async def _run(self) -> None:
+        try:
+            await self.catch_up()
+        except Exception:
+            self.log.exception("amphi-scheduler: could not check the deadlines that passed")
         while True:
             try:
                 self._wake.clear()
