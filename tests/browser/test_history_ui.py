@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from playwright.sync_api import Page, expect
-from ui_helpers import card_action, open_panel, save
+from ui_helpers import card_action, open_panel, save, screenshot_path
 
 VIEW = "#pipeline-scheduler-view"
 
@@ -85,3 +85,6 @@ def test_edit_then_restore_the_old_version_brings_its_schedule_back(page: Page, 
     assert lab.api("GET", f"runs/{run['run_id']}")["job_version"] == 3
     page.locator(f'{VIEW} [data-action="refresh-view"]').click()
     expect(detail.locator("[data-testid=run-history]")).to_contain_text("version 3")
+    history = detail.locator("[data-testid=history-section]")
+    history.scroll_into_view_if_needed()
+    history.screenshot(path=str(screenshot_path("view-job-history")))
