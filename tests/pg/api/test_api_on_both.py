@@ -1,7 +1,7 @@
 """Job and run routes through a real Jupyter server on SQLite and on PostgreSQL: a chosen
 set of tests/api (jobs CRUD, pause, delete with its runs, run now waiting and not, a
 failing run, run detail, filters and paging, cancel, clearing runs, the finished-runs
-feed, run strips, next fire times, the timeline), each run once per database by this
+feed, run strips, next fire times, the timeline, backfills and re-runs), each run once per database by this
 folder's ``extension_config``."""
 
 from __future__ import annotations
@@ -9,6 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from api_support import SchedulerClient, interval_job
+from test_backfill_api import (  # noqa: F401
+    test_a_backfill_over_a_dst_change_runs_each_fire_time_once_with_its_logical_time,
+    test_a_rerun_keeps_the_logical_time_and_the_overrides,
+    test_cancel_stops_the_whole_backfill,
+)
 from test_jobs_api import (  # noqa: F401
     test_create_list_get_job,
     test_delete_job_removes_it_and_its_runs,
