@@ -128,7 +128,8 @@ async def test_a_backfill_over_a_dst_change_runs_each_fire_time_once_with_its_lo
 
 async def test_max_active_is_honoured(api: SchedulerClient, workspace: Path) -> None:
     (workspace / "nap.py").write_text("import time\ntime.sleep(0.6)\n")
-    job = await api.create_job(**cron_job("hourly", "0 * * * *", "UTC", "nap.py"))
+    # max_instances 1 limits the job's scheduled runs, not its backfill's.
+    job = await api.create_job(**cron_job("hourly", "0 * * * *", "UTC", "nap.py", max_instances=1))
     reply = await api.post(
         f"jobs/{job['id']}/backfill",
         {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T05:00:00Z", "max_active": 2},
@@ -148,7 +149,7 @@ async def test_max_active_is_honoured(api: SchedulerClient, workspace: Path) -> 
     for _, step in edges:
         active += step
         most = max(most, active)
-    assert most <= 2
+    assert most == 2
 
 
 async def test_a_range_with_too_many_fire_times_is_refused_with_the_count(api: SchedulerClient) -> None:
@@ -299,3 +300,29 @@ async def test_deleting_the_job_cancels_its_backfill(api: SchedulerClient) -> No
     ended = await wait_backfill(api, made.body["id"])
     assert ended["status"] == "cancelled" and "deleted" in ended["message"], ended
     assert await api.runs(job_id=job["id"]) == []
+
+
+async def test_a_backfill_run_beside_a_scheduled_run_of_the_same_fire_time(
+    api: SchedulerClient, db_file: Path
+) -> None:
+    job = await api.create_job(**cron_job("hourly", "0 * * * *", "UTC"))
+    fire = datetime.fromisoformat("2026-01-01T01:00:00+00:00").timestamp()
+    # The scheduler ran that fire time already (its fire key is taken).
+    with sqlite3.connect(db_file) as conn:
+        conn.execute(
+            "INSERT INTO pipeline_scheduler_runs (id, job_id, job_name, pipeline_path, status, triggered_by,"
+            " attempt, scheduled_for, created_at, log_size, log_truncated, fire_key)"
+            " VALUES (900000, ?, 'hourly', 'ok.py', 'success', 'schedule', 1, ?, ?, 0, 0, ?)",
+            (job["id"], fire, fire, f"{job['id']}@{fire:.6f}"),
+        )
+    made = await api.post(
+        f"jobs/{job['id']}/backfill", {"start": "2026-01-01T01:00:00Z", "end": "2026-01-01T01:00:00+00:00"}
+    )
+    assert made.status == 400  # end == start: a range, not an instant
+    made = await api.post(
+        f"jobs/{job['id']}/backfill", {"start": "2026-01-01T00:30:00Z", "end": "2026-01-01T01:30:00Z"}
+    )
+    done = await wait_backfill(api, made.body["id"])
+    assert done["counts"] == {"success": 1}, done
+    (run,) = await backfill_runs(api, job["id"])
+    assert datetime.fromisoformat(run["scheduled_for"]).timestamp() == fire
