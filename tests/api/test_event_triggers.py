@@ -340,3 +340,27 @@ def test_a_restarted_server_fires_for_files_that_came_while_it_was_down_only(tmp
     finally:
         for server in servers:
             server.cleanup()
+
+
+class TestServerThatRefusesUnauthenticatedAccess:
+    """``ServerApp.allow_unauthenticated_access = False`` refuses every handler method not
+    marked for it: the webhook call is marked, the rest of the API still needs a token."""
+
+    @pytest.fixture
+    def jp_server_config(self, extension_config: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ServerApp": {
+                "jpserver_extensions": {"pipeline_scheduler": True},
+                "allow_unauthenticated_access": False,
+            },
+            "PipelineSchedulerApp": extension_config,
+        }
+
+    async def test_the_webhook_still_opens_with_its_token(self, api: SchedulerClient) -> None:
+        job = await api.create_job(**interval_job("strict"))
+        token = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+        call = await api.post(f"hooks/{job['id']}/{token}", {}, headers={"Authorization": ""})
+        assert call.status == 202, call
+        wrong = await api.post(f"hooks/{job['id']}/x{token}", {}, headers={"Authorization": ""})
+        assert wrong.status == 404, wrong
+        assert (await api.get("jobs", headers={"Authorization": ""})).status == 403
