@@ -56,7 +56,10 @@ EVENTS = {
 def check_webhook_url(url: object, field: str = "webhook_url") -> str:
     if not isinstance(url, str) or len(url) > 2000:
         raise InvalidRequestError(f"{field}: give an http(s) URL.")
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+    except ValueError:  # e.g. an unbalanced '[' or ']' in the host
+        raise InvalidRequestError(f"{field}: {url!r} is not an http(s) URL.") from None
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidRequestError(f"{field}: {url!r} is not an http(s) URL.")
     return url

@@ -242,6 +242,8 @@ BAD_FIELDS = [
     ("max_duration_minutes", 10081, "from 1 to 10080"),
     ("max_duration_minutes", 1.5, "whole number"),
     ("slack_webhook_url", "ftp://hooks.example.org/x", "http(s) URL"),
+    ("slack_webhook_url", "https://hooks]example/x", "http(s) URL"),
+    ("webhook_url", "https://[hooks.example/x", "http(s) URL"),
     ("alert_emails", ["not an address"], "e-mail address"),
     ("alert_emails", "ops@example.org", "list"),
     ("alert_on", ["sometimes"], "'failure', 'recovery' or 'deadline'"),

@@ -185,6 +185,11 @@ def _job_bodies(trigger_target: str) -> dict[str, dict[str, Any]]:
             "python_executable": sys.executable,
             "working_dir": "etl",
             "webhook_url": "https://hooks.example.com/alert",
+            "deadline_time": "07:30",
+            "max_duration_minutes": 90,
+            "slack_webhook_url": "https://hooks.slack.example/services/T0/B0/x",
+            "alert_emails": ["ops@example.org"],
+            "alert_on": ["failure", "deadline"],
             "description": "every option set",
         },
         "cron": {"schedule_type": "cron", "cron_expression": "*/5 * * * *", "paused": True},
@@ -342,6 +347,7 @@ SEMANTIC: dict[str, list[Any]] = {
     "python_executable": [sys.executable],
     "working_dir": ["etl"],
     "webhook_url": ["https://hooks.example.com/x", "http://127.0.0.1:9/alert"],
+    "slack_webhook_url": ["https://hooks.slack.example/services/T0/B0/x"],
     "watch_path": ["etl/*.csv", "etl/**/*.json", "*.py", "etl/report_??.[ct]sv"],
 }
 
