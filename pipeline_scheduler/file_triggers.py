@@ -233,6 +233,7 @@ class FileTriggers:
         self._stop_watcher: asyncio.Event | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._sync_again = False
+        self._rewatch = False  # the watcher failed: check every glob again
 
     @property
     def is_active(self) -> bool:
@@ -298,6 +299,10 @@ class FileTriggers:
             if not self._active:
                 return
             jobs = {job.id: job for job in await self.workers.db(self.store.list_file_jobs)}
+            if self._rewatch:  # a folder may be gone: set every watch up again
+                self._rewatch = False
+                for job_id in list(self._watches):
+                    await self._drop(job_id)
             for job_id in list(self._watches):
                 job = jobs.get(job_id)
                 if job is None or self._watch_key(job) != self._watches[job_id].key:
@@ -418,9 +423,9 @@ class FileTriggers:
                 self.log.warning("amphi-scheduler: watching files failed (%s); trying again", err)
                 await asyncio.sleep(_RESTART_DELAY_SECONDS)
                 # Check every glob again (a folder may be gone), then watch anew.
-                self._watcher, self._watcher_folders = None, ()
-                for job_id in list(self._watches):
-                    await self._drop(job_id)
+                if self._watcher is asyncio.current_task():
+                    self._watcher, self._watcher_folders = None, ()
+                self._rewatch = True
                 self._sync_soon()
                 return
 

@@ -69,6 +69,18 @@ async def _watched(scheduler_app: Any, job_id: str, timeout: float = 10) -> None
         await asyncio.sleep(0.05)
 
 
+async def _seen(scheduler_app: Any, job_id: str, rel: str, timeout: float = 15) -> None:
+    """Wait until the job's stored file state has taken in ``rel`` (its change was looked at)."""
+    store = scheduler_app.service.store
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = await asyncio.to_thread(store.file_watch, job_id)
+        if stored is not None and rel in stored[1]:
+            return
+        assert time.monotonic() < deadline, f"{rel} was not looked at"
+        await asyncio.sleep(0.1)
+
+
 async def test_a_file_written_in_chunks_starts_exactly_one_run(
     api: SchedulerClient, incoming: Path, scheduler_app: Any
 ) -> None:
@@ -117,9 +129,8 @@ async def test_non_matching_files_and_paused_jobs_start_nothing(
     assert await _runs_of(api, job["id"]) == []
 
     assert (await api.post(f"jobs/{job['id']}/pause")).status == 200
-    await asyncio.sleep(0.5)
     (incoming / "while_paused.csv").write_text("1\n")
-    await asyncio.sleep(3)
+    await _seen(scheduler_app, job["id"], "data/incoming/while_paused.csv")
     assert (await api.post(f"jobs/{job['id']}/resume")).status == 200
     await asyncio.sleep(3)
     assert await _runs_of(api, job["id"]) == [], "a paused job fires no backlog on resume"
@@ -364,3 +375,23 @@ class TestServerThatRefusesUnauthenticatedAccess:
         wrong = await api.post(f"hooks/{job['id']}/x{token}", {}, headers={"Authorization": ""})
         assert wrong.status == 404, wrong
         assert (await api.get("jobs", headers={"Authorization": ""})).status == 403
+
+
+async def test_a_watched_folder_removed_and_made_again_is_watched_again(
+    api: SchedulerClient, incoming: Path, scheduler_app: Any
+) -> None:
+    import shutil
+
+    job = await api.create_job(**file_job())
+    await _watched(scheduler_app, job["id"])
+    shutil.rmtree(incoming)
+    await asyncio.sleep(1)
+    incoming.mkdir()
+    deadline = time.monotonic() + 40
+    # Written until the watch is back (it looks again at a missing folder now and then).
+    while not await _runs_of(api, job["id"]):
+        (incoming / "back.csv").write_text(str(time.monotonic()))
+        assert time.monotonic() < deadline, "the folder is not watched again"
+        await asyncio.sleep(1)
+    runs = await _runs_of(api, job["id"])
+    assert runs[0]["event"]["paths"] == ["data/incoming/back.csv"]
