@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,41 @@ def test_a_jobs_file_keeps_a_file_arrival_job_and_refuses_one_without_its_glob()
     assert problems == [] and spec["watch_path"] == "data/incoming/*.csv"
     _, problems = jobsfile.check_fields({**exported, "watch_path": None}, 0, [".py"])
     assert [p.field for p in problems] == ["watch_path"]
+
+
+def test_file_state_and_webhook_hash_in_the_store(settings: Any) -> None:
+    """What a file job saw, and a job's webhook hash, as the store keeps them (this test
+    also runs on PostgreSQL: tests/pg/test_store_on_both.py)."""
+    from unit_helpers import with_service
+
+    from pipeline_scheduler.app import SchedulerService
+
+    async def body(svc: SchedulerService) -> None:
+        store, db = svc.store, svc.workers.db
+        job, _ = await svc.jobs.create(
+            {"name": "f", "pipeline_path": "ok.py", "schedule_type": "file", "watch_path": "etl/data/*.csv"}
+        )
+        job_id = job["id"]
+        big = 2**62  # nanosecond times and sizes beyond 32 bits
+        await db(store.set_file_watch, job_id, "etl/data/*.csv", {"etl/data/a.csv": (big, 5)})
+        assert await db(store.file_watch, job_id) == ("etl/data/*.csv", {"etl/data/a.csv": (big, 5)})
+        await db(store.update_file_state, job_id, {"etl/data/b.csv": (1, 2)}, ["etl/data/a.csv"])
+        assert await db(store.file_watch, job_id) == ("etl/data/*.csv", {"etl/data/b.csv": (1, 2)})
+        assert [j.id for j in await db(store.list_file_jobs)] == [job_id]
+
+        token = await svc.webhooks.enable(job_id)
+        stored = await db(store.get_job, job_id)
+        assert stored is not None and stored.webhook_hash is not None
+        assert token["token"] not in stored.webhook_hash and len(stored.webhook_hash) == 64
+        assert (await svc.jobs.get(job_id))["webhook_enabled"] is True
+        await svc.jobs.update(job_id, {"description": "edited"})  # an edit keeps the webhook
+        assert (await svc.jobs.get(job_id))["webhook_enabled"] is True
+        await svc.webhooks.disable(job_id)
+        assert (await svc.jobs.get(job_id))["webhook_enabled"] is False
+
+        await svc.jobs.delete(job_id)
+        assert await db(store.drop_file_watches, []) == [job_id]
+        assert await db(store.file_watch, job_id) is None
+
+    # Not the active scheduler: no watch of its own writes this state meanwhile.
+    with_service(settings, body, run_scheduler=False)
