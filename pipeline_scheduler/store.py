@@ -1330,8 +1330,9 @@ class Store:
         was recorded before (by this server before a restart, or by another one)."""
         with self.engine.begin() as conn:
             row = {"job_id": job_id, "kind": kind, "key": key, "created_at": time.time()}
+            # RETURNING, not rowcount: with DO NOTHING psycopg counts the row either way.
             claim = self._dialect_insert(alerts_table).values(row).on_conflict_do_nothing()
-            return bool(conn.execute(claim).rowcount)
+            return conn.execute(claim.returning(alerts_table.c.job_id)).first() is not None
 
     def clear_alert(self, job_id: str, kind: str, key: str = "") -> bool:
         """Remove an alert record; True when there was one."""

@@ -194,7 +194,7 @@ def test_missed_deadline_alerts_once_and_a_success_meets_it(settings: SchedulerS
         # A restart: a new monitor checks the last instant that passed, and sends nothing again.
         again = _monitor(svc, clock, sink)
         await again.load()
-        assert await again.catch_up() == 0
+        assert await again.catch_up() == 0, [(a.job.name, a.title) for a in sink.alerts]
         assert len(sink.alerts) == 1
 
         # The next day nobody succeeded either: the "met" job misses this one.
