@@ -115,10 +115,11 @@ class SchedulerService:
         self.alert_channels = AlertChannels(
             settings, self.workers.network, self.background.spawn, self.log, run_answer
         )
+        self.alerts = AlertPolicy(self.store, self.workers, self.alert_channels, self.log)
         for policy in (
             RetryPolicy(self.executor, self.background),
             DependentsPolicy(self.store, self.workers, self.graph, self.executor),
-            AlertPolicy(self.store, self.workers, self.alert_channels, self.log),
+            self.alerts,
             self.retention,
         ):
             self.executor.subscribe(policy.on_run_finished)
@@ -222,6 +223,7 @@ class SchedulerService:
         self.driver.start(self.executor, next_runs)
         await self.jobs.reconcile(full=False, rebuild=self._rebuild_triggers)
         self._rebuild_triggers = False
+        self.alerts.forget()  # failures recorded while another server was active
         try:
             await self.deadlines.start()
         except Exception:

@@ -124,6 +124,11 @@ class AlertPolicy:
         self.log = log
         self._failing: set[str] | None = None
 
+    def forget(self) -> None:
+        """Read the failing jobs from the store again at the next final outcome (this server
+        takes the scheduler role: another one may have marked or cleared some)."""
+        self._failing = None
+
     async def on_run_finished(self, event: RunFinished) -> None:
         if event.will_retry:
             return

@@ -311,3 +311,41 @@ async def _value(x: Any) -> Any:
 async def _final(svc: SchedulerService, run_id: int) -> bool:
     row = await svc.workers.db(svc.store.get_run, run_id)
     return row is not None and row["status"] not in ("queued", "running")
+
+
+# ------------------------------------------------------------------ failure and recovery
+def test_recovery_follows_the_last_final_failure_across_a_restart(
+    settings: SchedulerSettings, workspace: Any
+) -> None:
+    """A retried attempt alerts nothing; a final failure alerts and marks the job failing
+    in the store, so the first success after it, even on the next server, is a recovery."""
+    flag = workspace / "fail.flag"
+    (workspace / "flaky.py").write_text(
+        f"import pathlib, sys\nsys.exit(1 if pathlib.Path({str(flag)!r}).exists() else 0)\n", encoding="utf-8"
+    )
+    flag.write_text("x")
+    sink = Recorded()
+
+    async def fail_then_stop(svc: SchedulerService) -> str:
+        svc.alert_channels.deliver = sink.deliver  # type: ignore[method-assign]
+        job, _ = await svc.jobs.create(_job("flaky", pipeline_path="flaky.py", max_retries=1))
+        await svc.runs.run_now(job["id"])  # attempt 1 fails, attempt 2 (retry) fails too
+        await wait_until(lambda: _value([a for a in sink.alerts if a.event == "run_failed"]), 20)
+        runs = (await svc.runs.list(job_id=job["id"], limit=10))["runs"]
+        assert [r["attempt"] for r in runs] == [2, 1], "the alert came after the last attempt"
+        return str(job["id"])
+
+    job_id = with_service(settings, fail_then_stop, run_scheduler=False)
+    assert [a.event for a in sink.alerts] == ["run_failed"], "no alert for the attempt that was retried"
+    flag.unlink()
+
+    async def recover(svc: SchedulerService) -> None:
+        svc.alert_channels.deliver = sink.deliver  # type: ignore[method-assign]
+        for _ in range(2):
+            await svc.runs.run_now(job_id)
+        await wait_until(lambda: _value(len(sink.alerts) >= 2), 20)
+        await asyncio.sleep(0.3)
+
+    with_service(settings, recover, run_scheduler=False)
+    assert [a.event for a in sink.alerts] == ["run_failed", "run_recovered"], "one recovery, then nothing"
+    assert sink.alerts[1].run is not None and sink.alerts[1].run["status"] == "success"
