@@ -1,8 +1,9 @@
 """Alert channels and deadlines through a real ``jupyter server``: a Slack-compatible
 receiver (a local HTTP server) and a local SMTP server (aiosmtpd) started by the test get a
 missed deadline (also one that passed while no server ran, and never twice across a
-restart), a failure and the recovery after it; a paused job has no deadline alert; bad
-deadline and alert fields answer 400 at the field and create nothing."""
+restart), a failure and the recovery after it, a run longer than its max_duration_minutes
+while it still runs; a paused job has no deadline alert; bad deadline and alert fields
+answer 400 at the field and create nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from api_support import write_pipelines
-from engine_support import EngineServer, WebhookSink, free_port, sync_poll, write_files
+from engine_support import ENGINE_PIPELINES, EngineServer, WebhookSink, free_port, sync_poll, write_files
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller", reason="needs aiosmtpd (the test extra)")
 
@@ -70,7 +71,7 @@ class SmtpSink:
 def root(tmp_path: Path) -> Path:
     workspace = tmp_path / "workspace"
     write_pipelines(workspace)
-    write_files(workspace, PIPELINES)
+    write_files(workspace, {**ENGINE_PIPELINES, **PIPELINES})
     return workspace
 
 
@@ -231,6 +232,34 @@ def test_failure_then_recovery_reach_both_channels(
     time.sleep(0.5)  # time enough for a wrong alert of the second success
     assert len(texts_about(slack, "sales import")) == 2, slack.posts
     assert len(mails_about(smtp, "sales import")) == 2
+
+
+def test_a_run_longer_than_max_duration_alerts_while_it_goes_on(
+    server: Callable[..., EngineServer], slack: WebhookSink, smtp: SmtpSink
+) -> None:
+    """The smallest max_duration_minutes is 1: this test waits a minute for its alert."""
+    s = server()
+    job = s.ok(
+        "POST",
+        "jobs",
+        cron_job(
+            "long export",
+            pipeline_path="pid_sleep.py",
+            max_duration_minutes=1,
+            slack_webhook_url=slack.url,
+            alert_emails=["ops@example.org"],
+        ),
+    )
+    run = s.ok("POST", f"run/{job['id']}", {"wait": False})
+    asked = time.time()
+    sync_poll(lambda: texts_about(slack, "long export"), 90, 0.2, "the max-duration message")
+    assert time.time() - asked >= 59, "not before the minute"
+    [text] = texts_about(slack, "long export")
+    assert f"run {run['id']} is still running after 1 min" in text, text
+    assert "status: *running*" in text and f"pipeline-scheduler-run={run['id']}" in text, text
+    assert s.ok("GET", f"runs/{run['id']}")["status"] == "running", "the alert does not stop the run"
+    sync_poll(lambda: mails_about(smtp, "long export"), 20, 0.1, "the max-duration e-mail")
+    s.ok("POST", f"runs/{run['id']}/cancel")
 
 
 BAD_FIELDS = [
