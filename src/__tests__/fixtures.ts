@@ -25,6 +25,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     code_hash: null,
     pipeline_changed: null,
     secret_env_keys: [],
+    version: 1,
     created_at: '2025-01-01T10:00:00+00:00',
     updated_at: '2025-01-01T10:00:00+00:00',
     ...overrides
