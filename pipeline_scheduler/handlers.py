@@ -342,11 +342,22 @@ class JobWebhookHandler(SchedulerAPIHandler):
         self.reply({"success": True})
 
 
+_HOOK_TOKEN = re.compile(r"(/hooks/[^/]+/)[^/]+(/?)$")
+
+
 class WebhookCallHandler(SchedulerAPIHandler):
     """``POST hooks/{job_id}/{token}``: called by external systems, so authenticated by the
     token in its URL instead of Jupyter's login. The XSRF check is for requests a browser
     sends with Jupyter's cookies; this route does not look at cookies, and a page on another
     site cannot call it without knowing the token."""
+
+    def initialize(self) -> None:
+        # The token is in the path: every log line about this request (Jupyter's request
+        # log, which names the URI of a 4xx, and log_exception) shows "[secret]" instead.
+        # Routing has already taken the token from the path by now.
+        request = self.request
+        request.path = _HOOK_TOKEN.sub(r"\1[secret]\2", request.path)
+        request.uri = request.path + (f"?{request.query}" if request.query else "")
 
     def check_xsrf_cookie(self) -> None:
         return None

@@ -22,6 +22,7 @@ for the modules that import them from here.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypedDict
@@ -81,6 +82,13 @@ CRON_PATTERN = r"^\s*\S+(\s+\S+){4,5}\s*$"
 NOT_BLANK_PATTERN = r"\S"
 WEBHOOK_URL_PATTERN = r"^https?://[^/?#\s]+"
 _ENV_NAME = re.compile(ENV_NAME_PATTERN.strip("^$"))
+# The scheduler sets these in every run (run id, job id, logical time, trigger files,
+# parameters): a job, a run's overrides or a webhook call cannot give them.
+RESERVED_ENV_PREFIX = "AMPHI_"
+RESERVED_ENV_NAMES_PATTERN = f"^{RESERVED_ENV_PREFIX}"
+RESERVED_NAME = (
+    f"reserved: the scheduler sets the {RESERVED_ENV_PREFIX}* variables of a run (run id, logical time, ...)"
+)
 
 
 # ------------------------------------------------------------------ constrained types
@@ -135,8 +143,12 @@ def _variables(what: str) -> Callable[[Any], Any]:
                 raise ValueError(
                     f"{key!r} is not a valid {what} name (letters, digits, '_'; not starting with a digit)"
                 )
+            if key.startswith(RESERVED_ENV_PREFIX):
+                raise ValueError(f"{key!r} is {RESERVED_NAME}")
             if isinstance(item, str) and ("\x00" in item or len(item) > MAX_ENV_VALUE_LENGTH):
                 raise ValueError(f"the value of {key!r} is too long or holds a NUL byte")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"the value of {key!r} must be a finite number, not {item}")
         return value
 
     return check
@@ -223,7 +235,7 @@ PipelinePath = Annotated[
 _VARIABLES_SCHEMA = {
     "type": "object",
     "maxProperties": MAX_ENV_ENTRIES,
-    "propertyNames": {"pattern": ENV_NAME_PATTERN},
+    "propertyNames": {"pattern": ENV_NAME_PATTERN, "not": {"pattern": RESERVED_ENV_NAMES_PATTERN}},
 }
 EnvVariables = Annotated[
     dict[str, str],
@@ -702,6 +714,10 @@ def parse_webhook_parameters(body: dict[str, Any]) -> dict[str, Any]:
         problem = None
         if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             problem = "not a valid parameter name (letters, digits, '_'; not starting with a digit)"
+        elif key.startswith(RESERVED_ENV_PREFIX):
+            problem = RESERVED_NAME
+        elif isinstance(value, float) and not math.isfinite(value):
+            problem = f"must be a finite number, not {value}"
         elif isinstance(value, str):
             if "\x00" in value or len(value) > MAX_ENV_VALUE_LENGTH:
                 problem = f"at most {MAX_ENV_VALUE_LENGTH} characters, without NUL bytes"
@@ -753,13 +769,50 @@ def parse_json_object(raw: bytes, *, allow_empty: bool = False) -> dict[str, Any
         if allow_empty:
             return {}
         raise InvalidRequestError("The request body is empty; send a JSON object.")
+    seen: list[_NonFinite] = []
+
+    def non_finite(text: str) -> _NonFinite:
+        seen.append(_NonFinite(text))
+        return seen[-1]
+
+    def number(text: str) -> float | _NonFinite:
+        value = float(text)
+        return value if math.isfinite(value) else non_finite(text)
+
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=non_finite, parse_float=number)
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidRequestError(f"The request body is not valid JSON: {err}") from None
     if not isinstance(data, dict):
         raise InvalidRequestError("The request body must be a JSON object ({...}).")
+    if seen:
+        # NaN and Infinity are not JSON numbers (JSON.parse refuses them): no field takes one.
+        where, text = _non_finite(data)
+        problem = f"must be a finite number, not {text}"
+        name = ".".join(where)
+        fields = None if len(where) > 1 else {name[:100]: problem}  # a webhook's parameter
+        raise InvalidRequestError(f"{name}: {problem}", fields=fields)
     return data
+
+
+class _NonFinite:
+    """Stands for a number the JSON text gave as NaN, Infinity or too large for a float."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _non_finite(data: dict[str, Any]) -> tuple[list[str], str]:
+    """The path of keys and indexes to the first non-finite number of a parsed body."""
+    stack: list[tuple[list[str], Any]] = [([], data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, _NonFinite):
+            return where or ["body"], value.text
+        if isinstance(value, dict | list):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend(reversed([([*where, str(key)], item) for key, item in items]))
+    return ["body"], "NaN"
 
 
 class RunResult(TypedDict):

@@ -29,6 +29,7 @@ from . import __version__, api_models
 from .models import (
     ENV_NAME_PATTERN,
     JOB_VARIANTS,
+    RESERVED_ENV_NAMES_PATTERN,
     SCHEDULE_VARIANTS,
     BackfillRequest,
     ComponentFileWrite,
@@ -333,9 +334,11 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "summary": "Call a job's inbound webhook: start a run (authenticated by the token "
                 "in the URL, not by Jupyter; for external systems)",
-                "description": "The optional JSON object body is the run's parameters (names and "
-                "value types as a job's `parameters`), merged over the job's for this run only. "
-                "An unknown job, a wrong token and a disabled webhook all answer the same 404. "
+                "description": "The optional JSON object body gives values to parameters the job "
+                "declares in its `parameters` (value types as there), for this run only; they are "
+                "environment variables of the run, so any other name is refused with 400. "
+                "An unknown job, a wrong token and a disabled webhook all answer the same 404; a "
+                "paused job answers 409. "
                 "Recorded with triggered_by 'webhook'; honours the job's max_instances (a refused "
                 "call is recorded as a skipped run).",
                 "security": [],
@@ -345,7 +348,10 @@ def _paths() -> dict[str, Any]:
                         "application/json": {
                             "schema": {
                                 "type": "object",
-                                "propertyNames": {"pattern": ENV_NAME_PATTERN},
+                                "propertyNames": {
+                                    "pattern": ENV_NAME_PATTERN,
+                                    "not": {"pattern": RESERVED_ENV_NAMES_PATTERN},
+                                },
                                 "additionalProperties": {"type": ["string", "number", "boolean"]},
                             }
                         }
@@ -353,8 +359,9 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "202": _json(_ref("Run"), "Started (or recorded skipped: max_instances)"),
-                    "400": _error("A parameter's name or value is wrong: `fields` names it"),
+                    "400": _error("A name the job does not declare, or a wrong value: `fields` names it"),
                     "404": _error("No such webhook (unknown job, wrong token or disabled)"),
+                    "409": _error("The job is paused"),
                     "429": _error("Called too often: try again after Retry-After seconds"),
                     **TOO_LARGE,
                 },

@@ -12,8 +12,15 @@ Why it is built this way:
 - Each job's calls pass a token bucket of ``webhook_rate_per_minute`` (refilled
   continuously, kept per server): beyond it, 429 with ``Retry-After``. Only calls with the
   right token count, so a stranger cannot use up a job's calls.
-- A call's JSON object is the run's parameters, checked like a job's ``parameters`` and
-  merged over them for that run only (``RunOverrides``). The run is recorded
+- A call's JSON object gives values to the parameters the job declares (its
+  ``parameters``), for that run only (``RunOverrides``). Parameters become environment
+  variables of the run, so a name the job does not declare is refused (400 naming it):
+  whoever holds the URL must not set ``PATH``, ``LD_PRELOAD``, ``PYTHONPATH`` and the like.
+- A paused job answers 409 and runs nothing, as its schedule and file triggers do.
+- Enabling, rotating and disabling are not changes of the job's definition: they write
+  no version and leave ``updated_at`` (from which a deadline counts) as it is.
+- The token is in the route, so this handler's log lines show ``[secret]`` in its place
+  (``handlers.WebhookCallHandler``). The run is recorded
   ``triggered_by: "webhook"`` with an ``event`` saying where the call came from (remote
   address, body size), never the token. Like a scheduled fire it honours the job's
   ``max_instances`` (a refused call is recorded ``skipped``).
@@ -29,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .domain import JobDefinition, RunOverrides, TriggeredBy
-from .errors import TooManyRequestsError, WebhookNotFoundError
+from .errors import ConflictError, InvalidRequestError, TooManyRequestsError, WebhookNotFoundError
 from .execution import ActiveRun, RunExecutor
 from .jobs import JobService
 from .models import parse_webhook_parameters
@@ -39,6 +46,7 @@ from .workers import Workers
 
 _STAND_IN_HASH = hashlib.sha256(b"no webhook").hexdigest()
 NOT_FOUND = "No such webhook."
+PAUSED = "The job is paused; resume it to accept webhook calls."
 
 
 def token_hash(token: str) -> str:
@@ -79,15 +87,13 @@ class Webhooks:
         Answers the path and the token: the only time the token is shown."""
         await self.jobs.definition(job_id, with_code=False)
         token = secrets.token_urlsafe(32)
-        await self.workers.db(
-            self.store.set_job_fields, job_id, webhook_hash=token_hash(token), updated_at=time.time()
-        )
+        await self.workers.db(self.store.set_job_fields, job_id, webhook_hash=token_hash(token))
         self._buckets.pop(job_id, None)
         return {"job_id": job_id, "path": webhook_path(job_id, token), "token": token}
 
     async def disable(self, job_id: str) -> None:
         await self.jobs.definition(job_id, with_code=False)
-        await self.workers.db(self.store.set_job_fields, job_id, webhook_hash=None, updated_at=time.time())
+        await self.workers.db(self.store.set_job_fields, job_id, webhook_hash=None)
         self._buckets.pop(job_id, None)
 
     async def verify(self, job_id: str, token: str) -> JobDefinition:
@@ -101,7 +107,20 @@ class Webhooks:
         return job
 
     async def start(self, job: JobDefinition, body: dict[str, Any], event: dict[str, Any]) -> ActiveRun:
-        """Start the run a verified call asks for, its JSON object as the run's parameters."""
+        """Start the run a verified call asks for, its JSON object as values of the job's
+        declared parameters; 409 for a paused job, 400 for a name the job does not declare."""
+        if job.paused:
+            raise ConflictError(PAUSED)
+        declared = list(job.spec.get("parameters") or {})
+        for key in body:
+            if key not in declared:
+                problem = (
+                    f"not a parameter of this job; it declares {', '.join(declared)}"
+                    if declared
+                    else "not a parameter of this job; it declares none"
+                )
+                name = str(key)[:100]
+                raise InvalidRequestError(f"{name}: {problem}", fields={name: problem})
         parameters = parse_webhook_parameters(body)
         overrides = RunOverrides(parameters=parameters or None)
         return await self.executor.start(

@@ -499,7 +499,7 @@ export interface paths {
     put?: never;
     /**
      * Call a job's inbound webhook: start a run (authenticated by the token in the URL, not by Jupyter; for external systems)
-     * @description The optional JSON object body is the run's parameters (names and value types as a job's `parameters`), merged over the job's for this run only. An unknown job, a wrong token and a disabled webhook all answer the same 404. Recorded with triggered_by 'webhook'; honours the job's max_instances (a refused call is recorded as a skipped run).
+     * @description The optional JSON object body gives values to parameters the job declares in its `parameters` (value types as there), for this run only; they are environment variables of the run, so any other name is refused with 400. An unknown job, a wrong token and a disabled webhook all answer the same 404; a paused job answers 409. Recorded with triggered_by 'webhook'; honours the job's max_instances (a refused call is recorded as a skipped run).
      */
     post: {
       parameters: {
@@ -528,7 +528,7 @@ export interface paths {
             'application/json': components['schemas']['Run'];
           };
         };
-        /** @description A parameter's name or value is wrong: `fields` names it */
+        /** @description A name the job does not declare, or a wrong value: `fields` names it */
         400: {
           headers: {
             [name: string]: unknown;
@@ -539,6 +539,15 @@ export interface paths {
         };
         /** @description No such webhook (unknown job, wrong token or disabled) */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description The job is paused */
+        409: {
           headers: {
             [name: string]: unknown;
           };

@@ -31,7 +31,7 @@ export function WebhookTokenBody(props: {
     >
       <p>
         {trans.__(
-          'POST to this URL to start a run; an optional JSON object body gives the run its parameters. Copy it now: it is shown only once.'
+          'POST to this URL to start a run; an optional JSON object body gives values to the parameters this job declares (no other names). Copy it now: it is shown only once.'
         )}
       </p>
       <code

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -211,7 +212,9 @@ async def test_webhook_starts_a_run_with_its_body_as_parameters(
     api: SchedulerClient, workspace: Path
 ) -> None:
     (workspace / "show_trigger.py").write_text(SHOW_TRIGGER)
-    job = await api.create_job(**interval_job("hooked", "show_trigger.py", parameters={"LIMIT": 1}))
+    job = await api.create_job(
+        **interval_job("hooked", "show_trigger.py", parameters={"LIMIT": 1, "REGION": "us"})
+    )
     enabled = await api.post(f"jobs/{job['id']}/webhook")
     assert enabled.status == 200, enabled
     token = enabled.body["token"]
@@ -241,6 +244,126 @@ async def test_webhook_starts_a_run_with_its_body_as_parameters(
     bad = await api.post(f"hooks/{job['id']}/{token}", {"LIMIT": [1, 2]}, headers={"Authorization": ""})
     assert bad.status == 400 and "LIMIT" in bad.body["fields"], bad
     assert len(await api.runs(job_id=job["id"])) == 2
+
+
+async def test_a_webhook_call_sets_only_parameters_the_job_declares(
+    api: SchedulerClient, workspace: Path
+) -> None:
+    """Parameters become environment variables: a caller holding the URL must not set
+    PYTHONPATH, LD_PRELOAD or the scheduler's own AMPHI_* variables."""
+    (workspace / "show_trigger.py").write_text(SHOW_TRIGGER)
+    job = await api.create_job(
+        **interval_job("declared", "show_trigger.py", parameters={"LIMIT": 1, "DAY": "today"})
+    )
+    token = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+    path, no_auth = f"hooks/{job['id']}/{token}", {"Authorization": ""}
+    for body, name in (
+        ({"PYTHONPATH": str(workspace)}, "PYTHONPATH"),
+        ({"LIMIT": 5, "LD_PRELOAD": "/tmp/evil.so"}, "LD_PRELOAD"),
+        ({"AMPHI_SCHEDULER_RUN_ID": "1"}, "AMPHI_SCHEDULER_RUN_ID"),
+        ({"LIMIT2": 5}, "LIMIT2"),
+    ):
+        refused = await api.post(path, body, headers=no_auth)
+        assert refused.status == 400, (body, refused)
+        assert refused.body == {
+            "error": f"{name}: not a parameter of this job; it declares LIMIT, DAY",
+            "fields": {name: "not a parameter of this job; it declares LIMIT, DAY"},
+        }, refused
+    assert await api.runs(job_id=job["id"]) == []
+
+    passed = await api.post(path, {"LIMIT": 5}, headers=no_auth)
+    assert passed.status == 202, passed
+    run = await api.wait_run(passed.body["id"])
+    assert run["status"] == "success" and run["overrides"] == {"parameters": {"LIMIT": 5}}, run
+    assert _got(run)["LIMIT"] == "5"
+    assert json.loads(_got(run)["AMPHI_PARAMETERS"]) == {"LIMIT": 5, "DAY": "today"}
+
+    bare = await api.create_job(**interval_job("no parameters"))
+    bare_token = (await api.post(f"jobs/{bare['id']}/webhook")).body["token"]
+    none = await api.post(f"hooks/{bare['id']}/{bare_token}", {"LIMIT": 1}, headers=no_auth)
+    assert none.status == 400 and none.body["fields"] == {
+        "LIMIT": "not a parameter of this job; it declares none"
+    }, none
+    assert (await api.post(f"hooks/{bare['id']}/{bare_token}", {}, headers=no_auth)).status == 202
+
+
+async def test_a_webhook_call_refuses_non_finite_numbers(api: SchedulerClient) -> None:
+    job = await api.create_job(**interval_job("finite", parameters={"LIMIT": 1}))
+    token = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+    for raw, text in (
+        ('{"LIMIT": NaN}', "NaN"),
+        ('{"LIMIT": -Infinity}', "-Infinity"),
+        ('{"LIMIT": 1e999}', "1e999"),
+    ):
+        reply = await api.request(
+            "POST", f"hooks/{job['id']}/{token}", raw=raw, headers={"Authorization": ""}
+        )
+        assert reply.status == 400, (raw, reply)
+        assert reply.body["fields"] == {"LIMIT": f"must be a finite number, not {text}"}, reply
+    assert await api.runs(job_id=job["id"]) == []
+
+
+async def test_a_paused_job_answers_409_to_its_webhook_and_runs_nothing(api: SchedulerClient) -> None:
+    job = await api.create_job(**interval_job("paused hook"))
+    token = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+    assert (await api.post(f"jobs/{job['id']}/pause")).status == 200
+    call = await api.post(f"hooks/{job['id']}/{token}", {}, headers={"Authorization": ""})
+    assert call.status == 409, call
+    assert call.body == {"error": "The job is paused; resume it to accept webhook calls."}
+    assert await api.runs(job_id=job["id"]) == []
+    # Rotating the token of a paused job keeps it paused; a resumed job takes calls again.
+    token = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+    assert (await api.get(f"jobs/{job['id']}")).body["paused"] is True
+    assert (await api.post(f"hooks/{job['id']}/{token}", {}, headers={"Authorization": ""})).status == 409
+    assert (await api.post(f"jobs/{job['id']}/resume")).status == 200
+    assert (await api.post(f"hooks/{job['id']}/{token}", {}, headers={"Authorization": ""})).status == 202
+
+
+async def test_enabling_rotating_and_disabling_a_webhook_do_not_change_the_definition(
+    api: SchedulerClient,
+) -> None:
+    """``updated_at`` is when the definition last changed (a deadline that passed before it
+    is not alerted), and versions are definitions: a webhook's token is neither."""
+    job = await api.create_job(**interval_job("kept"))
+    versions = (await api.get(f"jobs/{job['id']}/versions")).body
+    for method in ("POST", "POST", "DELETE"):  # enable, rotate, disable
+        assert (await api.request(method, f"jobs/{job['id']}/webhook")).status == 200
+        now = (await api.get(f"jobs/{job['id']}")).body
+        assert now["webhook_enabled"] is (method == "POST"), now
+        assert now["updated_at"] == job["updated_at"] and now["version"] == job["version"] == 1, now
+    assert (await api.get(f"jobs/{job['id']}/versions")).body == versions
+
+
+async def test_the_webhook_token_is_not_in_the_server_log(api: SchedulerClient, jp_serverapp: Any) -> None:
+    job = await api.create_job(**interval_job("quiet", parameters={"LIMIT": 1}))
+    token = (await api.post(f"jobs/{job['id']}/webhook")).body["token"]
+    wrong = token[:-4] + "nope"
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    collect = Collect(level=logging.DEBUG)
+    loggers = [jp_serverapp.log, logging.getLogger("tornado"), logging.getLogger()]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(collect)
+        logger.setLevel(logging.DEBUG)
+    try:
+        no_auth = {"Authorization": ""}
+        assert (await api.post(f"hooks/{job['id']}/{wrong}", {}, headers=no_auth)).status == 404
+        assert (await api.post(f"hooks/{job['id']}/{token}", {"NOPE": 1}, headers=no_auth)).status == 400
+        assert (await api.get(f"hooks/{job['id']}/{token}", headers=no_auth)).status == 405
+        assert (await api.post(f"hooks/{job['id']}/{token}", {}, headers=no_auth)).status == 202
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(collect)
+            logger.setLevel(level)
+    logged = "\n".join(records)
+    assert f"/hooks/{job['id']}/[secret]" in logged, logged  # the requests were logged
+    assert token not in logged and wrong not in logged, logged
+    assert token[:20] not in logged and wrong[:20] not in logged, logged
 
 
 async def test_wrong_rotated_or_disabled_tokens_are_refused_and_run_nothing(

@@ -64,8 +64,39 @@ async def test_bad_overrides_are_refused_naming_the_field_and_nothing_runs(api: 
         ({"parameters": {"bad name": 1}}, "parameters"),
         ({"parameters": "LIMIT=1"}, "parameters"),
         ({"env": {"A": ["x"]}}, "env"),
+        ({"parameters": {"AMPHI_SCHEDULED_FOR": "2020-01-01T00:00:00Z"}}, "parameters"),
+        ({"env": {"AMPHI_SCHEDULER_RUN_ID": "1"}}, "env"),
     ):
         reply = await api.post(f"run/{job['id']}", body)
         assert reply.status == 400, (body, reply)
         assert {name.split(".")[0] for name in reply.body["fields"]} == {field}, reply.body
     assert await api.runs() == []
+
+
+async def test_non_finite_numbers_are_refused_at_the_field_and_nothing_runs(api: SchedulerClient) -> None:
+    """NaN and Infinity are not JSON: an answer holding one would not parse in a browser."""
+    job = await api.create_job(**interval_job("finite", parameters={"LIMIT": 1}))
+    for raw, text in (
+        ('{"parameters": {"LIMIT": NaN}}', "NaN"),
+        ('{"parameters": {"LIMIT": Infinity}}', "Infinity"),
+        ('{"parameters": {"LIMIT": -1e400}}', "-1e400"),
+    ):
+        reply = await api.request("POST", f"run/{job['id']}", raw=raw)
+        assert reply.status == 400, (raw, reply)
+        assert reply.body == {
+            "error": f"parameters.LIMIT: must be a finite number, not {text}",
+            "fields": {"parameters": f"LIMIT: must be a finite number, not {text}"},
+        }, reply
+    spec = json.dumps(interval_job("infinite")).replace("}", ', "parameters": {"LIMIT": NaN}}')
+    created = await api.request("POST", "jobs", raw=spec)
+    assert created.status == 400 and created.body["fields"]["parameters"].startswith("LIMIT: "), created
+    assert await api.runs() == []
+    assert [j["name"] for j in await api.jobs()] == ["finite"]
+
+
+async def test_a_job_cannot_set_the_variables_the_scheduler_reserves(api: SchedulerClient) -> None:
+    for field in ("env", "secret_env", "parameters"):
+        reply = await api.post("jobs", interval_job("reserved", **{field: {"AMPHI_SCHEDULER_RUN_ID": "7"}}))
+        assert reply.status == 400, (field, reply)
+        assert "reserved" in reply.body["fields"][field], reply.body
+    assert await api.jobs() == []

@@ -71,6 +71,7 @@ def test_the_webhook_url_is_shown_once_and_starts_a_run(page: Page, lab: Any) ->
             "pipeline_path": "etl/quick.py",
             "schedule_type": "interval",
             "interval_seconds": 3600,
+            "parameters": {"LIMIT": 1},  # a webhook call sets only declared parameters
         },
     )
     page.evaluate("async () => { await window.jupyterapp.commands.execute('pipeline-scheduler:open-view'); }")

@@ -78,6 +78,14 @@ def test_text_fields_are_stripped_and_bounded() -> None:
         ({"description": "x" * 2001}, "description: at most 2000 characters"),
         ({"env": {"1X": "v"}}, "env: '1X' is not a valid variable name"),
         ({"env": {"X": "a\x00b"}}, "env: the value of 'X'"),
+        ({"env": {"AMPHI_SCHEDULER_RUN_ID": "1"}}, "env: 'AMPHI_SCHEDULER_RUN_ID' is reserved"),
+        ({"secret_env": {"AMPHI_TRIGGER_FILES": "[]"}}, "secret_env: 'AMPHI_TRIGGER_FILES' is reserved"),
+        ({"parameters": {"AMPHI_PARAMETERS": "{}"}}, "parameters: 'AMPHI_PARAMETERS' is reserved"),
+        ({"parameters": {"LIMIT": float("nan")}}, "parameters: the value of 'LIMIT' must be a finite number"),
+        (
+            {"parameters": {"LIMIT": float("-inf")}},
+            "parameters: the value of 'LIMIT' must be a finite number",
+        ),
         ({"kernel_name": "no spaces"}, "kernel_name: 'no spaces' is not a kernel name"),
         ({"webhook_url": "ftp://x"}, "webhook_url: 'ftp://x' is not an http(s) URL"),
         ({"id": "-x"}, "id: use 1-100 letters"),
@@ -151,3 +159,34 @@ def test_strict_answers_refuse_coercions() -> None:
         )
     with pytest.raises(ValidationError):
         api_models.LastRun.model_validate_json('{"id": 1, "status": "done", "finished_at": null}')
+
+
+def test_request_bodies_refuse_non_finite_numbers_at_their_field() -> None:
+    """NaN and Infinity are not JSON (a browser's JSON.parse refuses them): refused where
+    they are, before any model sees them."""
+    for raw, message, fields in (
+        (b'{"parameters": {"LIMIT": NaN}}', "parameters.LIMIT: must be a finite number, not NaN", None),
+        (b'{"num_cpus": Infinity}', "num_cpus: must be a finite number, not Infinity", None),
+        (b'{"a": [1, {"b": -1e999}]}', "a.1.b: must be a finite number, not -1e999", None),
+        (
+            b'{"LIMIT": -Infinity}',
+            "LIMIT: must be a finite number, not -Infinity",
+            {"LIMIT": "must be a finite number, not -Infinity"},
+        ),
+    ):
+        with pytest.raises(InvalidRequestError) as info:
+            models.parse_json_object(raw)
+        assert info.value.message == message
+        if fields is not None:
+            assert info.value.fields == fields
+    assert models.parse_json_object(b'{"x": 1.5e300, "y": [-0.0]}') == {"x": 1.5e300, "y": [-0.0]}
+
+
+def test_webhook_parameters_refuse_reserved_names_and_non_finite_numbers() -> None:
+    for body, name in (
+        ({"AMPHI_SCHEDULED_FOR": "x"}, "AMPHI_SCHEDULED_FOR"),
+        ({"LIMIT": float("nan")}, "LIMIT"),
+    ):
+        with pytest.raises(InvalidRequestError) as info:
+            models.parse_webhook_parameters(body)
+        assert list(info.value.fields) == [name], info.value.fields
