@@ -2,8 +2,10 @@
 
 An ``Alert`` (a final failure or timeout, the first success after one, a missed
 deadline, a run longer than its job's ``max_duration_minutes``) goes to every channel the
-job (or, for what the job leaves unset, the server's settings) names, if the job's
-``alert_on`` (else the ``alert_on`` setting) includes its kind:
+job (or, for what the job leaves unset, the server's settings) names that wants its kind:
+the job's ``alert_on``, else the server's ``alert_on`` setting; when neither is set, the
+JSON webhook gets failures only (what the original amphi-scheduler's webhook got) and
+Slack and e-mail get every kind (``AlertChannels.wanted``):
 
 - ``webhook_url`` / ``alert_webhook_url``: the JSON document of the original failure
   webhook (``event``, ``job``, ``run``, ``error_tail``) plus ``message`` and ``link``;
@@ -18,7 +20,9 @@ frontend opens that run's log (its router handles the query). Without ``public_u
 
 Every delivery runs in a network thread (``workers.network``) with a bounded timeout;
 a channel that fails is logged and never holds up or breaks a run or the event loop.
-The log tails are the run's recorded ones, in which secret values are already redacted.
+Webhook URLs (a Slack one is a credential) are logged as ``scheme://host`` only, and the
+SMTP password never. The log tails are the run's recorded ones, in which secret values are
+already redacted.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 SMTP_TIMEOUT_SECONDS = 20.0
 LOG_LINES = 8  # the last lines of a run's output (or error) in a message
 ALERT_KINDS = ("failure", "recovery", "deadline")
+# What the JSON webhook gets when neither the job nor the server sets alert_on.
+WEBHOOK_DEFAULT_KINDS = ("failure",)
 
 # What ``event`` the webhook document carries for each alert.
 EVENTS = {
@@ -65,8 +71,34 @@ def check_webhook_url(url: object, field: str = "webhook_url") -> str:
     return url
 
 
-def post_json(url: str, payload: dict[str, Any], log: logging.Logger) -> bool:
-    """POST ``payload``; True on a 2xx answer. Blocking: run it in a thread."""
+def url_for_log(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: what a log may show of a webhook URL (its path,
+    query and user info can be the credential, as in a Slack incoming webhook)."""
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname or ""
+        port = f":{parsed.port}" if parsed.port else ""
+    except ValueError:
+        return "(a URL that cannot be read)"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parsed.scheme}://{host}{port}"
+
+
+def _scrubbed(text: str, url: str) -> str:
+    """``text`` (an error message) without the parts of ``url`` a log must not show."""
+    try:
+        parsed = urlparse(url)
+        parts = [url, parsed.netloc, parsed.path, parsed.query, parsed.username, parsed.password]
+    except ValueError:
+        parts = [url]
+    for part in sorted((p for p in parts if p and len(p) > 1), key=len, reverse=True):
+        text = text.replace(part, "…")
+    return text
+
+
+def post_json(url: str, payload: dict[str, Any], log: logging.Logger, what: str = "Alert webhook") -> bool:
+    """POST ``payload``; True on a 2xx answer. A failure is logged as ``what`` and the URL's
+    ``scheme://host`` (never its path or query). Blocking: run it in a thread."""
     request = urllib.request.Request(
         url,
         data=json.dumps(payload).encode(),
@@ -77,10 +109,11 @@ def post_json(url: str, payload: dict[str, Any], log: logging.Logger) -> bool:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as answer:  # noqa: S310
             ok = 200 <= answer.status < 300
             if not ok:
-                log.warning("Alert webhook %s answered %s", url, answer.status)
+                log.warning("%s at %s answered %s", what, url_for_log(url), answer.status)
             return ok
     except Exception as err:
-        log.warning("Alert webhook %s could not be reached: %s", url, err)
+        reason = _scrubbed(f"{type(err).__name__}: {err}", url)
+        log.warning("%s at %s could not be reached: %s", what, url_for_log(url), reason)
         return False
 
 
@@ -127,52 +160,73 @@ def _duration(run: dict[str, Any]) -> str | None:
     return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
-def message_lines(alert: Alert, link: str | None) -> list[str]:
-    """The alert for a person, as plain lines (the Slack text and the e-mail body)."""
+@dataclass
+class Facts:
+    """What a message for a person says about an alert, before it is written for a channel
+    (``message_lines`` for e-mail, ``slack_payload`` for Slack)."""
+
+    kind: str
+    title: str
+    job_name: str
+    job_id: str
+    pipeline_path: str
+    detail: str
+    link: str | None
+    run_id: int | None = None
+    status: str = ""
+    more: list[str] = field(default_factory=list)  # duration, exit code, attempt
+    run_message: str = ""
+    tail: str = ""  # the last lines of the run's error output, else of its output
+
+
+def facts_of(alert: Alert, link: str | None) -> Facts:
     job, run = alert.job, alert.run
-    lines = [alert.title, f"Job: {job.name} ({job.id}), {job.pipeline_path}"]
-    if alert.detail:
-        lines.append(alert.detail)
+    facts = Facts(alert.kind, alert.title, job.name, job.id, job.pipeline_path, alert.detail, link)
     if run is not None:
-        facts = [f"Run {run['id']}", f"status: {run['status']}"]
+        facts.run_id, facts.status = run["id"], str(run["status"])
         if (duration := _duration(run)) is not None:
-            facts.append(f"duration: {duration}")
+            facts.more.append(f"duration: {duration}")
         if run.get("exit_code") is not None:
-            facts.append(f"exit code {run['exit_code']}")
+            facts.more.append(f"exit code {run['exit_code']}")
         if (run.get("attempt") or 1) > 1:
-            facts.append(f"attempt {run['attempt']}")
-        lines.append(", ".join(facts))
-        if run.get("message"):
-            lines.append(str(run["message"]))
-        tail = last_lines(run.get("error_tail")) or last_lines(run.get("output_tail"))
-        if tail:
-            lines += ["Last log lines:", tail]
-    if link:
-        lines.append(f"Open the run in JupyterLab: {link}")
+            facts.more.append(f"attempt {run['attempt']}")
+        facts.run_message = str(run.get("message") or "")
+        facts.tail = last_lines(run.get("error_tail")) or last_lines(run.get("output_tail"))
+    return facts
+
+
+def message_lines(alert: Alert, link: str | None) -> list[str]:
+    """The alert for a person, as plain lines (the e-mail body)."""
+    f = facts_of(alert, link)
+    lines = [f.title, f"Job: {f.job_name} ({f.job_id}), {f.pipeline_path}"]
+    if f.detail:
+        lines.append(f.detail)
+    if f.run_id is not None:
+        lines.append(", ".join([f"Run {f.run_id}", f"status: {f.status}", *f.more]))
+    if f.run_message:
+        lines.append(f.run_message)
+    if f.tail:
+        lines += ["Last log lines:", f.tail]
+    if f.link:
+        lines.append(f"Open the run in JupyterLab: {f.link}")
     return lines
 
 
 def slack_payload(alert: Alert, link: str | None) -> dict[str, Any]:
     """A Slack-compatible incoming-webhook message: ``text`` (mrkdwn), readable as is."""
-    job, run = alert.job, alert.run
-    icon = {"failure": ":x:", "recovery": ":white_check_mark:", "deadline": ":alarm_clock:"}[alert.kind]
-    lines = [f"{icon} *{_escape(alert.title)}*", f"Job: *{_escape(job.name)}* (`{job.pipeline_path}`)"]
-    if alert.detail:
-        lines.append(_escape(alert.detail))
-    if run is not None:
-        facts = [f"Run {run['id']}", f"status: *{run['status']}*"]
-        if (duration := _duration(run)) is not None:
-            facts.append(f"duration: {duration}")
-        if run.get("exit_code") is not None:
-            facts.append(f"exit code {run['exit_code']}")
-        lines.append(" · ".join(facts))
-        if run.get("message"):
-            lines.append(_escape(str(run["message"])))
-        tail = last_lines(run.get("error_tail")) or last_lines(run.get("output_tail"))
-        if tail:
-            lines.append("```" + tail.replace("```", "'''") + "```")
-    if link:
-        lines.append(f"<{link}|Open the run in JupyterLab>")
+    f = facts_of(alert, link)
+    icon = {"failure": ":x:", "recovery": ":white_check_mark:", "deadline": ":alarm_clock:"}[f.kind]
+    lines = [f"{icon} *{_escape(f.title)}*", f"Job: *{_escape(f.job_name)}* (`{f.pipeline_path}`)"]
+    if f.detail:
+        lines.append(_escape(f.detail))
+    if f.run_id is not None:
+        lines.append(" · ".join([f"Run {f.run_id}", f"status: *{f.status}*", *f.more]))
+    if f.run_message:
+        lines.append(_escape(f.run_message))
+    if f.tail:
+        lines.append("```" + f.tail.replace("```", "'''") + "```")
+    if f.link:
+        lines.append(f"<{f.link}|Open the run in JupyterLab>")
     return {"text": "\n".join(lines)}
 
 
@@ -198,7 +252,8 @@ def webhook_payload(alert: Alert, link: str | None, run_answer: dict[str, Any] |
 def send_email(
     settings: SchedulerSettings, to: list[str], subject: str, body: str, log: logging.Logger
 ) -> bool:
-    """Send a plain-text e-mail over ``smtp_host``. Blocking: run it in a thread."""
+    """Send a plain-text e-mail over ``smtp_host``. A failure is logged with the
+    addresses, host and port (never the login's password). Blocking: run it in a thread."""
     s = settings
     message = EmailMessage()
     message["Subject"] = subject
@@ -244,31 +299,41 @@ class AlertChannels:
         self.log = log
         self.run_answer = run_answer
 
-    def wanted(self, job: JobDefinition, kind: str) -> bool:
+    def wanted(self, job: JobDefinition, kind: str, channel: str) -> bool:
+        """Whether ``channel`` (``"webhook"``, ``"slack"`` or ``"email"``) gets the job's
+        alerts of ``kind``: as the job's ``alert_on`` says, else the server's; when neither
+        is set, the JSON webhook gets failures only and the other channels every kind."""
         chosen = job.spec.get("alert_on")
-        return kind in (chosen if isinstance(chosen, list) else self.settings.alert_on)
+        if not isinstance(chosen, list):
+            chosen = self.settings.alert_on
+        if chosen is None:
+            chosen = WEBHOOK_DEFAULT_KINDS if channel == "webhook" else ALERT_KINDS
+        return kind in chosen
 
     def deliver(self, alert: Alert) -> int:
-        """Send ``alert`` where its job says (if it wants this kind); answer how many channels."""
-        job, s = alert.job, self.settings
-        if not self.wanted(job, alert.kind):
-            return 0
+        """Send ``alert`` to the channels of its job that want its kind; answer how many."""
+        job, s, kind = alert.job, self.settings, alert.kind
         link = run_link(s.public_url, alert.run["id"] if alert.run else None)
         sent = 0
-        if url := job.spec.get("webhook_url") or s.alert_webhook_url:
+        url = job.spec.get("webhook_url") or s.alert_webhook_url
+        if url and self.wanted(job, kind, "webhook"):
             answer = self.run_answer(alert.run) if alert.run else None
             payload = webhook_payload(alert, link, answer)
-            self.spawn(self.network(post_json, str(url), payload, self.log))
+            what = f"Alert webhook of job {job.id}"
+            self.spawn(self.network(post_json, str(url), payload, self.log, what))
             sent += 1
-        if url := job.spec.get("slack_webhook_url") or s.alert_slack_webhook_url:
-            self.spawn(self.network(post_json, str(url), slack_payload(alert, link), self.log))
+        url = job.spec.get("slack_webhook_url") or s.alert_slack_webhook_url
+        if url and self.wanted(job, kind, "slack"):
+            what = f"Slack webhook of job {job.id}"
+            self.spawn(self.network(post_json, str(url), slack_payload(alert, link), self.log, what))
             sent += 1
         to = list(job.spec.get("alert_emails") or s.alert_email_to)
-        if to and s.smtp_host:
+        if to and self.wanted(job, kind, "email"):
+            if not s.smtp_host:
+                self.log.warning("Alert e-mail for job %s not sent: smtp_host is not set", job.id)
+                return sent
             body = "\n".join(message_lines(alert, link)) + "\n"
             subject = f"[amphi-scheduler] {alert.title}"
             self.spawn(self.network(send_email, s, to, subject, body, self.log))
             sent += 1
-        elif to:
-            self.log.warning("Alert e-mail for job %s not sent: smtp_host is not set", job.id)
         return sent

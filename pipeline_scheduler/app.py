@@ -223,7 +223,6 @@ class SchedulerService:
         self.driver.start(self.executor, next_runs)
         await self.jobs.reconcile(full=False, rebuild=self._rebuild_triggers)
         self._rebuild_triggers = False
-        self.alerts.forget()  # failures recorded while another server was active
         try:
             await self.deadlines.start()
         except Exception:

@@ -111,9 +111,11 @@ class DependentsPolicy:
 
 class AlertPolicy:
     """Failure and recovery alerts. A job whose final outcome is a failure (or timeout) is
-    marked failing in the store (so the mark outlives a restart); the first success after
-    that clears the mark and is a recovery. The failing jobs are kept in memory too, so a
-    success of a job that was not failing costs no database call."""
+    marked failing in the store; the first success after that, on whichever server it ends,
+    clears the mark and is a recovery. The mark is read from the store at each success (the
+    clearing is the read: a delete by primary key that says whether there was a row), so a
+    mark another server set, or one set before a restart, is seen, and two servers never
+    both send the recovery."""
 
     def __init__(
         self, store: Store, workers: Workers, channels: alerts.AlertChannels, log: logging.Logger
@@ -122,31 +124,20 @@ class AlertPolicy:
         self.workers = workers
         self.channels = channels
         self.log = log
-        self._failing: set[str] | None = None
-
-    def forget(self) -> None:
-        """Read the failing jobs from the store again at the next final outcome (this server
-        takes the scheduler role: another one may have marked or cleared some)."""
-        self._failing = None
 
     async def on_run_finished(self, event: RunFinished) -> None:
         if event.will_retry:
             return
         job = event.job
         try:
-            if self._failing is None:
-                self._failing = await self.workers.db(self.store.alert_jobs, "failing")
             if event.status.is_failed:
-                if job.id not in self._failing:
-                    self._failing.add(job.id)
-                    await self.workers.db(self.store.claim_alert, job.id, "failing", "")
+                await self.workers.db(self.store.claim_alert, job.id, "failing", "")
                 timed_out = event.status == RunStatus.TIMEOUT
                 title = f"Job '{job.name}' {'timed out' if timed_out else 'failed'}"
                 self.channels.deliver(
                     alerts.Alert("run_timed_out" if timed_out else "run_failed", job, title, run=event.run)
                 )
-            elif event.status == RunStatus.SUCCESS and job.id in self._failing:
-                self._failing.discard(job.id)
+            elif event.status == RunStatus.SUCCESS:
                 if await self.workers.db(self.store.clear_alert, job.id, "failing"):
                     title = f"Job '{job.name}' recovered"
                     detail = "It succeeded after a failure."

@@ -131,7 +131,9 @@ class SchedulerSettings(Configurable):
     alert_webhook_url = Unicode(
         "",
         config=True,
-        help="URL that receives a JSON POST when a run fails or times out (jobs can set their own).",
+        help="URL that receives a JSON POST when a run fails or times out, as in the original "
+        "amphi-scheduler; with alert_on set (the job's or this server's) it gets what alert_on says "
+        "(jobs can set their own webhook_url).",
     )
     alert_slack_webhook_url = Unicode(
         "",
@@ -150,10 +152,13 @@ class SchedulerSettings(Configurable):
     )
     alert_on = List(
         Enum(["failure", "recovery", "deadline"]),
-        default_value=["failure", "recovery", "deadline"],
+        default_value=None,
+        allow_none=True,
         config=True,
-        help="What raises an alert, for jobs that set no alert_on of their own: a final failure or "
-        "timeout, the first success after one, a missed deadline (deadline_time, max_duration_minutes).",
+        help="What raises an alert, for jobs that set no alert_on of their own: 'failure' (a final "
+        "failure or timeout), 'recovery' (the first success after one), 'deadline' (deadline_time, "
+        "max_duration_minutes), on every channel. Unset: the JSON webhooks (webhook_url, "
+        "alert_webhook_url) get failures only, Slack and e-mail all three.",
     )
     public_url = Unicode(
         "",

@@ -2,7 +2,9 @@
 receiver (a local HTTP server) and a local SMTP server (aiosmtpd) started by the test get a
 missed deadline (also one that passed while no server ran, and never twice across a
 restart), a failure and the recovery after it, a run longer than its max_duration_minutes
-while it still runs; a paused job has no deadline alert; bad deadline and alert fields
+while it still runs; a paused job has no deadline alert; the JSON webhook of a job without
+alert_on gets failures only, as the original amphi-scheduler's; a delivery that fails is
+logged without the webhook URL's path or the SMTP password; bad deadline and alert fields
 answer 400 at the field and create nothing."""
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ PIPELINES = {
     "boom_once.py": """
         import os, sys
         from pathlib import Path
-        counter = Path(os.environ["AMPHI_SCHEDULER_WORKSPACE"]) / "boom_once.count"
+        workspace = Path(os.environ["AMPHI_SCHEDULER_WORKSPACE"])
+        counter = workspace / f"boom_once.{os.environ['AMPHI_SCHEDULER_JOB_ID']}.count"
         calls = int(counter.read_text()) + 1 if counter.exists() else 1
         counter.write_text(str(calls))
         print(f"call {calls}", flush=True)
@@ -89,10 +92,10 @@ def slack() -> Iterator[WebhookSink]:
 
 @pytest.fixture
 def server(root: Path, tmp_path: Path, smtp: SmtpSink) -> Iterator[Callable[..., EngineServer]]:
-    """make() -> a ready server whose alerts e-mail through the test's SMTP server."""
+    """make(**settings) -> a ready server whose alerts e-mail through the test's SMTP server."""
     made: list[EngineServer] = []
 
-    def make() -> EngineServer:
+    def make(**extra: Any) -> EngineServer:
         settings = {
             "smtp_host": "127.0.0.1",
             "smtp_port": smtp.port,
@@ -100,6 +103,7 @@ def server(root: Path, tmp_path: Path, smtp: SmtpSink) -> Iterator[Callable[...,
             "alert_email_from": "scheduler@example.org",
             "public_url": PUBLIC_URL,
             "lock_poll_seconds": 0.5,
+            **extra,
         }
         s = EngineServer(root, tmp_path / "home", settings)
         made.append(s)
@@ -175,7 +179,12 @@ def test_a_missed_deadline_reaches_slack_and_email_once_across_a_restart(
     # The deadline that passed while no server ran is checked at the start...
     sync_poll(lambda: texts_about(slack, "late report"), 30, 0.1, "the catch-up deadline message")
     sync_poll(lambda: mails_about(smtp, "late report"), 20, 0.1, "the catch-up deadline e-mail")
-    time.sleep(1.0)  # time enough for a wrong second alert of the first deadline
+    # A deadline a moment from now: the monitor checks it after the start's check of those
+    # that passed, so once its alert is in, a wrong second one would be in too.
+    marker_time, _ = wall_time_in(2)
+    s.ok("POST", "jobs", cron_job("marker", deadline_time=marker_time, **channels))
+    sync_poll(lambda: texts_about(slack, "marker"), 30, 0.1, "the marker's deadline message")
+    sync_poll(lambda: mails_about(smtp, "marker"), 20, 0.1, "the marker's deadline e-mail")
     # ... and the one already sent is not sent again; the paused job never alerted.
     assert len(texts_about(slack, "nightly load")) == 1, slack.posts
     assert len(mails_about(smtp, "nightly load")) == 1
@@ -186,7 +195,7 @@ def test_a_missed_deadline_reaches_slack_and_email_once_across_a_restart(
 
 
 def test_failure_then_recovery_reach_both_channels(
-    server: Callable[..., EngineServer], slack: WebhookSink, smtp: SmtpSink
+    server: Callable[..., EngineServer], slack: WebhookSink, smtp: SmtpSink, root: Path
 ) -> None:
     s = server()
     job = s.ok(
@@ -229,15 +238,84 @@ def test_failure_then_recovery_reach_both_channels(
 
     again = run_to_end(s, job["id"])
     assert again["status"] == "success"
-    time.sleep(0.5)  # time enough for a wrong alert of the second success
-    assert len(texts_about(slack, "sales import")) == 2, slack.posts
-    assert len(mails_about(smtp, "sales import")) == 2
+    # The next run fails again (its counter starts over): that failure's alert comes after
+    # any the second success could have raised, and none did.
+    (root / f"boom_once.{job['id']}.count").unlink()
+    assert run_to_end(s, job["id"])["status"] == "failure"
+    sync_poll(lambda: len(texts_about(slack, "sales import")) >= 3, 20, 0.1, "the second failure message")
+    sync_poll(lambda: len(mails_about(smtp, "sales import")) >= 3, 20, 0.1, "the second failure e-mail")
+    texts = texts_about(slack, "sales import")
+    assert [("failed" in t, "recovered" in t) for t in texts] == [(True, False), (False, True), (True, False)]
+    subjects = [str(m["Subject"]) for m in mails_about(smtp, "sales import")]
+    assert ["recovered" in x for x in subjects] == [False, True, False], subjects
+
+
+def test_the_json_webhook_gets_failures_only_unless_alert_on_is_set(
+    server: Callable[..., EngineServer], smtp: SmtpSink
+) -> None:
+    """The original amphi-scheduler's webhook got failures and timeouts only; a job that
+    sets no alert_on (on a server that sets none) keeps that, while its Slack channel gets
+    the recovery too. Deliveries that fail are logged without the secret parts."""
+    s = server(smtp_username="scheduler", smtp_password="smtp-pa55-w0rd")
+    secret_path = "/services/T0001/B0002/slack-s3cret-token"
+    slack_url = f"http://127.0.0.1:{free_port()}{secret_path}?sig=query-s3cret"  # refuses connections
+    with WebhookSink() as hook:
+        legacy = s.ok(
+            "POST",
+            "jobs",
+            cron_job(
+                "legacy hook",
+                pipeline_path="boom_once.py",
+                webhook_url=hook.url,
+                slack_webhook_url=slack_url,
+                alert_emails=["ops@example.org"],
+            ),
+        )
+        opted = s.ok(
+            "POST",
+            "jobs",
+            cron_job(
+                "opted in",
+                pipeline_path="boom_once.py",
+                webhook_url=hook.url,
+                alert_on=["failure", "recovery"],
+            ),
+        )
+        assert "alert_on" not in legacy or legacy["alert_on"] is None, legacy
+        for job in (legacy, opted):
+            assert run_to_end(s, job["id"])["status"] == "failure"
+            assert run_to_end(s, job["id"])["status"] == "success"
+
+        def events(job: dict[str, Any]) -> list[str]:
+            return [str(p["event"]) for p in hook.posts if p["job"]["id"] == job["id"]]
+
+        # The opted-in job's recovery is the last alert raised: once it is in, the legacy
+        # job's would be in too.
+        sync_poll(lambda: events(opted) == ["run_failed", "run_recovered"], 20, 0.1, "the opted-in POSTs")
+        assert events(legacy) == ["run_failed"], hook.posts
+
+    # The legacy job's Slack channel got (tried) both: two logged failures to deliver, which
+    # name the host and the job, not the URL's path or query.
+    host = slack_url.split("/services")[0]
+    slack_line = f"Slack webhook of job {legacy['id']} at {host} could not be reached"
+
+    def logged(line: str) -> int:
+        return s.log_path.read_text().count(line)
+
+    sync_poll(lambda: logged(slack_line) == 2, 20, 0.1, "two Slack delivery failures logged")
+    # The SMTP server takes no login: each e-mail fails, logged without the password.
+    sync_poll(lambda: logged("Alert e-mail to ['ops@example.org']") == 2, 20, 0.1, "two e-mail failures")
+    log = s.log_path.read_text()
+    for secret in ("T0001", "slack-s3cret-token", "query-s3cret", "smtp-pa55-w0rd"):
+        assert secret not in log, (secret, log[-3000:])
 
 
 def test_a_run_longer_than_max_duration_alerts_while_it_goes_on(
     server: Callable[..., EngineServer], slack: WebhookSink, smtp: SmtpSink
 ) -> None:
-    """The smallest max_duration_minutes is 1: this test waits a minute for its alert."""
+    """The smallest max_duration_minutes is 1: this test waits a minute for its alert, through
+    the real server and channels (tests/unit/test_deadlines.py drives the timing with the
+    monitor's own clock)."""
     s = server()
     job = s.ok(
         "POST",

@@ -2,7 +2,9 @@
 Paris, Lord Howe's half-hour shift), and the monitor driven by a clock of the test's own
 through a real service (store, executor, job service): a missed deadline alerts once, a
 success in the window meets it, paused jobs never alert, a restart sends nothing twice,
-and a max_duration_minutes run alerts while it still runs."""
+and a max_duration_minutes run alerts while it still runs. Failure and recovery follow the
+failing mark in the store (also one another server set), and the channels an alert goes to
+follow alert_on (without one, the JSON webhook gets failures only)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from unit_helpers import wait_until, with_service
 
-from pipeline_scheduler.alerts import Alert
+from pipeline_scheduler.alerts import Alert, AlertChannels, message_lines, slack_payload
 from pipeline_scheduler.app import SchedulerService
 from pipeline_scheduler.deadlines import (
     DeadlineMonitor,
@@ -25,6 +27,7 @@ from pipeline_scheduler.deadlines import (
     parse_time_of_day,
     previous_deadline,
 )
+from pipeline_scheduler.domain import JobDefinition
 from pipeline_scheduler.settings import SchedulerSettings
 
 NY, PARIS, LORD_HOWE = ZoneInfo("America/New_York"), ZoneInfo("Europe/Paris"), ZoneInfo("Australia/Lord_Howe")
@@ -349,3 +352,75 @@ def test_recovery_follows_the_last_final_failure_across_a_restart(
     with_service(settings, recover, run_scheduler=False)
     assert [a.event for a in sink.alerts] == ["run_failed", "run_recovered"], "one recovery, then nothing"
     assert sink.alerts[1].run is not None and sink.alerts[1].run["status"] == "success"
+
+
+def test_a_success_after_a_failing_mark_another_server_set_is_a_recovery(settings: SchedulerSettings) -> None:
+    """A standby server runs a job (a manual run) that the active one marked failing after
+    this server had seen the job succeed: the mark is read from the store, not remembered."""
+    sink = Recorded()
+
+    async def body(svc: SchedulerService) -> None:
+        svc.alert_channels.deliver = sink.deliver  # type: ignore[method-assign]
+        job, _ = await svc.jobs.create(_job("shared"))
+        assert (await svc.runs.run_now(job["id"]))[0]["success"] is True
+        # The other server's final failure of this job, as it records it.
+        assert await svc.workers.db(svc.store.claim_alert, job["id"], "failing", "")
+        assert (await svc.runs.run_now(job["id"]))[0]["success"] is True
+        await wait_until(lambda: _value(sink.alerts), 20)
+        assert [a.event for a in sink.alerts] == ["run_recovered"], "one recovery, nothing else"
+        assert not await svc.workers.db(svc.store.clear_alert, job["id"], "failing"), "the mark is cleared"
+
+    with_service(settings, body, run_scheduler=False)
+
+
+# ------------------------------------------------------------------ the channels
+def _channels(settings: SchedulerSettings) -> tuple[AlertChannels, list[tuple[str, str]]]:
+    """Channels whose network calls are recorded as (what, URL or addresses), not made."""
+    sent: list[tuple[str, str]] = []
+
+    def network(fn: Any, *args: Any) -> Any:
+        sent.append((fn.__name__, str(args[0] if fn.__name__ == "post_json" else args[1])))
+        return asyncio.sleep(0)
+
+    def spawn(coroutine: Any) -> None:
+        coroutine.close()
+
+    return AlertChannels(settings, network, spawn, logging.getLogger("test"), lambda run: run), sent
+
+
+def _hooked(**spec: Any) -> JobDefinition:
+    spec = {"webhook_url": "https://hooks.example.org/x", "slack_webhook_url": "https://slack.test/s", **spec}
+    return JobDefinition("j1", "load", "etl/load.py", spec, None, None, False, 0.0, 0.0)
+
+
+def test_without_alert_on_the_json_webhook_gets_failures_only(settings: SchedulerSettings) -> None:
+    s = settings.replace(smtp_host="smtp.example.org", alert_email_to=["ops@example.org"])
+    channels, sent = _channels(s)
+    run = {"id": 7, "status": "success", "started_at": 10.0, "finished_at": 12.5, "attempt": 2}
+    failed = {**run, "status": "failure", "exit_code": 3, "error_tail": "one\ntwo\n"}
+    job = _hooked()
+    assert channels.deliver(Alert("run_failed", job, "Job 'load' failed", run=failed)) == 3
+    assert [what for what, _ in sent] == ["post_json", "post_json", "send_email"]
+    sent.clear()
+    for event in ("run_recovered", "deadline_missed", "run_too_long"):
+        assert channels.deliver(Alert(event, job, "t", run=run)) == 2, event
+    assert "https://hooks.example.org/x" not in [to for _, to in sent], "the JSON webhook got none"
+    assert len(sent) == 6
+
+    # alert_on set, the job's or the server's: every channel gets what it says.
+    sent.clear()
+    assert channels.deliver(Alert("run_recovered", _hooked(alert_on=["recovery"]), "t", run=run)) == 3
+    assert channels.deliver(Alert("run_failed", _hooked(alert_on=["recovery"]), "t", run=failed)) == 0
+    server_wide, sent = _channels(s.replace(alert_on=["failure", "recovery"]))
+    assert server_wide.deliver(Alert("run_recovered", job, "t", run=run)) == 3
+    assert server_wide.deliver(Alert("deadline_missed", job, "t")) == 0
+    assert server_wide.deliver(Alert("deadline_missed", _hooked(alert_on=["deadline"]), "t")) == 3
+    assert len(sent) == 6
+
+    # The e-mail and the Slack text tell the same facts of the run.
+    alert = Alert("run_failed", job, "Job 'load' failed", "It broke.", run=failed)
+    mail = "\n".join(message_lines(alert, "http://lab/x"))
+    text = slack_payload(alert, "http://lab/x")["text"]
+    for fact in ("Run 7", "duration: 2.5 s", "exit code 3", "attempt 2", "It broke.", "one\ntwo"):
+        assert fact in mail and fact in text, fact
+    assert "status: failure" in mail and "status: *failure*" in text
