@@ -7,10 +7,17 @@ Why it looks like this:
   preview lists, so a backfill can never disagree with them about a fire time (DST
   included).
 - A backfill is a row of its own table with the list of its fire times, and each of its
-  runs names it (``runs.backfill_id``) with its fire time as ``scheduled_for``. A server
-  that starts while a backfill was queued or running resumes it with the fire times that
-  have no run yet (runs the previous server had started are recorded ``interrupted``
-  by the start-up sweep, as any other run), so a backfill is never left "running".
+  runs names it (``runs.backfill_id``) with its fire time as ``scheduled_for``. The row
+  records its progress (``started``: how many of its fire times, oldest first, have had a
+  run started), written after each start, so a fire time never becomes pending again
+  when its runs are deleted (``DELETE /runs``, retention; retention also keeps the runs
+  of a backfill until it ends). A server that starts while a backfill was queued or
+  running resumes it after its last started fire time, and runs again those whose runs
+  the stop ended (recorded ``interrupted`` by the start-up sweep, or cancelled by the
+  shutdown), so a backfill is never left "running".
+- Its loop is never cancelled inside ``executor.start`` (a cancel there would leave the
+  run's row inserted with no run to execute or cancel it): a cancel, a step-down or a
+  stop waits for the start to answer, then cancels that run (a cancel) or leaves it.
 - Its runs are ordinary runs of the run executor (``triggered_by: backfill``): each holds
   one of the ``max_concurrent_runs`` slots while it runs; they are not limited by the
   job's ``max_instances`` and have no fire key, so they never collide with a scheduled
@@ -66,13 +73,27 @@ def _instant(name: str, raw: str) -> datetime:
     return value
 
 
+def pending_fire_times(row: dict[str, Any], runs: list[tuple[float | None, str, str | None]]) -> list[float]:
+    """The fire times of a backfill still to run, oldest first: those after its last
+    started one, and those whose runs all ended by a server's stop. A fire time started
+    whose runs were deleted since is not pending. (A row without ``started``, of before it
+    was recorded: the fire times with no run that ran.)"""
+    times = [float(t) for t in json.loads(row["fire_times"])]
+    ran = {t for t, status, text in runs if not _ended_by_stop(status, text)}
+    done = row.get("started")
+    if done is None:
+        return [t for t in times if t not in ran]
+    stopped = {t for t, status, text in runs if _ended_by_stop(status, text)} - ran
+    return [t for index, t in enumerate(times) if (t in stopped if index < done else t not in ran)]
+
+
 def backfill_answer(row: dict[str, Any], runs: list[tuple[float | None, str, str | None]]) -> dict[str, Any]:
-    """A backfill as the API answers it: ``counts`` of its runs by status, ``pending``: its
-    fire times with no run yet."""
+    """A backfill as the API answers it: ``counts`` of its runs (those that still exist)
+    by status, ``pending``: its fire times still to run."""
     counts: dict[str, int] = {}
     for _, status, _message in runs:
         counts[status] = counts.get(status, 0) + 1
-    started = {t for t, status, text in runs if not _ended_by_stop(status, text)}
+    active = row["status"] in ACTIVE_BACKFILL_STATUSES
     return {
         "id": row["id"],
         "job_id": row["job_id"],
@@ -82,7 +103,7 @@ def backfill_answer(row: dict[str, Any], runs: list[tuple[float | None, str, str
         "status": row["status"],
         "total": row["total"],
         "counts": counts,
-        "pending": max(0, row["total"] - len(started)) if row["status"] in ACTIVE_BACKFILL_STATUSES else 0,
+        "pending": len(pending_fire_times(row, runs)) if active else 0,
         "message": row.get("message"),
         "created_at": iso(row["created_at"]),
         "finished_at": iso(row.get("finished_at")),
@@ -96,7 +117,16 @@ class _Running:
         self.backfill_id = backfill_id
         self.run_ids: set[int] = set()
         self.is_cancelled = False
+        self.is_stopping = False  # cancelled, or this server steps down or stops
+        self.is_starting = False  # inside executor.start
         self.task: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        """End its loop: at once, or right after the start it is in answers (a cancel in
+        ``executor.start`` would leave the run's row queued with no run behind it)."""
+        self.is_stopping = True
+        if self.task is not None and not self.is_starting:
+            self.task.cancel()
 
 
 class BackfillService:
@@ -214,7 +244,7 @@ class BackfillService:
             raise ConflictError(f"Backfill {backfill_id} is not active (its status is '{row['status']}').")
         running = self._running.get(backfill_id)
         if running is not None:
-            running.is_cancelled = True  # first: no run of it starts from now on
+            running.is_cancelled = running.is_stopping = True  # first: no run of it starts from now on
         await self.workers.db(
             self.store.update_backfill,
             backfill_id,
@@ -227,8 +257,9 @@ class BackfillService:
             await asyncio.gather(
                 *(self._cancel_run(run_id) for run_id in list(running.run_ids)), return_exceptions=True
             )
-            if running.task is not None:
-                running.task.cancel()
+            running.stop()
+            if running.task is not None:  # ends at once, or once the start it is in answers
+                await asyncio.wait([running.task])
         return await self.get(backfill_id)
 
     async def _cancel_run(self, run_id: int) -> None:
@@ -257,19 +288,42 @@ class BackfillService:
         status, message = DONE, None
         try:
             runs = (await self.workers.db(self.store.backfill_runs, [backfill_id]))[backfill_id]
-            # Fire times started before a restart, unless the stop is all that ended them.
-            started = {t for t, status_, text in runs if not _ended_by_stop(status_, text)}
-            await self.workers.db(self.store.update_backfill, backfill_id, only_active=True, status=RUNNING)
-            for when in json.loads(row["fire_times"]):
-                if when in started:
-                    continue
+            fresh = await self.workers.db(self.store.get_backfill, backfill_id)
+            if fresh is None or fresh["status"] not in ACTIVE_BACKFILL_STATUSES:
+                return
+            times = [float(t) for t in json.loads(fresh["fire_times"])]
+            index_of = {t: index for index, t in enumerate(times)}
+            started = fresh.get("started")
+            if started is None:  # a row of before the progress was recorded: from its runs
+                had_run = {t for t, _status, _text in runs}
+                started = max((index + 1 for index, t in enumerate(times) if t in had_run), default=0)
+            # After its last started fire time, and those whose runs only a stop ended.
+            todo = pending_fire_times({**fresh, "started": started}, runs)
+            await self.workers.db(
+                self.store.update_backfill, backfill_id, only_active=True, status=RUNNING, started=started
+            )
+            for when in todo:
                 await slots.acquire()
-                if running.is_cancelled:
+                if running.is_stopping:
                     return
-                active = await self.executor.start(
-                    row["job_id"], TriggeredBy.BACKFILL, scheduled_for=when, backfill_id=backfill_id
-                )
-                running.run_ids.add(active.run_id)
+                running.is_starting = True
+                try:
+                    active = await self.executor.start(
+                        row["job_id"], TriggeredBy.BACKFILL, scheduled_for=when, backfill_id=backfill_id
+                    )
+                    running.run_ids.add(active.run_id)
+                    if running.is_cancelled:  # cancelled while it started: cancel that run too
+                        await self._cancel_run(active.run_id)
+                        return
+                finally:
+                    running.is_starting = False
+                if index_of[when] >= started:
+                    started = index_of[when] + 1
+                    await self.workers.db(
+                        self.store.update_backfill, backfill_id, only_active=True, started=started
+                    )
+                if running.is_stopping:  # stepping down: that run goes on here, the loop ends
+                    return
 
                 def release(_: Any, run_id: int = active.run_id) -> None:
                     running.run_ids.discard(run_id)
@@ -291,9 +345,9 @@ class BackfillService:
             self.log.exception("Backfill %s failed", backfill_id)
             status, message = CANCELLED, f"Stopped by an internal error: {err}"
         finally:
-            if running.is_cancelled:
+            if running.is_stopping:
                 self._forget(running)
-        if running.is_cancelled:
+        if running.is_stopping:  # cancelled (recorded by cancel), or stepping down
             return
         try:
             await self.workers.db(
@@ -319,11 +373,11 @@ class BackfillService:
 
     def release(self) -> None:
         """This server lost the scheduler role: start no more backfill runs (the server
-        that takes the role resumes them; runs already started finish here)."""
+        that takes the role resumes them; runs already started finish here). Each stays
+        listed until its loop has ended (at once, or once the start it is in answers), so
+        ``resume`` never runs a backfill twice here."""
         for running in list(self._running.values()):
-            if running.task is not None:
-                running.task.cancel()
-        self._running.clear()
+            running.stop()
 
 
 def _ended_by_stop(status: str, message: str | None) -> bool:

@@ -20,7 +20,9 @@ Why it is built this way:
   the files that appeared or changed while no server ran fire once, together in one run;
   unchanged files never do.
 - The watches follow job changes (``JobService.on_change``: a listener that only asks for
-  a sync); a job whose folder is missing is looked at again every ``_RETRY_SECONDS``.
+  a sync); a job whose folder is missing is looked at again every ``_RETRY_SECONDS``. A
+  watch dropped while it is inside ``executor.start`` is not cancelled there (that could
+  leave the run's row inserted with no run behind it): it ends once the start answers.
 - A paused job takes in its changes without firing, so resuming it fires no backlog.
   Runs honour the job's ``max_instances`` like scheduled fires: a change that comes while
   the job already has that many active runs is recorded as a ``skipped`` run listing the
@@ -28,7 +30,9 @@ Why it is built this way:
 - Only the active scheduler watches (``SchedulerService._become_active``); a glob is
   checked to stay inside the workspace (no absolute paths, no ``..``, no folder reached
   through a symbolic link that leads outside, no ``.amphi/``), and files reached through a
-  symbolic link to outside the workspace are ignored.
+  symbolic link to outside the workspace are ignored. Like ``*``, ``**`` never crosses a
+  name starting with '.', and nothing under ``.amphi/`` matches any glob: the runs' own
+  log writes never make a job look again.
 """
 
 from __future__ import annotations
@@ -51,8 +55,8 @@ from .store import FileState, Store
 from .workers import Workers
 
 DEFAULT_DEBOUNCE_SECONDS = 3
-# At most this many paths are listed in a run's event (and AMPHI_TRIGGER_FILES); ``count``
-# says how many files fired it.
+# At most this many paths are listed in a run's event (and its trigger_files.json,
+# launch.event_environment); ``count`` says how many files fired it.
 MAX_EVENT_PATHS = 1000
 # How long the watcher waits for changes before it reports that it is running.
 _WATCH_TIMEOUT_MS = 500
@@ -93,7 +97,9 @@ def _segment_regex(part: str) -> str:
                 body = part[i + 1 : end]
                 if body.startswith("!"):
                     body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\").replace("/", "") + "]")
+                for special in ("\\", "[", "&", "~", "|"):  # literal inside a class
+                    body = body.replace(special, "\\" + special)
+                out.append("[" + body.replace("/", "") + "]")
                 i = end
         else:
             out.append(re.escape(char))
@@ -101,12 +107,19 @@ def _segment_regex(part: str) -> str:
     return "".join(out)
 
 
+# A name '**' crosses: like '*', never one starting with '.' (so '**/*.log' never reaches
+# '.amphi/runs/<id>/output.log', '.git/' or '.ipynb_checkpoints/').
+_DEEP_NAME = "(?!\\.)[^/]+"
+
+
 def _glob_regex(parts: tuple[str, ...]) -> re.Pattern[str]:
-    out = ""
+    """The matcher of a glob's parts (re.error: a '[...]' that is not a valid class)."""
+    # Nothing under the scheduler's own folder ever matches, whatever the glob.
+    out = f"(?!{re.escape(DATA_DIR_NAME)}/)"
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         if part == "**":
-            out += ".*" if last else "(?:[^/]+/)*"
+            out += f"{_DEEP_NAME}(?:/{_DEEP_NAME})*" if last else f"(?:{_DEEP_NAME}/)*"
         else:
             out += _segment_regex(part) + ("" if last else "/")
     return re.compile(out)
@@ -157,7 +170,14 @@ def resolve_watch(root: Path, pattern: object, field_name: str = "watch_path") -
             f"{field_name}: the folder {shown!r} does not exist in the workspace; create it first."
         )
     max_depth = None if "**" in rest else len(rest) - 1
-    return WatchPattern("/".join(parts), folder, _glob_regex(parts), max_depth)
+    try:
+        regex = _glob_regex(parts)
+    except re.error as err:
+        raise PathNotAllowedError(
+            f"{field_name}: {text!r} has a character class '[...]' that is not valid ({err.msg}); "
+            "write e.g. '[a-z]' or '[!0-9]', or '[[]' for a literal '['."
+        ) from None
+    return WatchPattern("/".join(parts), folder, regex, max_depth)
 
 
 def scan(root: Path, watch: WatchPattern) -> FileState:
@@ -206,6 +226,10 @@ class _Watch:
     last_change: float = 0.0
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    # Inside ``executor.start``: a drop waits for it instead of cancelling (a cancel there
+    # could leave the run's row inserted with no run to execute it, queued until a restart).
+    is_starting: bool = False
+    is_dropped: bool = False
 
 
 class FileTriggers:
@@ -356,7 +380,9 @@ class FileTriggers:
     async def _drop(self, job_id: str) -> None:
         watch = self._watches.pop(job_id, None)
         if watch is not None and watch.task is not None:
-            watch.task.cancel()
+            watch.is_dropped = True
+            if not watch.is_starting:  # else its loop ends once the run it starts is made
+                watch.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watch.task
 
@@ -442,7 +468,7 @@ class FileTriggers:
 
     # -- settling and firing -------------------------------------------------------------
     async def _settle_loop(self, watch: _Watch) -> None:
-        while True:
+        while not watch.is_dropped:
             await watch.dirty.wait()
             while (wait := watch.last_change + watch.debounce - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
@@ -474,7 +500,12 @@ class FileTriggers:
             return
         paths = sorted(changed)
         event = {"kind": "file", "paths": paths[:MAX_EVENT_PATHS], "count": len(paths)}
+        if watch.is_dropped:
+            return
+        watch.is_starting = True
         try:
             await self.executor.start(job.id, TriggeredBy.FILE, job=job, event=event)
         except SchedulerError as err:
             self.log.warning("amphi-scheduler: files arrived for job %s but no run started: %s", job.id, err)
+        finally:
+            watch.is_starting = False

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from . import schedules, versions
+from . import file_triggers, schedules, versions
 from .answers import JobAnswers
 from .domain import ACTIVE_STATUSES, JobDefinition
 from .errors import ConflictError, InvalidRequestError, JobNotFoundError
@@ -377,6 +377,11 @@ class JobService:
         if kind == "trigger":
             await self.validator.check_conditions(spec.id or "", fields)
             names = await self.workers.db(self.store.job_names)
+        if kind == "file":  # the glob as a save checks it (a 400 at watch_path)
+            watch = await self.workers.fs(
+                file_triggers.resolve_watch, self.settings.root_dir, fields.get("watch_path")
+            )
+            fields["watch_path"] = watch.glob
         schedule = schedules.parse_schedule(
             fields, self.settings.zone_name, now=now, job_name=lambda j: names.get(j, j)
         )

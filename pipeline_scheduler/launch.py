@@ -1,7 +1,9 @@
 """What a run is started with: its command, environment, working folder and log header.
 
-Pure functions of the job definition and the settings (the file work they need is done
-by the caller), so the run executor stays about queueing and recording.
+Functions of the job definition and the settings, so the run executor stays about
+queueing and recording. The file work they need is done by the caller, except the list of
+the files that fired a run, which ``environment`` writes to the run's folder (it is called
+on a file thread).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def environment(
     )
     if logical_time is not None:
         env["AMPHI_SCHEDULED_FOR"] = logical_time_text(job, settings, logical_time)
-    env.update(event_environment(event))
+    env.update(event_environment(event, settings.runs_dir / str(run_id)))
     env.update({k: str(v) for k, v in (job.spec.get("env") or {}).items()})
     parameters = job.spec.get("parameters") or {}
     for key, value in parameters.items():
@@ -89,12 +91,28 @@ def environment(
     return env, [v for v in secrets.values() if len(v) >= 4]
 
 
-def event_environment(event: dict[str, Any] | None) -> dict[str, str]:
-    """What a run started by an event is told about it: a run fired by arriving files gets
-    ``AMPHI_TRIGGER_FILES``, the JSON list of the workspace-relative paths that fired it."""
+# Above this size the list of trigger files is only in the file (the environment of a
+# process is limited, 128 KiB a variable on Linux: a larger one fails the start).
+MAX_TRIGGER_FILES_ENV_BYTES = 64 * 1024
+TRIGGER_FILES_NAME = "trigger_files.json"
+
+
+def event_environment(event: dict[str, Any] | None, run_dir: Path) -> dict[str, str]:
+    """What a run started by an event is told about it. A run fired by arriving files gets
+    ``AMPHI_TRIGGER_FILES_PATH``, the path of ``trigger_files.json`` in its run folder (the
+    JSON list of the workspace-relative paths that fired it, written here: blocking, this
+    runs on a file thread), and that list itself as ``AMPHI_TRIGGER_FILES`` when it is
+    under ``MAX_TRIGGER_FILES_ENV_BYTES``."""
     if not event or event.get("kind") != "file":
         return {}
-    return {"AMPHI_TRIGGER_FILES": json.dumps(list(event.get("paths") or []))}
+    listed = json.dumps(list(event.get("paths") or []))
+    path = run_dir / TRIGGER_FILES_NAME
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(listed, encoding="utf-8")
+    env = {"AMPHI_TRIGGER_FILES_PATH": str(path)}
+    if len(listed.encode("utf-8")) < MAX_TRIGGER_FILES_ENV_BYTES:
+        env["AMPHI_TRIGGER_FILES"] = listed
+    return env
 
 
 def logical_time_text(job: JobDefinition, settings: SchedulerSettings, when: float) -> str:

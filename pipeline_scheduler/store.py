@@ -41,6 +41,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -167,6 +168,7 @@ _ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("version", "INTEGER NOT NULL DEFAULT 1"),
         ("webhook_hash", "VARCHAR(64)"),
     ),
+    "pipeline_scheduler_backfills": (("started", "INTEGER"),),
 }
 FIRE_KEY_INDEX = Index("ux_ps_runs_fire_key", runs_table.c.fire_key, unique=True)
 # A backfill's runs (its counts, the fire times left after a restart).
@@ -221,7 +223,9 @@ leases_table = Table(
 # Backfills: a past range of a job's fire times run on request (runs.backfill_id names
 # theirs). ``fire_times`` is the JSON list of the range's fire times (POSIX seconds,
 # oldest first), so a restarted server runs the ones left without evaluating the schedule
-# again (the job may have changed meanwhile); ``status``: queued, running, done, cancelled.
+# again (the job may have changed meanwhile); ``status``: queued, running, done, cancelled;
+# ``started``: how many of them, oldest first, have had a run started (its progress, which
+# deleting its runs never takes back; NULL in rows of before: worked out from its runs).
 backfills_table = Table(
     "pipeline_scheduler_backfills",
     metadata,
@@ -236,9 +240,18 @@ backfills_table = Table(
     Column("message", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
+    Column("started", Integer, nullable=True),
     Index("ix_ps_backfills_job_id_id", "job_id", "id"),
     Index("ix_ps_backfills_status", "status"),
 )
+
+
+def _not_of_active_backfill() -> Any:
+    """Runs retention may delete: none of a backfill still queued or running (while it
+    runs, its runs are what its counts show)."""
+    active = select(backfills_table.c.id).where(backfills_table.c.status.in_(["queued", "running"]))
+    return or_(runs_table.c.backfill_id.is_(None), runs_table.c.backfill_id.not_in(active.scalar_subquery()))
+
 
 # File arrival triggers (file_triggers.py): the glob each file job's state was taken for,
 # and the files it saw (modification time in ns, size), so that a restart fires for files
@@ -1100,8 +1113,8 @@ class Store:
     def prune_job_runs(self, job_id: str, keep: int) -> tuple[list[int], int]:
         """Retention of one job after its run: delete its finished runs beyond the newest
         ``keep``; answer their ids and how many finished runs it keeps. Index range reads
-        on (job_id, id): cheap after a run."""
-        final = runs_table.c.status.not_in([s.value for s in ACTIVE_STATUSES])
+        on (job_id, id): cheap after a run. Runs of a backfill still active are kept."""
+        final = runs_table.c.status.not_in([s.value for s in ACTIVE_STATUSES]) & _not_of_active_backfill()
         with self.engine.begin() as conn:
             boundary = conn.execute(
                 select(runs_table.c.id)
@@ -1129,8 +1142,9 @@ class Store:
 
     def prune_runs(self, *, keep_per_job: int, older_than: float | None) -> list[tuple[int, str | None]]:
         """Retention: delete finished runs beyond the newest ``keep_per_job`` of each job,
-        and finished runs created before ``older_than``. Answers (id, log_path) of each."""
-        final = runs_table.c.status.not_in(["running", "queued"])
+        and finished runs created before ``older_than``. Answers (id, log_path) of each.
+        Runs of a backfill still active are kept (they are pruned once it ends)."""
+        final = runs_table.c.status.not_in(["running", "queued"]) & _not_of_active_backfill()
         with self.engine.begin() as conn:
             victims: list[tuple[int, str | None]] = []
             if keep_per_job > 0:

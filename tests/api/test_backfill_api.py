@@ -224,6 +224,90 @@ async def test_cancel_stops_the_whole_backfill(api: SchedulerClient, workspace: 
     assert len(await backfill_runs(api, job["id"])) == 1
 
 
+async def test_a_cancel_racing_the_starts_leaves_no_run_queued_or_running(
+    api: SchedulerClient, workspace: Path
+) -> None:
+    """Cancelled while its loop is inside a start: that run is cancelled too, not left
+    queued with nothing behind it."""
+    job = await api.create_job(**cron_job("hourly", "0 * * * *", "UTC", "forever.py"))
+    reply = await api.post(
+        f"jobs/{job['id']}/backfill",
+        {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T05:00:00Z", "max_active": 4},
+    )
+    cancelled = await api.post(f"backfills/{reply.body['id']}/cancel")
+    assert cancelled.status == 200 and cancelled.body["status"] == "cancelled", cancelled
+    deadline = time.monotonic() + 30
+    while True:
+        runs = await backfill_runs(api, job["id"])
+        if not any(r["status"] in ("queued", "running") for r in runs):
+            break
+        assert time.monotonic() < deadline, runs
+        await asyncio.sleep(0.05)
+    assert len(runs) <= 4 and all(r["status"] == "cancelled" for r in runs), runs
+    assert (await api.get(f"backfills/{reply.body['id']}")).body["pending"] == 0
+
+
+APPEND_TIME = """\
+import os, time
+with open("fired.txt", "a") as out:
+    out.write(os.environ["AMPHI_SCHEDULED_FOR"] + "\\n")
+time.sleep(0.2)
+"""
+
+
+async def test_deleted_and_pruned_runs_never_make_a_fire_time_pending_again(
+    api: SchedulerClient, workspace: Path, scheduler_app: Any
+) -> None:
+    """Retention far below the backfill's size, its finished runs deleted as it goes and its
+    loop moved (as a step-down and a take-over do): every fire time runs exactly once and
+    ``pending`` never grows."""
+    service = scheduler_app.service
+    service.settings.retention_max_runs_per_job = 3
+    (workspace / "append_time.py").write_text(APPEND_TIME)
+    fired = workspace / "fired.txt"
+    job = await api.create_job(**cron_job("hourly", "0 * * * *", "UTC", "append_time.py"))
+    made = await api.post(
+        f"jobs/{job['id']}/backfill",
+        {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T11:00:00Z", "max_active": 2},
+    )
+    assert made.status == 202 and made.body["total"] == 12, made
+    backfill_id = made.body["id"]
+    deadline = time.monotonic() + 60
+
+    async def lines() -> list[str]:
+        return fired.read_text().splitlines() if fired.exists() else []
+
+    while len(await lines()) < 5:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    before = (await api.get(f"backfills/{backfill_id}")).body
+    await service.retention.prune()  # the runs of a backfill still running are kept
+    after = (await api.get(f"backfills/{backfill_id}")).body
+    assert sum(after["counts"].values()) >= sum(before["counts"].values()) > 3, (before, after)
+
+    pending = [after["pending"]]
+    service.backfills.release()  # its loop ends; the runs it started go on
+    while service.backfills.running_ids():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    assert (await api.delete("runs", params={"job_id": job["id"]})).status == 200
+    pending.append((await api.get(f"backfills/{backfill_id}")).body["pending"])
+    await service.backfills.resume()
+    while (now := (await api.get(f"backfills/{backfill_id}")).body)["status"] == "running":
+        pending.append(now["pending"])
+        assert (await api.delete("runs", params={"job_id": job["id"]})).status == 200
+        await service.retention.prune()
+        assert time.monotonic() < deadline, now
+        await asyncio.sleep(0.1)
+    assert now["status"] == "done" and now["pending"] == 0, now
+    assert pending == sorted(pending, reverse=True), pending
+    while any(r["status"] in ("queued", "running") for r in await api.runs(job_id=job["id"])):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    expected = [f"2026-01-01T{hour:02d}:00:00+00:00" for hour in range(12)]
+    assert sorted(await lines()) == expected  # each fire time exactly once
+
+
 async def test_a_rerun_keeps_the_logical_time_and_the_overrides(
     api: SchedulerClient, workspace: Path
 ) -> None:

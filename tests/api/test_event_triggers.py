@@ -19,7 +19,7 @@ from api_support import SchedulerClient, interval_job
 SHOW_TRIGGER = """\
 import json, os
 print("GOT " + json.dumps({k: os.environ.get(k) for k in ("AMPHI_TRIGGER_FILES", "AMPHI_PARAMETERS",
-    "REGION", "LIMIT")}))
+    "REGION", "LIMIT", "AMPHI_TRIGGER_FILES_PATH")}))
 """
 
 
@@ -106,15 +106,24 @@ async def test_a_file_written_in_chunks_starts_exactly_one_run(
     assert run["triggered_by"] == "file"
     assert run["event"] == {"kind": "file", "paths": ["data/incoming/a.csv"], "count": 1}
     assert json.loads(_got(run)["AMPHI_TRIGGER_FILES"]) == ["data/incoming/a.csv"]
-    # Settled: nothing else fires (two more settle times pass).
-    await asyncio.sleep(4)
-    assert len(await _runs_of(api, job["id"])) == 1
+    listed = Path(_got(run)["AMPHI_TRIGGER_FILES_PATH"])
+    assert listed.name == "trigger_files.json" and json.loads(listed.read_text()) == ["data/incoming/a.csv"]
+
+    # Settled: the next run is for the next file only (a late second look at the chunks
+    # would have fired a.csv again, before it or with it).
+    (incoming / "b.csv").write_text("7,8\n")
+    runs = await _wait_for_runs(api, job["id"], 2)
+    await api.wait_run(runs[0]["id"])
+    assert [r["event"]["paths"] for r in await _runs_of(api, job["id"])] == [
+        ["data/incoming/b.csv"],
+        ["data/incoming/a.csv"],
+    ]
 
     # A change of the same file fires again, once.
     target.write_text("x,y\n5,6\n")
-    runs = await _wait_for_runs(api, job["id"], 2)
-    second = await api.wait_run(runs[0]["id"])
-    assert second["event"]["paths"] == ["data/incoming/a.csv"]
+    runs = await _wait_for_runs(api, job["id"], 3)
+    third = await api.wait_run(runs[0]["id"])
+    assert third["event"] == {"kind": "file", "paths": ["data/incoming/a.csv"], "count": 1}
 
 
 async def test_non_matching_files_and_paused_jobs_start_nothing(
@@ -126,19 +135,23 @@ async def test_non_matching_files_and_paused_jobs_start_nothing(
     (incoming / ".hidden.csv").write_text("a temporary name a writer renames later")
     (incoming / "sub").mkdir()
     (incoming / "sub" / "deep.csv").write_text("one folder too deep for '*.csv'")
-    await asyncio.sleep(3)
-    assert await _runs_of(api, job["id"]) == []
+    # A matching file written after them fires one run, for it only: the watcher was live
+    # and the files before it matched nothing.
+    (incoming / "match.csv").write_text("1\n")
+    runs = await _wait_for_runs(api, job["id"], 1)
+    assert [r["event"]["paths"] for r in runs] == [["data/incoming/match.csv"]]
 
     assert (await api.post(f"jobs/{job['id']}/pause")).status == 200
     (incoming / "while_paused.csv").write_text("1\n")
     await _seen(scheduler_app, job["id"], "data/incoming/while_paused.csv")
     assert (await api.post(f"jobs/{job['id']}/resume")).status == 200
-    await asyncio.sleep(3)
-    assert await _runs_of(api, job["id"]) == [], "a paused job fires no backlog on resume"
 
+    # A paused job fires no backlog on resume: the next run is for the next file only.
     (incoming / "after.csv").write_text("1\n")
-    runs = await _wait_for_runs(api, job["id"], 1)
-    assert runs[0]["event"]["paths"] == ["data/incoming/after.csv"]
+    runs = await _wait_for_runs(api, job["id"], 2)
+    await api.wait_run(runs[0]["id"])
+    runs = await _runs_of(api, job["id"])
+    assert [r["event"]["paths"] for r in runs] == [["data/incoming/after.csv"], ["data/incoming/match.csv"]]
 
 
 @pytest.mark.parametrize(
@@ -151,6 +164,8 @@ async def test_non_matching_files_and_paused_jobs_start_nothing(
         ("missing/*.csv", "does not exist"),
         (".amphi/runs/*", "scheduler's own files"),
         ("", "required"),
+        ("data/incoming/[z-a].csv", "character class '[...]' that is not valid"),
+        ("data/incoming/[!].csv", "character class '[...]' that is not valid"),
     ],
 )
 async def test_globs_outside_the_workspace_are_refused_at_the_field(
@@ -163,6 +178,8 @@ async def test_globs_outside_the_workspace_are_refused_at_the_field(
     assert reply.status == 400, reply
     assert said in reply.body["fields"]["watch_path"], reply
     assert await api.jobs() == []
+    preview = await api.post("schedule/preview", {"schedule_type": "file", "watch_path": glob})
+    assert preview.status == 400 and said in preview.body["fields"]["watch_path"], preview
 
 
 async def test_restart_with_old_files_fires_none_and_new_files_fire_once(
@@ -184,9 +201,13 @@ async def test_restart_with_old_files_fires_none_and_new_files_fire_once(
     assert runs[0]["event"]["paths"] == ["data/incoming/while_down.csv"]
 
     await service.file_triggers.stop()
-    await service.file_triggers.start()  # only old files now
-    await asyncio.sleep(3)
-    assert len(await _runs_of(api, job["id"])) == 2
+    await service.file_triggers.start()  # only old files now: nothing fires for them
+    await _watched(scheduler_app, job["id"])
+    (incoming / "after_restart.csv").write_text("3\n")
+    runs = await _wait_for_runs(api, job["id"], 3)
+    await api.wait_run(runs[0]["id"])
+    runs = await _runs_of(api, job["id"])
+    assert len(runs) == 3 and runs[0]["event"]["paths"] == ["data/incoming/after_restart.csv"], runs
 
 
 async def test_a_run_still_active_makes_a_file_arrival_a_skipped_run(
@@ -468,9 +489,10 @@ def test_a_restarted_server_fires_for_files_that_came_while_it_was_down_only(tmp
         assert runs[0]["triggered_by"] == "file"
         second.stop()
 
-        third = start()  # only files already seen: nothing fires
-        time.sleep(4)
-        assert len(third.runs(job["id"])) == 2
+        third = start()  # only files already seen: nothing fires for them
+        (root / "data" / "incoming" / "after.csv").write_text("3\n")
+        runs = wait_runs(third, job["id"], 3)
+        assert len(runs) == 3 and runs[0]["event"]["paths"] == ["data/incoming/after.csv"], runs
     finally:
         for server in servers:
             server.cleanup()

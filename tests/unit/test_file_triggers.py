@@ -68,6 +68,61 @@ def test_scan_lists_matching_files_only_and_never_the_scheduler_folder(root: Pat
     assert size == 1 and mtime_ns == (root / "top.csv").stat().st_mtime_ns
 
 
+def test_double_star_never_enters_dot_folders_nor_the_scheduler_folder(root: Path) -> None:
+    """Like '*', '**' skips names starting with '.': '**/*.log' does not watch the runs'
+    own logs under .amphi/ (each log write would make the job look again, or fire)."""
+    for rel in (".amphi/runs/7/output.log", "data/.cache/x.log", ".git/x.log", "logs/.x/y/z.log"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("1")
+    (root / "logs" / "a" / "b.log").parent.mkdir(parents=True)
+    (root / "logs" / "a" / "b.log").write_text("1")
+    every_log = resolve_watch(root, "**/*.log")
+    assert set(scan(root, every_log)) == {"logs/a/b.log"}
+    for rel in (".amphi/runs/7/output.log", "data/.cache/x.log", ".git/x.log", "logs/.x/y/z.log"):
+        assert not every_log.matches(rel), rel
+    assert not resolve_watch(root, "logs/**").matches("logs/.x/y/z.log")
+    assert resolve_watch(root, "logs/**").matches("logs/a/b.log")
+    # A dot name written out matches, except under the scheduler's own folder.
+    assert resolve_watch(root, "data/**/.cache/*.log").matches("data/.cache/x.log")
+    assert not resolve_watch(root, ".*/runs/*/output.log").matches(".amphi/runs/7/output.log")
+    assert resolve_watch(root, ".*/*.log").matches(".git/x.log")
+
+
+def test_a_literal_bracket_in_a_class_is_matched_without_a_warning(root: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        watch = resolve_watch(root, "data/[[]x].csv")
+    assert watch.matches("data/[x].csv") and not watch.matches("data/x].csv")
+
+
+def test_trigger_files_are_in_the_run_folder_and_in_the_environment_when_small(settings: Any) -> None:
+    """A single environment variable over 128 KiB fails the process start (E2BIG): the list
+    is always in ``trigger_files.json``, and in ``AMPHI_TRIGGER_FILES`` only when small."""
+    import json
+
+    from pipeline_scheduler import launch
+    from pipeline_scheduler.domain import JobDefinition
+
+    job = JobDefinition("job_f", "f", "ok.py", {"schedule_type": "file"}, None, None, False, 0.0, 0.0)
+    few = ["data/in/a.csv", "data/in/b.csv"]
+    env, _ = launch.environment(job, settings, 7, base={}, event={"kind": "file", "paths": few, "count": 2})
+    listed = settings.runs_dir / "7" / "trigger_files.json"
+    assert env["AMPHI_TRIGGER_FILES_PATH"] == str(listed)
+    assert json.loads(listed.read_text()) == few and json.loads(env["AMPHI_TRIGGER_FILES"]) == few
+
+    many = [f"data/incoming/{'deep/' * 30}file-{i:04d}.csv" for i in range(1000)]  # ~200 KB
+    env, _ = launch.environment(
+        job, settings, 8, base={}, event={"kind": "file", "paths": many, "count": 1000}
+    )
+    assert "AMPHI_TRIGGER_FILES" not in env
+    assert all(len(value.encode()) < launch.MAX_TRIGGER_FILES_ENV_BYTES for value in env.values())
+    assert json.loads(Path(env["AMPHI_TRIGGER_FILES_PATH"]).read_text()) == many
+    webhook_env, _ = launch.environment(job, settings, 9, base={}, event={"kind": "webhook"})
+    assert "AMPHI_TRIGGER_FILES_PATH" not in webhook_env
+
+
 def test_a_linked_file_leading_outside_is_left_out(root: Path, tmp_path: Path) -> None:
     secret = tmp_path / "secret.csv"
     secret.write_text("s")
@@ -90,6 +145,8 @@ def test_a_linked_file_leading_outside_is_left_out(root: Path, tmp_path: Path) -
         ("**", "scheduler's own files"),
         ("   ", "required"),
         ("data/\x00.csv", "not allowed"),
+        ("data/[z-a].csv", "character class '[...]' that is not valid (bad character range z-a)"),
+        ("data/[!].csv", "character class '[...]' that is not valid"),
     ],
 )
 def test_refused_globs_name_the_field(root: Path, tmp_path: Path, glob: str, said: str) -> None:
