@@ -319,7 +319,7 @@ class Backfill(_Answer):
     status: Literal["queued", "running", "done", "cancelled"]
     total: int = Field(ge=0, description="How many fire times the range has (one run each).")
     counts: dict[str, int] = Field(description="Its runs by status (a status with none is absent).")
-    pending: int = Field(ge=0, description="Fire times with no run yet (0 once it ended).")
+    pending: int = Field(ge=0, description="Fire times not started yet (0 once it ended).")
     message: str | None = Field(description="Why it ended early (cancelled, its job deleted).")
     created_at: AwareDatetime
     finished_at: AwareDatetime | None

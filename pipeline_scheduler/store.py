@@ -1355,12 +1355,6 @@ class Store:
             done = conn.execute(delete(alerts_table).where(t.job_id == job_id, t.kind == kind, t.key == key))
             return bool(done.rowcount)
 
-    def alert_jobs(self, kind: str) -> set[str]:
-        """The jobs with an alert record of ``kind`` (the failing jobs, at start-up)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(alerts_table.c.job_id).where(alerts_table.c.kind == kind)).all()
-        return {str(r[0]) for r in rows}
-
     def jobs_with_spec_key(self, key: str) -> list[JobDefinition]:
         """The jobs whose specification sets ``key`` to a text value (without their code)."""
         cols = [c for c in jobs_table.c if c.name != "python_code"]

@@ -448,7 +448,7 @@ export function AdvancedSection(props: AdvancedSectionProps): JSX.Element {
             </div>
             <div className="jp-scheduler-hint">
               {trans.__(
-                'Sent to the webhooks and e-mails above (or the server’s). All three: the server’s setting.'
+                'Sent to the webhooks and e-mails above (or the server’s). All three: the server’s setting, under which the JSON webhook gets failures only.'
               )}
             </div>
             {errors.alertOn && (

@@ -2820,7 +2820,7 @@ export interface components {
       max_active: number;
       /** @description Why it ended early (cancelled, its job deleted). */
       message: string | null;
-      /** @description Fire times with no run yet (0 once it ended). */
+      /** @description Fire times not started yet (0 once it ended). */
       pending: number;
       /** Format: date-time */
       start: string;
