@@ -205,6 +205,7 @@ def test_schema_4_sqlite_database_opens_as_the_current_schema(tmp_path: Path) ->
         conn.execute("DROP INDEX ux_ps_runs_fire_key")
         conn.execute("ALTER TABLE pipeline_scheduler_runs DROP COLUMN fire_key")
         conn.execute("DROP TABLE pipeline_scheduler_leases")
+        conn.execute("DROP INDEX ix_ps_runs_backfill_id")
         for column in ("overrides", "event", "job_version", "backfill_id"):  # schema 6's
             conn.execute(f"ALTER TABLE pipeline_scheduler_runs DROP COLUMN {column}")
         conn.execute("ALTER TABLE pipeline_scheduler_jobs DROP COLUMN version")
@@ -228,6 +229,8 @@ def test_schema_4_sqlite_database_opens_as_the_current_schema(tmp_path: Path) ->
     assert [r["job_version"] for r in store.list_runs(job_id="old")] == [None, None]
     with store.engine.connect() as conn:  # the job made before versions is version 1
         assert conn.exec_driver_sql("SELECT version FROM pipeline_scheduler_jobs").scalar() == 1
+        indexes = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"ux_ps_runs_fire_key", "ix_ps_runs_backfill_id"} <= indexes
     assert store.insert_fired_run(None, **run_row("old", scheduled_for=600.0)) is not None
     assert store.insert_fired_run(None, **run_row("old", scheduled_for=600.0)) is None
     assert LeaseTable(store.engine).take("h:1:x", 1.0) == (1, "")
