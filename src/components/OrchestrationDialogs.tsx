@@ -423,7 +423,7 @@ function refusal(
  * A dialog body that sends its request when the dialog is accepted: the
  * dialog closes only once it was accepted by the server.
  */
-export abstract class SubmittingBody<V, R>
+export abstract class SubmittingBody<V, B, R>
   extends ReactWidget
   implements Dialog.IBodyWidget<R | null>
 {
@@ -452,7 +452,33 @@ export abstract class SubmittingBody<V, R>
     }
   }
 
-  protected abstract send(): Promise<R | null>;
+  /** The request body from the values typed, or the errors of the fields typed wrong. */
+  protected abstract build(): { body: B } | { errors: FieldErrors };
+
+  /** Send the body to the server. */
+  protected abstract post(body: B): Promise<R>;
+
+  /** The request fields whose refusal is shown at its field. */
+  protected abstract readonly fields: string[];
+
+  /** The answer, or null (and the errors shown) when the body is wrong or refused. */
+  protected async send(): Promise<R | null> {
+    const built = this.build();
+    if ('errors' in built) {
+      this.errors = built.errors;
+      this.message = undefined;
+      return null;
+    }
+    try {
+      return await this.post(built.body);
+    } catch (error) {
+      ({ errors: this.errors, message: this.message } = refusal(
+        error,
+        this.fields
+      ));
+      return null;
+    }
+  }
 
   protected setValues = (values: V): void => {
     this.values = values;
@@ -466,7 +492,11 @@ export abstract class SubmittingBody<V, R>
   protected isSending = false;
 }
 
-export class RunWithBody extends SubmittingBody<RunWithValues, Run> {
+export class RunWithBody extends SubmittingBody<
+  RunWithValues,
+  RunOverridesBody,
+  Run
+> {
   constructor(
     private _job: JobDetail,
     private _trans: TranslationBundle,
@@ -475,23 +505,14 @@ export class RunWithBody extends SubmittingBody<RunWithValues, Run> {
     super(runWithValues(_job));
   }
 
-  protected async send(): Promise<Run | null> {
-    const built = runWithBody(this._job, this.values, this._trans);
-    if ('errors' in built) {
-      this.errors = built.errors;
-      this.message = undefined;
-      return null;
-    }
-    try {
-      return await this._api.startRunWith(this._job.id, built.body);
-    } catch (error) {
-      ({ errors: this.errors, message: this.message } = refusal(error, [
-        'parameters',
-        'env',
-        'timeout_seconds'
-      ]));
-      return null;
-    }
+  protected readonly fields = ['parameters', 'env', 'timeout_seconds'];
+
+  protected build(): { body: RunOverridesBody } | { errors: FieldErrors } {
+    return runWithBody(this._job, this.values, this._trans);
+  }
+
+  protected post(body: RunOverridesBody): Promise<Run> {
+    return this._api.startRunWith(this._job.id, body);
   }
 
   render(): JSX.Element {
@@ -507,7 +528,11 @@ export class RunWithBody extends SubmittingBody<RunWithValues, Run> {
   }
 }
 
-export class BackfillBody extends SubmittingBody<BackfillValues, Backfill> {
+export class BackfillBody extends SubmittingBody<
+  BackfillValues,
+  BackfillRequest,
+  Backfill
+> {
   constructor(
     private _job: JobDetail,
     private _trans: TranslationBundle,
@@ -517,23 +542,14 @@ export class BackfillBody extends SubmittingBody<BackfillValues, Backfill> {
     super(backfillValues(_job, now));
   }
 
-  protected async send(): Promise<Backfill | null> {
-    const built = backfillBody(this._job, this.values, this._trans);
-    if ('errors' in built) {
-      this.errors = built.errors;
-      this.message = undefined;
-      return null;
-    }
-    try {
-      return await this._api.startBackfill(this._job.id, built.body);
-    } catch (error) {
-      ({ errors: this.errors, message: this.message } = refusal(error, [
-        'start',
-        'end',
-        'max_active'
-      ]));
-      return null;
-    }
+  protected readonly fields = ['start', 'end', 'max_active'];
+
+  protected build(): { body: BackfillRequest } | { errors: FieldErrors } {
+    return backfillBody(this._job, this.values, this._trans);
+  }
+
+  protected post(body: BackfillRequest): Promise<Backfill> {
+    return this._api.startBackfill(this._job.id, body);
   }
 
   render(): JSX.Element {
@@ -554,7 +570,7 @@ export class BackfillBody extends SubmittingBody<BackfillValues, Backfill> {
 class SubmittingDialog<R> extends Dialog<R | null> {
   constructor(
     options: Partial<Dialog.IOptions<R | null>>,
-    private _submitting: SubmittingBody<unknown, R>,
+    private _submitting: SubmittingBody<unknown, unknown, R>,
     private _buttonList: ReadonlyArray<Dialog.IButton>
   ) {
     super(options);
@@ -577,7 +593,7 @@ class SubmittingDialog<R> extends Dialog<R | null> {
 async function launch<R>(
   title: string,
   accept: string,
-  body: SubmittingBody<any, R>,
+  body: SubmittingBody<any, any, R>,
   trans: TranslationBundle
 ): Promise<R | null> {
   const buttons = [
