@@ -260,32 +260,27 @@ export class SchedulerViewModel implements IDisposable {
     const by = chosen.author
       ? trans.__('by %1', chosen.author)
       : trans.__('by an unknown author');
-    const answer = await this._ask({
-      title: trans.__('Restore version %1?', version),
-      body: trans.__(
+    const confirmed = await this._confirm(
+      trans,
+      trans.__('Restore version %1?', version),
+      trans.__(
         "'%1' gets back the definition of version %2 (%3, %4), recorded as a new version. Its secret values and paused state stay as they are now.",
         job.name,
         version,
         formatAbsolute(chosen.created_at),
         by
       ),
-      buttons: [
-        { label: trans.__('Cancel'), value: 'cancel', isCancel: true },
-        { label: trans.__('Restore'), value: 'restore', isWarn: true }
-      ]
-    });
-    if (answer !== 'restore') {
+      trans.__('Restore'),
+      'restore'
+    );
+    if (!confirmed) {
       return false;
     }
-    try {
-      await this._api.restoreJobVersion(job.id, version);
-    } catch (error) {
-      this.model.showError(error);
-      return false;
-    }
-    await this._loadDetail(job.id);
-    await this.model.refreshJobs();
-    return true;
+    return (
+      (await this._changeJob(job.id, () =>
+        this._api.restoreJobVersion(job.id, version)
+      )) !== null
+    );
   }
 
   /* ----------------------------- webhook ------------------------------ */
@@ -299,31 +294,27 @@ export class SchedulerViewModel implements IDisposable {
     if (!job) {
       return false;
     }
-    if (job.webhook_enabled) {
-      const answer = await this._ask({
-        title: trans.__('Rotate the webhook token?'),
-        body: trans.__(
+    if (
+      job.webhook_enabled &&
+      !(await this._confirm(
+        trans,
+        trans.__('Rotate the webhook token?'),
+        trans.__(
           "The URL that starts '%1' now stops working at once; callers need the new one.",
           job.name
         ),
-        buttons: [
-          { label: trans.__('Cancel'), value: 'cancel', isCancel: true },
-          { label: trans.__('Rotate'), value: 'rotate', isWarn: true }
-        ]
-      });
-      if (answer !== 'rotate') {
-        return false;
-      }
-    }
-    let token;
-    try {
-      token = await this._api.enableWebhook(job.id);
-    } catch (error) {
-      this.model.showError(error);
+        trans.__('Rotate'),
+        'rotate'
+      ))
+    ) {
       return false;
     }
-    await this._loadDetail(job.id);
-    await this.model.refreshJobs();
+    const token = await this._changeJob(job.id, () =>
+      this._api.enableWebhook(job.id)
+    );
+    if (token === null) {
+      return false;
+    }
     await this._showWebhookToken(token, trans);
     return true;
   }
@@ -334,29 +325,63 @@ export class SchedulerViewModel implements IDisposable {
     if (!job) {
       return false;
     }
-    const answer = await this._ask({
-      title: trans.__('Disable the webhook?'),
-      body: trans.__(
+    const confirmed = await this._confirm(
+      trans,
+      trans.__('Disable the webhook?'),
+      trans.__(
         "Calls of the webhook URL of '%1' will be refused. Enabling it again makes a new URL.",
         job.name
       ),
+      trans.__('Disable'),
+      'disable'
+    );
+    if (!confirmed) {
+      return false;
+    }
+    return (
+      (await this._changeJob(job.id, () =>
+        this._api.disableWebhook(job.id)
+      )) !== null
+    );
+  }
+
+  /** Ask before a change that cannot be undone: Cancel, or the warning button. */
+  private async _confirm(
+    trans: TranslationBundle,
+    title: string,
+    body: string,
+    label: string,
+    value: string
+  ): Promise<boolean> {
+    const answer = await this._ask({
+      title,
+      body,
       buttons: [
         { label: trans.__('Cancel'), value: 'cancel', isCancel: true },
-        { label: trans.__('Disable'), value: 'disable', isWarn: true }
+        { label, value, isWarn: true }
       ]
     });
-    if (answer !== 'disable') {
-      return false;
-    }
+    return answer === value;
+  }
+
+  /**
+   * Make a change to a job on the server, then show its detail and the job
+   * list again; answers what the server answered, or null (the error shown).
+   */
+  private async _changeJob<T>(
+    jobId: string,
+    change: () => Promise<T>
+  ): Promise<T | null> {
+    let answer: T;
     try {
-      await this._api.disableWebhook(job.id);
+      answer = await change();
     } catch (error) {
       this.model.showError(error);
-      return false;
+      return null;
     }
-    await this._loadDetail(job.id);
+    await this._loadDetail(jobId);
     await this.model.refreshJobs();
-    return true;
+    return answer;
   }
 
   /* ----------------------------- timeline ----------------------------- */
