@@ -39,7 +39,7 @@ from . import schedules
 from .domain import JobDefinition, RunStatus, TriggeredBy, iso
 from .errors import ConflictError, InvalidRequestError, InvalidScheduleError, JobNotFoundError, SchedulerError
 from .execution import RunExecutor
-from .models import parse_backfill
+from .models import parse_backfill, parse_instant
 from .settings import SchedulerSettings
 from .store import Store
 from .workers import Background, Workers
@@ -54,23 +54,6 @@ _COUNT_FACTOR = 100
 
 class BackfillNotFoundError(SchedulerError, LookupError):
     status_code = 404
-
-
-def _instant(name: str, raw: str) -> datetime:
-    text = raw.strip()
-    try:
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    except ValueError:
-        raise InvalidRequestError(
-            f"{name}: not an ISO 8601 date and time, such as 2030-01-15T08:30:00+01:00: {raw[:64]!r}."
-        ) from None
-    if value.tzinfo is None:
-        raise InvalidRequestError(f"{name}: needs its UTC offset (or Z), such as 2030-01-15T08:30:00+01:00.")
-    try:
-        value.astimezone(timezone.utc)
-    except (OverflowError, ValueError):
-        raise InvalidRequestError(f"{name}: out of range.") from None
-    return value
 
 
 def pending_fire_times(row: dict[str, Any], runs: list[tuple[float | None, str, str | None]]) -> list[float]:
@@ -189,8 +172,8 @@ class BackfillService:
     # -- the API -------------------------------------------------------------------------
     async def create(self, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
         request = parse_backfill(body)
-        start = _instant("start", request.start)
-        end = _instant("end", request.end)
+        start = parse_instant("start", request.start.strip())
+        end = parse_instant("end", request.end.strip())
         if end <= start:
             raise InvalidRequestError("end: must be after start.")
         now = datetime.now(timezone.utc)

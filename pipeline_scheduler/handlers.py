@@ -10,7 +10,6 @@ import json
 import re
 import time
 import urllib.parse
-from datetime import datetime
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -28,7 +27,7 @@ from .errors import (
     SchedulerError,
     TooManyRequestsError,
 )
-from .models import parse_json_object, parse_run_now
+from .models import parse_instant, parse_json_object, parse_run_now
 
 try:
     from jupyter_server.auth.decorator import allow_unauthenticated
@@ -151,15 +150,8 @@ class SchedulerAPIHandler(APIHandler):
         raw = self.text_argument(name)
         if raw is None or raw == "":
             return default
-        try:
-            value = datetime.fromisoformat((raw[:11] + raw[11:].replace(" ", "+")).replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidRequestError(
-                f"{name}: not an ISO 8601 date and time, such as 2030-01-15T08:30:00Z: {raw!r}."
-            ) from None
-        if value.tzinfo is None:
-            raise InvalidRequestError(f"{name}: needs its UTC offset (or Z), such as 2030-01-15T08:30:00Z.")
-        return value.timestamp()
+        # A '+' of the offset sent unescaped in a query reads as a space.
+        return parse_instant(name, raw[:11] + raw[11:].replace(" ", "+")).timestamp()
 
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")

@@ -25,6 +25,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
@@ -695,6 +696,23 @@ def parse_backfill(body: dict[str, Any]) -> BackfillRequest:
         return BackfillRequest.model_validate(body)
     except ValidationError as err:
         raise InvalidRequestError(pydantic_message(err)) from None
+
+
+def parse_instant(name: str, text: str) -> datetime:
+    """An ISO 8601 instant with its UTC offset (or Z), or a 400 naming ``name``."""
+    try:
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise InvalidRequestError(
+            f"{name}: not an ISO 8601 date and time, such as 2030-01-15T08:30:00Z: {text[:64]!r}."
+        ) from None
+    if value.tzinfo is None:
+        raise InvalidRequestError(f"{name}: needs its UTC offset (or Z), such as 2030-01-15T08:30:00Z.")
+    try:
+        value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise InvalidRequestError(f"{name}: out of range.") from None
+    return value
 
 
 def parse_run_now(body: dict[str, Any]) -> RunNowRequest:
