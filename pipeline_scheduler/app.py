@@ -115,7 +115,8 @@ class SchedulerService:
         self.alert_channels = AlertChannels(
             settings, self.workers.network, self.background.spawn, self.log, run_answer
         )
-        self.alerts = AlertPolicy(self.store, self.workers, self.alert_channels, self.log)
+        self.alerts = AlertPolicy(self.store, self.alert_channels)
+        self.executor.add_finish_step(self.alerts.step_name, self.alerts.mark)
         for policy in (
             RetryPolicy(self.executor, self.background),
             DependentsPolicy(self.store, self.workers, self.graph, self.executor),

@@ -14,6 +14,7 @@ finished run as a ``RunFinished`` event.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -66,6 +67,8 @@ class RunFinished:
     run: RunRecord
     status: RunStatus
     attempt: int
+    # What the finish steps (``RunExecutor.add_finish_step``) found, by step name.
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def will_retry(self) -> bool:
@@ -89,8 +92,9 @@ class ActiveRun:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     # The columns it was recorded with (queued), for an answer that needs no read back.
     queued_row: dict[str, Any] = field(default_factory=dict, repr=False)
-    # Its "running" write, handed to the database thread when it started.
-    started_write: asyncio.Future[None] | None = field(default=None, repr=False)
+    # Its "running" write, handed to the database thread when it started (not awaited:
+    # the thread takes calls in order, so it is done once the end is recorded).
+    started_write: concurrent.futures.Future[None] | None = field(default=None, repr=False)
     # The backend that runs it (None: the local one).
     backend: RunnerBackend | None = field(default=None, repr=False)
     # What it was given for itself only, over its job's values.
@@ -99,6 +103,18 @@ class ActiveRun:
     logical_time: float = 0.0
     # What started it, when an event did (files that arrived, a webhook call).
     event: dict[str, Any] | None = None
+
+
+@dataclass
+class _Queued:
+    """What a run is recorded with, besides its job: handed to the database thread."""
+
+    triggered_by: TriggeredBy
+    scheduled_for: float | None
+    attempt: int
+    extra: dict[str, Any]  # overrides, event, backfill_id
+    active_count: int  # the job's runs active here when it was asked for
+    fencing_epoch: int | None
 
 
 def _consume_result(future: asyncio.Future[Any]) -> None:
@@ -142,6 +158,7 @@ class RunExecutor:
         self._subscribers: list[Callable[[RunFinished], Awaitable[None]]] = []
         self._start_listeners: list[Callable[[str, float | None, float], None]] = []
         self._queue_listeners: list[Callable[[ActiveRun, JobDefinition], None]] = []
+        self._finish_steps: dict[str, Callable[[RunFinished], Any]] = {}
         self.is_accepting = True
 
     def subscribe(self, subscriber: Callable[[RunFinished], Awaitable[None]]) -> None:
@@ -150,6 +167,13 @@ class RunExecutor:
     def on_run_started(self, listener: Callable[[str, float | None, float], None]) -> None:
         """``listener(triggered_by, scheduled_for, started_at)`` once a pipeline starts."""
         self._start_listeners.append(listener)
+
+    def add_finish_step(self, name: str, step: Callable[[RunFinished], Any]) -> None:
+        """``step(event)`` runs on the database thread right after a run's end is recorded,
+        in the same trip there, for a policy that must read or mark the store at that moment
+        (e.g. whether the job was failing); its answer is ``event.facts[name]``. A step
+        that raises is logged and leaves no fact."""
+        self._finish_steps[name] = step
 
     def on_run_queued(self, listener: Callable[[ActiveRun, JobDefinition], None]) -> None:
         """``listener(active, job)`` once a run is recorded as queued (it may start later)."""
@@ -202,61 +226,93 @@ class RunExecutor:
         """Record a run and start it in the background; answer at once.
 
         ``overrides`` are merged over the job's values for this run only; ``event`` says
-        what started an event-triggered run (JSON); both are recorded with the run."""
-        job = job or await self._job(job_id)
+        what started an event-triggered run (JSON); both are recorded with the run. Without
+        ``job``, the job is read in the same trip to the database thread that records the
+        run."""
         overrides = overrides or RunOverrides()
-        base = self._run_columns(job, triggered_by, scheduled_for, attempt)
+        extra: dict[str, Any] = {}
         if overrides:
-            base["overrides"] = json.dumps(overrides.as_dict())
+            extra["overrides"] = json.dumps(overrides.as_dict())
         if event is not None:
-            base["event"] = json.dumps(event)
+            extra["event"] = json.dumps(event)
         if backfill_id is not None:
-            base["backfill_id"] = backfill_id
-        if triggered_by in SCHEDULED_ORIGINS:
-            limit = int(job.spec.get("max_instances") or 1000)
-            count = len(self.active_of_job(job.id))
-            if count >= limit:
-                return await self.record_skipped(
-                    base, f"Skipped: {count} run(s) of this job were still active (max_instances is {limit})."
-                )
-        row = {**base, "status": RunStatus.QUEUED.value, "owner": this_process(), "created_at": time.time()}
-        if (backend_name := self.backend_name(job)) != "local":
-            row["backend"] = backend_name
-        run_id = await self._insert(row)
+            extra["backfill_id"] = backfill_id
+        queued = _Queued(
+            triggered_by,
+            scheduled_for,
+            attempt,
+            extra,
+            active_count=len(self.active_of_job(job_id)),
+            fencing_epoch=self.fencing_epoch() if triggered_by.value in _FIRE_ORIGINS else None,
+        )
+        recorded, row = await self.workers.db(self._record_queued, job_id, job, queued)
+        if row["status"] == RunStatus.SKIPPED.value:
+            return self._ended(row)
         active = ActiveRun(
-            run_id,
-            job.id,
+            row["id"],
+            recorded.id,
             asyncio.get_running_loop().create_future(),
             attempt=attempt,
             scheduled_for=scheduled_for,
-            queued_row={**row, "id": run_id},
+            queued_row=row,
             overrides=overrides,
             logical_time=scheduled_for if scheduled_for is not None else row["created_at"],
             event=event,
         )
-        self._runs[run_id] = active
+        self._runs[active.run_id] = active
         for listener in self._queue_listeners:
-            listener(active, job)
-        active.task = asyncio.create_task(self._execute(active, job, triggered_by))
+            listener(active, recorded)
+        active.task = asyncio.create_task(self._execute(active, recorded, triggered_by))
         return active
 
-    async def record_skipped(self, base: dict[str, Any], message: str) -> ActiveRun:
-        """A fire time that did not run, kept in the history with the reason."""
-        run_id = await self._insert(
-            {**base, "status": RunStatus.SKIPPED.value, "finished_at": time.time(), "message": message}
-        )
-        done: asyncio.Future[RunRecord] = asyncio.get_running_loop().create_future()
-        record = await self.workers.db(self.store.get_run, run_id)
-        done.set_result(record or {})
-        return ActiveRun(run_id, base["job_id"], done)
+    def _record_queued(
+        self, job_id: str, job: JobDefinition | None, queued: _Queued
+    ) -> tuple[JobDefinition, dict[str, Any]]:
+        """On the database thread: read the job (unless given) and record its run, queued,
+        or skipped when a scheduled fire finds ``max_instances`` runs of the job active.
+        Answer the job and the recorded row."""
+        job = job or self.store.get_job(job_id)
+        if job is None:
+            raise JobNotFoundError(f"No job with id {job_id!r}; it may have been deleted.")
+        base = {
+            **self._run_columns(job, queued.triggered_by, queued.scheduled_for, queued.attempt),
+            **queued.extra,
+        }
+        if queued.triggered_by in SCHEDULED_ORIGINS:
+            limit = int(job.spec.get("max_instances") or 1000)
+            if queued.active_count >= limit:
+                message = (
+                    f"Skipped: {queued.active_count} run(s) of this job were still active "
+                    f"(max_instances is {limit})."
+                )
+                return job, self._record_skipped(base, message, queued.fencing_epoch)
+        row = {**base, "status": RunStatus.QUEUED.value, "owner": this_process(), "created_at": time.time()}
+        if (backend_name := self.backend_name(job)) != "local":
+            row["backend"] = backend_name
+        return job, {**row, "id": self._insert(row, queued.fencing_epoch)}
 
-    async def _insert(self, row: dict[str, Any]) -> int:
-        """Record a run. A fire time (scheduled, catch-up) is recorded once per job and
-        under the scheduler's fencing token: ``FireTakenError`` when it is already recorded
-        (another server fired it during a brief split brain) or this server lost the role."""
+    def _record_skipped(self, base: dict[str, Any], message: str, fencing_epoch: int | None) -> RunRecord:
+        """On the database thread: a fire time that did not run, kept in the history with
+        the reason; answer its row as recorded."""
+        row = {**base, "status": RunStatus.SKIPPED.value, "finished_at": time.time(), "message": message}
+        run_id = self._insert(row, fencing_epoch)
+        return self.store.get_run(run_id) or {**row, "id": run_id}
+
+    @staticmethod
+    def _ended(record: RunRecord) -> ActiveRun:
+        """The handle of a run recorded as ended already (a skipped fire time)."""
+        done: asyncio.Future[RunRecord] = asyncio.get_running_loop().create_future()
+        done.set_result(record)
+        return ActiveRun(record["id"], record["job_id"], done)
+
+    def _insert(self, row: dict[str, Any], fencing_epoch: int | None) -> int:
+        """On the database thread: record a run. A fire time (scheduled, catch-up) is
+        recorded once per job and under the scheduler's fencing token: ``FireTakenError``
+        when it is already recorded (another server fired it during a brief split brain) or
+        this server lost the role."""
         if row["triggered_by"] not in _FIRE_ORIGINS or row.get("scheduled_for") is None:
-            return await self.workers.db(self.store.insert_run, **row)
-        run_id = await self.workers.db(self.store.insert_fired_run, self.fencing_epoch(), **row)
+            return self.store.insert_run(**row)
+        run_id = self.store.insert_fired_run(fencing_epoch, **row)
         if run_id is None:
             raise FireTakenError(row["job_id"], float(row["scheduled_for"]))
         return run_id
@@ -290,12 +346,24 @@ class RunExecutor:
     async def record_missed(
         self, job_id: str, triggered_by: TriggeredBy, scheduled_for: float, message: str
     ) -> None:
-        job = await self.workers.db(self.store.get_job, job_id, False)
+        epoch = self.fencing_epoch()
+        try:
+            await self.workers.db(self._record_missed, job_id, triggered_by, scheduled_for, message, epoch)
+        except FireTakenError as err:
+            self.log.warning("%s", err)
+
+    def _record_missed(
+        self,
+        job_id: str,
+        triggered_by: TriggeredBy,
+        scheduled_for: float,
+        message: str,
+        fencing_epoch: int | None,
+    ) -> None:
+        job = self.store.get_job(job_id, False)
         if job is not None:
-            try:
-                await self.record_skipped(self._run_columns(job, triggered_by, scheduled_for, 1), message)
-            except FireTakenError as err:
-                self.log.warning("%s", err)
+            base = self._run_columns(job, triggered_by, scheduled_for, 1)
+            self._record_skipped(base, message, fencing_epoch)
 
     async def catchup_policy(self, job_id: str) -> str:
         job = await self.workers.db(self.store.get_job, job_id, False)
@@ -325,8 +393,8 @@ class RunExecutor:
                 return
             active.backend = backend
             submission_id = backend.submission_id(active.run_id)
-            preparing = asyncio.ensure_future(
-                self.workers.fs(self._prepare, job, active, run_dir, log_path, backend_name != "local")
+            preparing = self.workers.fs_now(
+                self._prepare, job, active, run_dir, log_path, backend_name != "local"
             )
             preparing.add_done_callback(_consume_result)  # cancelled while queued: unread
             async with self._slots:
@@ -339,7 +407,7 @@ class RunExecutor:
                         listener(triggered_by.value, active.scheduled_for, started_at)
                     # Not waited for: the pipeline runs meanwhile, and the database thread
                     # takes calls in order, so any later read (and the finish) sees it.
-                    active.started_write = self.workers.db_now(
+                    active.started_write = self.workers.db_post(
                         self.store.update_run,
                         active.run_id,
                         status=RunStatus.RUNNING.value,
@@ -446,15 +514,11 @@ class RunExecutor:
         }
         if outcome.submission_id is not None:  # a Ray run that never started says it too
             values["ray_submission_id"] = outcome.submission_id
-        if active.started_write is not None:
-            try:
-                await active.started_write
-            except Exception as err:  # the finish below records the run all the same
-                self.log.warning("Could not record the start of run %s: %s", active.run_id, err)
-        record: RunRecord | None = None
+        status = RunStatus(outcome.status)
+        event: RunFinished | None = None
         for attempt in range(6):
             try:
-                record = await self.workers.db(self.store.finish_run, active.run_id, job.id, **values)
+                event = await self.workers.db(self._record_finished, active, job, status, values)
                 break
             except StoreUnavailableError:
                 # Locked by another program: the outcome must not be lost, so try again.
@@ -462,18 +526,47 @@ class RunExecutor:
             except Exception:
                 self.log.exception("Could not record the end of run %s", active.run_id)
                 break
+        self._check_started_write(active)
         self._runs.pop(active.run_id, None)
-        record = record or {"id": active.run_id, "job_id": job.id, **values}
+        if event is None:
+            unrecorded = {"id": active.run_id, "job_id": job.id, **values}
+            event = RunFinished(job, unrecorded, status, active.attempt)
         if not active.done.done():
-            active.done.set_result(record)
+            active.done.set_result(event.run)
         if not self.is_accepting:
             return  # stopping: no retries, dependents or alerts any more
-        event = RunFinished(job, record, RunStatus(outcome.status), active.attempt)
         for subscriber in self._subscribers:
             try:
                 await subscriber(event)
             except Exception:
                 self.log.exception("A policy failed after run %s", active.run_id)
+
+    def _record_finished(
+        self, active: ActiveRun, job: JobDefinition, status: RunStatus, values: dict[str, Any]
+    ) -> RunFinished:
+        """On the database thread: record a run's end and the job's last run, then take
+        the finish steps; answer the event to announce."""
+        record = self.store.finish_run(active.run_id, job.id, **values) or {
+            "id": active.run_id,
+            "job_id": job.id,
+            **values,
+        }
+        event = RunFinished(job, record, status, active.attempt)
+        if self.is_accepting:
+            for name, step in self._finish_steps.items():
+                try:
+                    event.facts[name] = step(event)
+                except Exception:
+                    self.log.exception("The %s step after run %s failed", name, active.run_id)
+        return event
+
+    def _check_started_write(self, active: ActiveRun) -> None:
+        """Report a failed "running" write (the end, recorded after it, stands all the same)."""
+        written = active.started_write
+        if written is None or not written.done():
+            return
+        if (err := written.exception()) is not None:
+            self.log.warning("Could not record the start of run %s: %s", active.run_id, err)
 
     # -- stopping ------------------------------------------------------------------------
     async def cancel(self, run_id: int, reason: str | None = None) -> RunRecord:
@@ -586,7 +679,7 @@ class RunExecutor:
 
         async def on_started() -> None:
             active.is_started = True
-            active.started_write = self.workers.db_now(
+            active.started_write = self.workers.db_post(
                 self.store.update_run,
                 active.run_id,
                 status=RunStatus.RUNNING.value,

@@ -177,9 +177,11 @@ class RunService:
         else the queued Run at once. Answers (body, finished)."""
         if python_code is not None and not isinstance(python_code, str):
             raise InvalidRequestError("python_code: must be text.")
-        job = await self.jobs.definition(job_id)
-        if python_code is not None and job.is_ampln:
-            job = await self.jobs.refresh_code(job, python_code)
+        job = None  # read in the trip that records the run, unless its code is refreshed first
+        if python_code is not None:
+            job = await self.jobs.definition(job_id)
+            if job.is_ampln:
+                job = await self.jobs.refresh_code(job, python_code)
         active = await self.executor.start(job_id, TriggeredBy.MANUAL, job=job, overrides=overrides)
         if not wait:
             return run_answer(active.queued_row or await self._row(active.run_id)), False

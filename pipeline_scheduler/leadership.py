@@ -131,7 +131,15 @@ def stop_orphan(pid: int, run_id: int) -> bool:
 
 
 def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid`` of this process (kept: a run records it at each start)."""
+    global _this_process
+    pid = os.getpid()
+    if _this_process[0] != pid:  # first call, or a forked child
+        _this_process = (pid, f"{socket.gethostname()}:{pid}")
+    return _this_process[1]
+
+
+_this_process: tuple[int, str] = (-1, "")
 
 
 Callback = Callable[[], Awaitable[None]]

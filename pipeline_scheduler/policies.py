@@ -115,35 +115,42 @@ class AlertPolicy:
     clears the mark and is a recovery. The mark is read from the store at each success (the
     clearing is the read: a delete by primary key that says whether there was a row), so a
     mark another server set, or one set before a restart, is seen, and two servers never
-    both send the recovery."""
+    both send the recovery.
 
-    def __init__(
-        self, store: Store, workers: Workers, channels: alerts.AlertChannels, log: logging.Logger
-    ) -> None:
+    The marking is a finish step (``mark``, on the database thread in the trip that records
+    the run's end); ``on_run_finished`` sends what it found."""
+
+    step_name = "alert"
+
+    def __init__(self, store: Store, channels: alerts.AlertChannels) -> None:
         self.store = store
-        self.workers = workers
         self.channels = channels
-        self.log = log
+
+    def mark(self, event: RunFinished) -> str | None:
+        """On the database thread: mark a final failure, clear the mark at a success;
+        answer the alert to send ("failed", "recovered") or None."""
+        if event.will_retry:
+            return None
+        if event.status.is_failed:
+            self.store.claim_alert(event.job.id, "failing", "")
+            return "failed"
+        if event.status == RunStatus.SUCCESS and self.store.clear_alert(event.job.id, "failing"):
+            return "recovered"
+        return None
 
     async def on_run_finished(self, event: RunFinished) -> None:
-        if event.will_retry:
-            return
         job = event.job
-        try:
-            if event.status.is_failed:
-                await self.workers.db(self.store.claim_alert, job.id, "failing", "")
-                timed_out = event.status == RunStatus.TIMEOUT
-                title = f"Job '{job.name}' {'timed out' if timed_out else 'failed'}"
-                self.channels.deliver(
-                    alerts.Alert("run_timed_out" if timed_out else "run_failed", job, title, run=event.run)
-                )
-            elif event.status == RunStatus.SUCCESS:
-                if await self.workers.db(self.store.clear_alert, job.id, "failing"):
-                    title = f"Job '{job.name}' recovered"
-                    detail = "It succeeded after a failure."
-                    self.channels.deliver(alerts.Alert("run_recovered", job, title, detail, run=event.run))
-        except Exception:
-            self.log.exception("Could not send the alerts of run %s", event.run.get("id"))
+        found = event.facts.get(self.step_name)
+        if found == "failed":
+            timed_out = event.status == RunStatus.TIMEOUT
+            title = f"Job '{job.name}' {'timed out' if timed_out else 'failed'}"
+            self.channels.deliver(
+                alerts.Alert("run_timed_out" if timed_out else "run_failed", job, title, run=event.run)
+            )
+        elif found == "recovered":
+            title = f"Job '{job.name}' recovered"
+            detail = "It succeeded after a failure."
+            self.channels.deliver(alerts.Alert("run_recovered", job, title, detail, run=event.run))
 
 
 class RetentionPolicy:

@@ -277,7 +277,8 @@ class RayJobsRunner(RunnerBackend):
                         path.unlink()
 
             await asyncio.get_running_loop().run_in_executor(self._io, remove)
-        await log.open(header)
+        log.open(header)
+        await log.settle()
         return log
 
     async def run(self, request: RunRequest, on_started: Callable[[], Awaitable[None]]) -> RunOutcome:
@@ -285,13 +286,10 @@ class RayJobsRunner(RunnerBackend):
         state = _RayRun(submission_id)
         self._active[request.run_id] = state
         try:
-            try:
-                log = await self._open_log(request, request.header, fresh=False)
-            except OSError as err:
-                reason = (
-                    f"Cannot write the run log in {request.log_path.parent}: {err.strerror or err}; "
-                    "check that the log folder (log_dir) is writable."
-                )
+            log = await self._open_log(request, request.header, fresh=False)
+            if log.is_lost:
+                log.close()
+                reason = log.error or "The run log could not be created."
                 return RunOutcome("failure", None, "", reason, 0, False, reason)
             tail = TailBuffer(request.tail_bytes)
             try:

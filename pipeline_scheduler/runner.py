@@ -16,8 +16,8 @@ pidfd the loop watches (Linux 5.3+; elsewhere it polls), and reads the two pipes
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-import functools
 import os
 import signal
 import subprocess
@@ -150,8 +150,10 @@ class TailBuffer:
 class LogWriter:
     """Appends to a run's log file from a worker thread, up to a byte limit.
 
-    Writes are handed to ``executor`` (one thread: they stay in order) and awaited, so a
-    pipeline cannot write faster than its log is written; closing is not awaited.
+    Everything that touches the file is handed to ``executor`` (one thread: it stays in
+    order, and the file is that thread's alone). Creating the file and closing it are not
+    awaited (later calls queue behind them); writes are, so a pipeline cannot write faster
+    than its log is written.
 
     Where each stderr write landed is appended to a sidecar file as it is written
     (``logranges``), so a log view can tell stderr from stdout without any of it in memory."""
@@ -163,6 +165,9 @@ class LogWriter:
         self.truncated = False
         self.error: str | None = None
         self._executor = executor
+        self._opening: concurrent.futures.Future[OSError | None] | None = None
+        self.is_lost = False  # the file could not be created: nothing goes there
+        # The log thread's own.
         self._file: IO[bytes] | None = None
         self._ranges: IO[bytes] | None = None
         self._ranges_failed = False
@@ -187,27 +192,46 @@ class LogWriter:
         self.error = f"The run log could not be written further: {err.strerror or err}."
         self.truncated = True
 
-    async def open(self, header: str) -> None:
-        """Create the file and write ``header``, in one trip to the thread; OSError when the
-        file cannot be created."""
+    def open(self, header: str) -> None:
+        """Start creating the file, with ``header``, on the log thread (not awaited; see
+        ``settle`` for how it went)."""
         data = self._take(header.encode())[0] if header else b""
+        self._opening = self._executor.submit(self._open, data)
 
-        def _open() -> tuple[IO[bytes], OSError | None]:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            f = open(self.path, "ab", buffering=0)  # noqa: SIM115 (closed in close())
-            try:
-                if data:
-                    f.write(data)
-            except OSError as err:
-                return f, err
-            return f, None
+    def _open(self, data: bytes) -> OSError | None:
+        """On the log thread: create the file (OSError when it cannot be) and write
+        ``data``; answer the error of that write."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 (closed in _close)
+        try:
+            if data:
+                self._file.write(data)
+        except OSError as err:
+            return err
+        return None
 
-        self._file, error = await asyncio.get_running_loop().run_in_executor(self._executor, _open)
+    async def settle(self) -> None:
+        """Learn how creating the file went (waiting only while it is still under way): a
+        file that could not be created is the log's error, and nothing more is written."""
+        opening, self._opening = self._opening, None
+        if opening is None:
+            return
+        if not opening.done():
+            await asyncio.wait([asyncio.wrap_future(opening)])
+        try:
+            error = opening.result()
+        except OSError as err:
+            self.error = (
+                f"Cannot write the run log in {self.path.parent}: {err.strerror or err}; check that "
+                "the log folder (log_dir) is writable."
+            )
+            self.truncated, self.size, self.is_lost = True, 0, True
+            return
         if error is not None:
             self._failed(error)
 
     async def write(self, chunk: bytes, *, is_stderr: bool = False) -> None:
-        if self._file is None:
+        if self.is_lost:
             return
         offset = self.size
         data, kept = self._take(chunk)
@@ -215,57 +239,37 @@ class LogWriter:
             return
         loop = asyncio.get_running_loop()
         try:
-            if is_stderr and kept:
-                await loop.run_in_executor(self._executor, self._write_stderr, data, offset, kept)
-            else:
-                await loop.run_in_executor(self._executor, self._file.write, data)
+            await loop.run_in_executor(self._executor, self._write, data, offset, kept if is_stderr else 0)
         except OSError as err:
             self._failed(err)
 
-    def _write_stderr(self, data: bytes, offset: int, kept: int) -> None:
-        """On the log thread: the bytes, then the record of where they are."""
-        assert self._file is not None
+    def _write(self, data: bytes, offset: int, stderr_bytes: int) -> None:
+        """On the log thread: the bytes, then (for stderr) the record of where they are."""
+        if self._file is None:  # it could not be created
+            return
         self._file.write(data)
-        if self._ranges_failed:
+        if not stderr_bytes or self._ranges_failed:
             return
         try:
             if self._ranges is None:
                 self._ranges = open(logranges.ranges_path(self.path), "ab", buffering=0)  # noqa: SIM115
-            self._ranges.write(logranges.pack(offset, kept))
+            self._ranges.write(logranges.pack(offset, stderr_bytes))
         except OSError:
             # The log itself is intact; only the stderr marking stops.
             self._ranges_failed = True
 
     def close(self) -> None:
-        """Close the file after the writes handed over before (not awaited: every write was)."""
-        if self._file is None:
-            return
-        f, self._file = self._file, None
-        files = [f] if self._ranges is None else [f, self._ranges]
-        self._ranges = None
-        for handle in files:
-            try:
-                self._executor.submit(handle.close)
-            except RuntimeError:  # the executor was shut down
+        """Close the file after the calls handed over before (not awaited)."""
+        try:
+            self._executor.submit(self._close)
+        except RuntimeError:  # the executor was shut down: its last calls have run
+            self._close()
+
+    def _close(self) -> None:
+        for handle in (self._file, self._ranges):
+            if handle is not None:
                 handle.close()
-
-
-async def _opened(log: LogWriter, opening: asyncio.Future[None]) -> None:
-    """Wait for the log file; one that cannot be created is reported as the log's error."""
-    try:
-        await opening
-    except OSError as err:
-        log.error = (
-            f"Cannot write the run log in {log.path.parent}: {err.strerror or err}; check that the "
-            "log folder (log_dir) is writable."
-        )
-        log.truncated = True
-
-
-def _close_when_open(log: LogWriter, opening: asyncio.Future[None]) -> None:
-    if not opening.cancelled():
-        opening.exception()  # seen (reported by _opened when it was awaited)
-    log.close()
+        self._file = self._ranges = None
 
 
 class _Child:
@@ -442,7 +446,7 @@ class LocalSubprocessRunner(RunnerBackend):
         # The log file is created on the log thread while the process starts (the run's
         # folder exists already: the executor made it while the run was queued). Should it
         # fail, the run goes on with its tails and its end message says why.
-        opening = asyncio.ensure_future(log.open(request.header))
+        log.open(request.header)
         child: _Child | None = None
         pumps: asyncio.Future[Any] | None = None
         try:
@@ -450,14 +454,13 @@ class LocalSubprocessRunner(RunnerBackend):
                 child = _start_process(request, loop)
             except OSError as err:
                 reason = f"Could not start the pipeline: {err}"
-                await _opened(log, opening)
                 await log.write((reason + "\n").encode())
+                await log.settle()
                 return RunOutcome("failure", None, "", reason, log.size, log.truncated, reason)
             active = _Active(child, request.kill_grace_seconds)
             self._active[request.run_id] = active
             request.pid = child.pid
             await on_started()
-            await _opened(log, opening)
 
             secrets = [v.encode() for v in request.redact if v]
 
@@ -513,6 +516,7 @@ class LocalSubprocessRunner(RunnerBackend):
                 status, message = "success", None
             else:
                 status, message = "failure", f"Exited with code {code}."
+            await log.settle()
             if log.error:
                 message = f"{message} {log.error}" if message else log.error
             if message:
@@ -524,8 +528,7 @@ class LocalSubprocessRunner(RunnerBackend):
             self._active.pop(request.run_id, None)
             if child is not None:
                 self._discard(child, pumped=pumps is not None)
-            # Interrupted before the file was there: close it once it is.
-            opening.add_done_callback(functools.partial(_close_when_open, log))
+            log.close()
 
     def _discard(self, child: _Child, *, pumped: bool) -> None:
         """Leave nothing behind. On the normal path the child was reaped already; when the

@@ -13,6 +13,7 @@ workspace, the default zone) are resolved by properties here, in one place.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -33,6 +34,11 @@ def local_zone_name() -> str:
         return str(tzlocal.get_localzone_name() or "UTC")
     except Exception:
         return "UTC"
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: str) -> Path:
+    return Path(path).expanduser().resolve()
 
 
 class SchedulerSettings(Configurable):
@@ -265,7 +271,9 @@ class SchedulerSettings(Configurable):
     # -- resolved values -----------------------------------------------------------------
     @property
     def root_dir(self) -> Path:
-        return Path(self.workspace_dir or os.getcwd()).expanduser().resolve()
+        # Resolved once per value (resolving walks the path: a few system calls, and every
+        # run asks for it several times).
+        return _resolved(self.workspace_dir or os.getcwd())
 
     @property
     def amphi_dir(self) -> Path:
@@ -293,7 +301,7 @@ class SchedulerSettings(Configurable):
 
     @property
     def runs_dir(self) -> Path:
-        return Path(self.log_dir).expanduser().resolve() if self.log_dir else self.amphi_dir / "runs"
+        return _resolved(self.log_dir) if self.log_dir else self.amphi_dir / "runs"
 
     @property
     def lock_path(self) -> Path:

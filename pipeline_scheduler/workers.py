@@ -13,6 +13,7 @@ for their delay, alerts, watch loops), so they can all be stopped with the servi
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 from collections.abc import Callable, Coroutine
@@ -47,16 +48,21 @@ class Workers:
                 "try again when it is done."
             ) from None
 
-    def db_now(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
-        """Hand a database call to the database thread now, without waiting for it: calls
-        run in the order they are handed over, so a later ``db`` call sees its effect.
-        Await the answer (or its error) later."""
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
+    def db_post(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        """Hand a database call to the database thread without waiting for it: calls run
+        in the order they are handed over, so a later ``db`` call sees its effect, and once
+        that later call has answered this one is done. Costs the event loop no wake-up:
+        read its answer (or error) from the returned future then."""
+        return self._db.submit(functools.partial(fn, *args, **kwargs))
 
     async def fs(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._fs, functools.partial(fn, *args, **kwargs))
+
+    def fs_now(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Start file work now and answer its future, to await later (one that may never be
+        awaited needs a done callback that reads its error)."""
+        return asyncio.get_running_loop().run_in_executor(self._fs, functools.partial(fn, *args, **kwargs))
 
     async def network(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -106,6 +106,19 @@ def test_exit_0_is_success(tmp_path: Path) -> None:
     assert outcome.log_size == len(log.encode()) and not outcome.log_truncated
 
 
+def test_a_log_that_cannot_be_created_leaves_the_run_going_and_says_why(tmp_path: Path) -> None:
+    # The log's folder is a file: the pipeline still runs, its tails reach the outcome, and
+    # the outcome says why there is no log (the file is created off the loop, not awaited).
+    path = script(tmp_path, "print('still ran')\n")
+    (tmp_path / "logs").write_text("not a folder")
+    outcome, started = run(request(tmp_path, path, header="[amphi-scheduler] header line\n"))
+    assert outcome.status == "success" and outcome.exit_code == 0 and len(started) == 1
+    assert outcome.output_tail == "still ran\n"
+    assert outcome.message is not None and outcome.message.startswith("Cannot write the run log in ")
+    assert "log_dir" in outcome.message
+    assert outcome.log_size == 0 and outcome.log_truncated
+
+
 def test_non_zero_exit_is_failure_with_its_code(tmp_path: Path) -> None:
     path = script(tmp_path, "import sys\nprint('partial work')\nsys.exit(3)\n")
     req = request(tmp_path, path)
