@@ -257,6 +257,8 @@ class FileTriggers:
         self._stop_watcher: asyncio.Event | None = None
         self._sync_task: asyncio.Task[None] | None = None
         self._sync_again = False
+        # Jobs changed since the last look; ``None`` in it: look at every file job.
+        self._changed: set[str | None] = set()
         self._rewatch = False  # the watcher failed: check every glob again
 
     @property
@@ -278,11 +280,15 @@ class FileTriggers:
         await self.sync()
 
     def job_changed(self, job_id: str | None) -> None:
-        """A job definition changed (``JobService.on_change``): look at the watches soon."""
+        """A job definition changed (``JobService.on_change``; ``None``: any job): look at
+        its watch soon (at every watch for ``None``)."""
         if self._active:
+            self._changed.add(job_id)
             self._sync_soon()
 
     def _sync_soon(self, delay: float = 0.0) -> None:
+        """Look soon: at the jobs noted changed, or at every file job when that was asked
+        for or nothing is noted (a retry of the globs that could not be watched)."""
         if self._sync_task is not None and not self._sync_task.done():
             self._sync_again = True
             return
@@ -292,8 +298,12 @@ class FileTriggers:
                 await asyncio.sleep(delay)
             while True:
                 self._sync_again = False
+                changed, self._changed = self._changed, set()
                 try:
-                    await self.sync()
+                    if not changed or None in changed:
+                        await self.sync()
+                    else:
+                        await self.sync_jobs({j for j in changed if j is not None})
                 except Exception:
                     self.log.exception("amphi-scheduler: could not update the file watches")
                 if not self._sync_again:
@@ -341,6 +351,41 @@ class FileTriggers:
             await self._restart_watcher_if_needed()
         if self._missing:
             self._sync_soon(_RETRY_SECONDS)
+
+    async def sync_jobs(self, job_ids: set[str]) -> None:
+        """Make the watches of these jobs agree with their definitions (after they changed):
+        a job that is not a file job, and was not one, costs one read by id."""
+        if not self._active:
+            return
+        async with self._lock:
+            if not self._active:
+                return
+            jobs = await self.workers.db(self._file_jobs, job_ids)
+            forget = []
+            for job_id in sorted(job_ids):
+                job = jobs.get(job_id)
+                was_watched = job_id in self._watches or job_id in self._missing
+                if job_id in self._watches and (
+                    job is None or self._watch_key(job) != self._watches[job_id].key
+                ):
+                    await self._drop(job_id)
+                if job is None:
+                    self._missing.pop(job_id, None)
+                    if was_watched:
+                        forget.append(job_id)
+                elif job_id not in self._watches:
+                    await self._add(job)
+            if forget:
+                for job_id in await self.workers.db(self.store.forget_file_watches, forget):
+                    self.log.info("amphi-scheduler: forgot the watched files of job %s", job_id)
+            await self._restart_watcher_if_needed()
+        if self._missing:
+            self._sync_soon(_RETRY_SECONDS)
+
+    def _file_jobs(self, job_ids: set[str]) -> dict[str, JobDefinition]:
+        """On the database thread: those of the jobs that are file jobs, by id."""
+        jobs = (self.store.get_job(job_id, False) for job_id in sorted(job_ids))
+        return {job.id: job for job in jobs if job is not None and job.schedule_type == "file"}
 
     # -- watches -------------------------------------------------------------------------
     def _watch_key(self, job: JobDefinition) -> tuple[str, float]:

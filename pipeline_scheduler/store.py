@@ -1293,16 +1293,28 @@ class Store:
             conn.execute(insert(file_state_table), rows[start : start + 500])
 
     def drop_file_watches(self, keep: Iterable[str]) -> list[str]:
-        """Forget the file state of jobs that are no longer file jobs (deleted, or changed to
-        another schedule); answer their ids."""
+        """Forget the file state of every job but ``keep`` (the file jobs): those deleted or
+        changed to another schedule; answer their ids."""
         keep = set(keep)
         with self.engine.begin() as conn:
             known = {r[0] for r in conn.execute(select(file_watches_table.c.job_id)).all()}
-            stale = sorted(known - keep)
-            for start in range(0, len(stale), 500):
-                chunk = stale[start : start + 500]
-                conn.execute(delete(file_watches_table).where(file_watches_table.c.job_id.in_(chunk)))
-                conn.execute(delete(file_state_table).where(file_state_table.c.job_id.in_(chunk)))
+            return self._forget_file_watches(conn, known - keep)
+
+    def forget_file_watches(self, job_ids: Iterable[str]) -> list[str]:
+        """Forget the file state of these jobs; answer those that had one."""
+        wanted = list(job_ids)
+        t = file_watches_table.c
+        with self.engine.begin() as conn:
+            known = {r[0] for r in conn.execute(select(t.job_id).where(t.job_id.in_(wanted))).all()}
+            return self._forget_file_watches(conn, known)
+
+    @staticmethod
+    def _forget_file_watches(conn: Any, job_ids: Iterable[str]) -> list[str]:
+        stale = sorted(job_ids)
+        for start in range(0, len(stale), 500):
+            chunk = stale[start : start + 500]
+            conn.execute(delete(file_watches_table).where(file_watches_table.c.job_id.in_(chunk)))
+            conn.execute(delete(file_state_table).where(file_state_table.c.job_id.in_(chunk)))
         return stale
 
     def job_state_counts(self) -> dict[str, int]:

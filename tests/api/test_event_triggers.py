@@ -126,6 +126,53 @@ async def test_a_file_written_in_chunks_starts_exactly_one_run(
     assert third["event"] == {"kind": "file", "paths": ["data/incoming/a.csv"], "count": 1}
 
 
+async def test_editing_a_file_job_moves_or_ends_its_watch_and_forgets_its_files(
+    api: SchedulerClient, incoming: Path, scheduler_app: Any
+) -> None:
+    """Each edit is looked at for that job alone: a new glob watches the new folder only, a
+    change to another schedule ends the watch and forgets the files it saw, and so does a
+    delete; another job's edit leaves a watch as it was."""
+    other = incoming.parent / "other"
+    other.mkdir()
+    store = scheduler_app.service.store
+    job = await api.create_job(**file_job())
+    await _watched(scheduler_app, job["id"])
+    bystander = await api.create_job(**file_job("bystander", "data/other/*.txt"))
+    await _watched(scheduler_app, bystander["id"])
+
+    moved = await api.put(f"jobs/{job['id']}", {**file_job(), "watch_path": "data/other/*.csv"})
+    assert moved.status == 200, moved
+    deadline = time.monotonic() + 10
+    while (await asyncio.to_thread(store.file_watch, job["id"]) or ("",))[0] != "data/other/*.csv":
+        assert time.monotonic() < deadline, "the new glob was not taken in"
+        await asyncio.sleep(0.05)
+    (incoming / "a.csv").write_text("1\n")  # the old folder: no run
+    (other / "b.csv").write_text("1\n")
+    runs = await _wait_for_runs(api, job["id"], 1)
+    assert runs[0]["event"]["paths"] == ["data/other/b.csv"]
+    await api.wait_run(runs[0]["id"])
+
+    hourly = {**interval_job("now an hourly job"), "pipeline_path": "show_trigger.py"}
+    assert (await api.put(f"jobs/{job['id']}", hourly)).status == 200
+    deadline = time.monotonic() + 10
+    while job["id"] in scheduler_app.service.file_triggers.watched_jobs():
+        assert time.monotonic() < deadline, "the watch outlived the file schedule"
+        await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(store.file_watch, job["id"]) is None
+    (other / "c.csv").write_text("1\n")
+    (other / "d.txt").write_text("1\n")  # the bystander still fires
+    fired = await _wait_for_runs(api, bystander["id"], 1)
+    assert fired[0]["event"]["paths"] == ["data/other/d.txt"]
+    assert len(await _runs_of(api, job["id"])) == 1
+
+    assert (await api.delete(f"jobs/{bystander['id']}")).status == 200
+    deadline = time.monotonic() + 10
+    while await asyncio.to_thread(store.file_watch, bystander["id"]) is not None:
+        assert time.monotonic() < deadline, "a deleted job's files were not forgotten"
+        await asyncio.sleep(0.05)
+    assert scheduler_app.service.file_triggers.watched_jobs() == []
+
+
 async def test_non_matching_files_and_paused_jobs_start_nothing(
     api: SchedulerClient, incoming: Path, scheduler_app: Any
 ) -> None:
