@@ -135,7 +135,7 @@ class SchedulerService:
             self.log,
         )
         self.executor.on_run_started(self.metrics.run_started)
-        self.executor.subscribe(self.metrics.on_run_finished)
+        self.executor.on_run_recorded(self.metrics.run_finished)
         self.is_started = False
         self._rebuild_triggers = False
         self._starting: asyncio.Future[None] | None = None

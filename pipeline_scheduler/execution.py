@@ -159,6 +159,7 @@ class RunExecutor:
         self._start_listeners: list[Callable[[str, float | None, float], None]] = []
         self._queue_listeners: list[Callable[[ActiveRun, JobDefinition], None]] = []
         self._finish_steps: dict[str, Callable[[RunFinished], Any]] = {}
+        self._recorded_listeners: list[Callable[[RunFinished], None]] = []
         self.is_accepting = True
 
     def subscribe(self, subscriber: Callable[[RunFinished], Awaitable[None]]) -> None:
@@ -167,6 +168,12 @@ class RunExecutor:
     def on_run_started(self, listener: Callable[[str, float | None, float], None]) -> None:
         """``listener(triggered_by, scheduled_for, started_at)`` once a pipeline starts."""
         self._start_listeners.append(listener)
+
+    def on_run_recorded(self, listener: Callable[[RunFinished], None]) -> None:
+        """``listener(event)`` once a run's end is recorded, before anyone waiting for the
+        run hears of it (so a count it keeps already includes the run); the subscribers
+        (``subscribe``) act after that."""
+        self._recorded_listeners.append(listener)
 
     def add_finish_step(self, name: str, step: Callable[[RunFinished], Any]) -> None:
         """``step(event)`` runs on the database thread right after a run's end is recorded,
@@ -531,6 +538,11 @@ class RunExecutor:
         if event is None:
             unrecorded = {"id": active.run_id, "job_id": job.id, **values}
             event = RunFinished(job, unrecorded, status, active.attempt)
+        for listener in self._recorded_listeners:
+            try:
+                listener(event)
+            except Exception:
+                self.log.exception("A listener failed after run %s", active.run_id)
         if not active.done.done():
             active.done.set_result(event.run)
         if not self.is_accepting:

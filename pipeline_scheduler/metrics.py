@@ -82,7 +82,7 @@ class SchedulerMetrics(Collector):
             if scheduled_for is not None and triggered_by in ("schedule", "catchup"):
                 self._lag.observe(max(0.0, started_at - scheduled_for))
 
-    async def on_run_finished(self, event: RunFinished) -> None:
+    def run_finished(self, event: RunFinished) -> None:
         with self._lock:
             self._finished[event.status.value] += 1
             started, finished = event.run.get("started_at"), event.run.get("finished_at")
