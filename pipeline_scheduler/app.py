@@ -77,7 +77,9 @@ class SchedulerService:
         self.background = Background(self.log)
         hashes = HashCache()
         self.store = Store(make_engine(settings.database_url, settings.sqlite_busy_timeout_seconds))
-        self.driver = ScheduleDriver(settings, self.store.engine, self.background, self.log)
+        self.driver = ScheduleDriver(
+            settings, self.store.engine, self.background, self.log, offload=self.workers.db_post
+        )
         self.leadership = self._leadership()
         self.graph = DependencyGraph()
         self.executor = RunExecutor(

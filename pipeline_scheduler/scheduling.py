@@ -16,15 +16,19 @@ executor's business too, so that a refused fire is recorded as ``skipped``.
 
 The synchronous methods (``put``, ``update``, ``set_paused``, ``remove``) write to
 APScheduler's job store: callers run them on the database thread, in the same hop as the
-job's own row, never on the event loop.
+job's own row, never on the event loop. APScheduler's own processing (at each wake-up:
+after every job change, and when a fire time comes) reads the due jobs from that store and
+writes their next fire times, so it runs there too (``_OffLoopScheduler``); the fires it
+finds come back to the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -91,25 +95,76 @@ def catchup_policy_name(value: str | None) -> str:
     return _CATCHUP_ALIASES.get(name, name)
 
 
-class _FireExecutor(BaseExecutor):
-    """APScheduler executor that hands due fire times to the driver."""
+# Where APScheduler's processing is handed to: ``offload(fn)`` runs ``fn`` on the database
+# thread, after the calls handed there before.
+Offload = Callable[[Callable[[], None]], object]
 
-    def __init__(self, driver: ScheduleDriver) -> None:
+
+class _OffLoopScheduler(AsyncIOScheduler):
+    """APScheduler's asyncio scheduler with its processing on the database thread.
+
+    ``AsyncIOScheduler`` runs ``_process_jobs`` on the event loop at every wake-up, and that
+    reads and writes the SQLAlchemy job store: blocking database calls on the loop, at each
+    job change and each fire. Here a wake-up hands it to ``offload`` (one at a time: wake-ups
+    while one is waiting there add nothing); its timer is still the loop's."""
+
+    def __init__(self, offload: Offload, **options: Any) -> None:
+        super().__init__(**options)
+        self._offload = offload
+        self._is_queued = False
+
+    def wakeup(self) -> None:  # from any thread (APScheduler calls it inside add_job, etc.)
+        if not self._is_queued:
+            self._is_queued = True
+            self._offload(self._process_off_loop)
+
+    def _process_off_loop(self) -> None:
+        """On the database thread: process the due jobs, then set the next wake-up."""
+        self._is_queued = False
+        loop = self._eventloop
+        if not self.running or loop is None:
+            return
+        try:
+            wait = self._process_jobs()
+        except Exception:  # APScheduler catches the store's errors; anything else: retry
+            self._logger.exception("amphi-scheduler: APScheduler could not process its jobs")
+            wait = float(self.jobstore_retry_interval)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._set_timer, wait)
+
+    def _set_timer(self, wait: float | None) -> None:
+        if self.running:
+            self._start_timer(wait)
+
+
+class _FireExecutor(BaseExecutor):
+    """APScheduler executor that hands due fire times to the driver, on the event loop
+    (APScheduler finds them on the database thread)."""
+
+    def __init__(self, driver: ScheduleDriver, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._driver = driver
+        self._loop = loop
 
     def submit_job(self, job: Job, run_times: list[datetime]) -> None:
         # No instance counting here: the run executor limits instances and records refusals.
         self._do_submit_job(job, run_times)
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(
+                self._hand_over, job.id, job.trigger, job.misfire_grace_time, list(run_times)
+            )
+
+    def _hand_over(
+        self, job_id: str, trigger: BaseTrigger, grace: float | None, run_times: list[datetime]
+    ) -> None:
         now = datetime.now(timezone.utc)
         for run_time in run_times:
-            grace = job.misfire_grace_time
             if grace is not None and (now - run_time).total_seconds() > grace:
-                self._driver.missed(job.id, run_time)
+                self._driver.missed(job_id, run_time)
             else:
-                self._driver.fired(job.id, run_time, job.trigger, grace)
+                self._driver.fired(job_id, run_time, trigger, grace)
 
 
 class ScheduleDriver:
@@ -119,11 +174,14 @@ class ScheduleDriver:
         engine: Engine,
         background: Background,
         log: logging.Logger,
+        offload: Offload,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.background = background
         self.log = log
+        # Where APScheduler's processing runs (the database thread).
+        self.offload = offload
         self._scheduler: AsyncIOScheduler | None = None
         self._handler: FireHandler | None = None
         # What each job was last given to APScheduler as (JobDefinition.schedule_key).
@@ -152,9 +210,10 @@ class ScheduleDriver:
             for job_id, next_run in next_runs.items()
             if next_run is not None and next_run < self._activated_at
         }
-        scheduler = AsyncIOScheduler(
+        scheduler = _OffLoopScheduler(
+            self.offload,
             jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=APSCHEDULER_TABLE)},
-            executors={_EXECUTOR: _FireExecutor(self)},
+            executors={_EXECUTOR: _FireExecutor(self, asyncio.get_running_loop())},
             timezone=self.settings.tz,
         )
         self._scheduler = scheduler
@@ -324,7 +383,7 @@ class ScheduleDriver:
         for stale in set(in_store) - ours:
             self.remove(stale)
 
-    # -- fires (on the event loop, called by _FireExecutor) -----------------------------
+    # -- fires (on the event loop, handed over by _FireExecutor) -------------------------
     def fired(
         self,
         job_id: str,

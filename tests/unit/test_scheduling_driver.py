@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import time_machine
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
 from pipeline_scheduler import schedules
 from pipeline_scheduler.domain import JobDefinition, TriggeredBy
@@ -106,6 +110,20 @@ def trigger_of(job: JobDefinition) -> Any:
     return schedules.build_trigger(job.spec, "UTC", require_future=False)
 
 
+class DatabaseThread:
+    """The one thread the driver hands APScheduler's processing to, as the service's
+    database thread (``Workers.db_post``); ``drain`` waits until what it was given ran."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-db")
+
+    def __call__(self, fn: Callable[[], None]) -> object:
+        return self.pool.submit(fn)
+
+    async def drain(self) -> None:
+        await asyncio.wrap_future(self.pool.submit(lambda: None))
+
+
 def with_driver(
     settings: SchedulerSettings,
     body: Callable[[ScheduleDriver, FakeHandler], Awaitable[None]],
@@ -118,7 +136,8 @@ def with_driver(
         s = settings.replace(**overrides) if overrides else settings
         engine = make_engine(s.database_url)
         background = Background(LOG)
-        driver = ScheduleDriver(s, engine, background, LOG)
+        database = DatabaseThread()
+        driver = ScheduleDriver(s, engine, background, LOG, offload=database)
         handler = FakeHandler(policy)
         driver.start(handler, next_runs or {})
         try:
@@ -126,7 +145,9 @@ def with_driver(
         finally:
             driver.shutdown()
             await loop_turn()  # AsyncIOScheduler shuts down on the loop
+            await database.drain()
             await background.stop()
+            database.pool.shutdown()
             engine.dispose()
 
     asyncio.run(main())
@@ -142,12 +163,14 @@ async def loop_turn() -> None:
 
 async def process_due_jobs(driver: ScheduleDriver) -> None:
     """Let APScheduler process due jobs now. ``wakeup()`` is APScheduler's public call
-    for "there may be jobs due" (AsyncIOScheduler runs it with call_soon_threadsafe); only
-    reaching the scheduler (``driver._scheduler``) is private, because the driver rightly
-    exposes no such method. The driver's executor calls ``fired``/``missed``
-    synchronously inside that processing, so after one loop turn its decisions are made."""
-    assert driver._scheduler is not None
+    for "there may be jobs due" (the driver's scheduler hands the processing to the
+    database thread); only reaching the scheduler (``driver._scheduler``) is private,
+    because the driver rightly exposes no such method. The fires found there come back to
+    the loop (``fired``/``missed``), so once the thread is drained and the loop has taken
+    one turn, the driver's decisions are made."""
+    assert driver._scheduler is not None and isinstance(driver.offload, DatabaseThread)
     driver._scheduler.wakeup()
+    await driver.offload.drain()
     await loop_turn()
 
 
@@ -177,6 +200,37 @@ def test_put_and_next_run_times_read_apschedulers_table(settings: SchedulerSetti
         assert "nightly" not in driver.next_run_times()
 
     with_driver(settings, body)
+
+
+def test_apschedulers_processing_reads_its_store_on_the_database_thread(
+    settings: SchedulerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each wake-up (the start, every job change, each fire) reads the due jobs from the
+    SQLAlchemy job store: that read happens on the thread the driver was given, never on
+    the event loop's, and a fire found there still reaches the handler on the loop."""
+    readers: list[str] = []
+    handled_on: list[str] = []
+    read_due_jobs = SQLAlchemyJobStore.get_due_jobs
+
+    def noting_reader(store: SQLAlchemyJobStore, now: datetime) -> list[Any]:
+        readers.append(threading.current_thread().name)
+        return read_due_jobs(store, now)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(SQLAlchemyJobStore, "get_due_jobs", noting_reader)
+
+    async def body(driver: ScheduleDriver, handler: FakeHandler) -> None:
+        # A real fire, by the scheduler's own timer, half a second from now.
+        job = once("soon", datetime.now(UTC) + timedelta(seconds=0.5))
+        driver.put(job, trigger_of(job))
+        deadline = time.monotonic() + 8
+        while not handler.calls:
+            assert time.monotonic() < deadline, "the fire never reached the handler"
+            await asyncio.sleep(0.05)
+        handled_on.append(threading.current_thread().name)
+
+    with_driver(settings, body)
+    assert readers and all(name.startswith("test-db") for name in readers), readers
+    assert handled_on == ["MainThread"]
 
 
 def test_pause_resume_and_remove(settings: SchedulerSettings) -> None:
@@ -405,7 +459,7 @@ def test_fires_without_a_handler_are_ignored(settings: SchedulerSettings) -> Non
     async def main() -> None:
         background = Background(LOG)
         engine = make_engine(settings.database_url)
-        driver = ScheduleDriver(settings, engine, background, LOG)  # never started
+        driver = ScheduleDriver(settings, engine, background, LOG, offload=DatabaseThread())  # never started
         driver.fired("j", datetime.now(UTC))
         driver.missed("j", datetime.now(UTC))
         assert driver.put(cron("j"), trigger_of(cron("j"))) is None
