@@ -25,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from . import launch
 from .domain import SCHEDULED_ORIGINS, JobDefinition, RunOverrides, RunStatus, TriggeredBy
 from .errors import (
@@ -212,12 +214,6 @@ class RunExecutor:
         return str(job.spec.get("runner") or self.settings.runner)
 
     # -- starting ------------------------------------------------------------------------
-    async def _job(self, job_id: str) -> JobDefinition:
-        job = await self.workers.db(self.store.get_job, job_id)
-        if job is None:
-            raise JobNotFoundError(f"No job with id {job_id!r}; it may have been deleted.")
-        return job
-
     async def start(
         self,
         job_id: str,
@@ -521,11 +517,18 @@ class RunExecutor:
         }
         if outcome.submission_id is not None:  # a Ray run that never started says it too
             values["ray_submission_id"] = outcome.submission_id
-        status = RunStatus(outcome.status)
+        try:
+            status = RunStatus(outcome.status)
+        except ValueError:  # a backend's own word: record the run as failed, with it
+            status = RunStatus.FAILURE
+            values["status"] = status.value
+            values["message"] = f"The runner answered an unknown status {outcome.status!r}."
+        # Decided once: the finish steps and the policies both act, or neither does.
+        acting = self.is_accepting
         event: RunFinished | None = None
         for attempt in range(6):
             try:
-                event = await self.workers.db(self._record_finished, active, job, status, values)
+                event = await self.workers.db(self._record_finished, active, job, status, values, acting)
                 break
             except StoreUnavailableError:
                 # Locked by another program: the outcome must not be lost, so try again.
@@ -545,7 +548,7 @@ class RunExecutor:
                 self.log.exception("A listener failed after run %s", active.run_id)
         if not active.done.done():
             active.done.set_result(event.run)
-        if not self.is_accepting:
+        if not acting:
             return  # stopping: no retries, dependents or alerts any more
         for subscriber in self._subscribers:
             try:
@@ -554,17 +557,28 @@ class RunExecutor:
                 self.log.exception("A policy failed after run %s", active.run_id)
 
     def _record_finished(
-        self, active: ActiveRun, job: JobDefinition, status: RunStatus, values: dict[str, Any]
+        self,
+        active: ActiveRun,
+        job: JobDefinition,
+        status: RunStatus,
+        values: dict[str, Any],
+        acting: bool,
     ) -> RunFinished:
-        """On the database thread: record a run's end and the job's last run, then take
-        the finish steps; answer the event to announce."""
-        record = self.store.finish_run(active.run_id, job.id, **values) or {
-            "id": active.run_id,
-            "job_id": job.id,
-            **values,
-        }
-        event = RunFinished(job, record, status, active.attempt)
-        if self.is_accepting:
+        """On the database thread: record a run's end and the job's last run, then (when
+        ``acting``) take the finish steps; answer the event to announce. A database that
+        cannot be used raises (the caller tries again); any other failure to record is
+        logged, and the steps still see the run's outcome."""
+        record: RunRecord | None = None
+        try:
+            record = self.store.finish_run(active.run_id, job.id, **values)
+        except OperationalError:
+            raise
+        except Exception:
+            self.log.exception("Could not record the end of run %s", active.run_id)
+        event = RunFinished(
+            job, record or {"id": active.run_id, "job_id": job.id, **values}, status, active.attempt
+        )
+        if acting:
             for name, step in self._finish_steps.items():
                 try:
                     event.facts[name] = step(event)

@@ -19,8 +19,9 @@ Why it is built this way:
   a file that arrived in the moment between the save and the watch does. After a restart
   the files that appeared or changed while no server ran fire once, together in one run;
   unchanged files never do.
-- The watches follow job changes (``JobService.on_change``: a listener that only asks for
-  a sync); a job whose folder is missing is looked at again every ``_RETRY_SECONDS``. A
+- The watches follow job changes (``JobService.on_change``: a listener that asks for a
+  look at the changed job); while a job's folder is missing, every file job is looked at
+  again every ``_RETRY_SECONDS``. A
   watch dropped while it is inside ``executor.start`` is not cancelled there (that could
   leave the run's row inserted with no run behind it): it ends once the start answers.
 - A paused job takes in its changes without firing, so resuming it fires no backlog.
@@ -259,6 +260,8 @@ class FileTriggers:
         self._sync_again = False
         # Jobs changed since the last look; ``None`` in it: look at every file job.
         self._changed: set[str | None] = set()
+        # The next look at every file job, while a glob could not be watched.
+        self._retry: asyncio.TimerHandle | None = None
         self._rewatch = False  # the watcher failed: check every glob again
 
     @property
@@ -278,6 +281,8 @@ class FileTriggers:
         """This server became the active scheduler: watch every file job."""
         self._active = True
         await self.sync()
+        if self._missing:
+            self._retry_later()
 
     def job_changed(self, job_id: str | None) -> None:
         """A job definition changed (``JobService.on_change``; ``None``: any job): look at
@@ -286,34 +291,52 @@ class FileTriggers:
             self._changed.add(job_id)
             self._sync_soon()
 
-    def _sync_soon(self, delay: float = 0.0) -> None:
-        """Look soon: at the jobs noted changed, or at every file job when that was asked
-        for or nothing is noted (a retry of the globs that could not be watched)."""
+    def _sync_soon(self) -> None:
+        """Look now: at the jobs noted changed, or at every file job when that was asked
+        for, nothing is noted, or the watcher failed. While a glob cannot be watched (its
+        folder is missing), or after a look failed, every file job is looked at again in
+        ``_RETRY_SECONDS``."""
         if self._sync_task is not None and not self._sync_task.done():
             self._sync_again = True
             return
 
         async def run() -> None:
-            if delay:
-                await asyncio.sleep(delay)
+            failed = False
             while True:
                 self._sync_again = False
                 changed, self._changed = self._changed, set()
                 try:
-                    if not changed or None in changed:
+                    if not changed or None in changed or self._rewatch:
                         await self.sync()
                     else:
                         await self.sync_jobs({j for j in changed if j is not None})
+                    failed = False
                 except Exception:
                     self.log.exception("amphi-scheduler: could not update the file watches")
+                    failed = True
                 if not self._sync_again:
                     break
+            if failed or self._missing:
+                self._retry_later()
 
         self._sync_task = asyncio.create_task(run(), name="file-triggers-sync")
+
+    def _retry_later(self) -> None:
+        if self._retry is None and self._active:
+            self._retry = asyncio.get_running_loop().call_later(_RETRY_SECONDS, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        if self._active:
+            self._changed.add(None)
+            self._sync_soon()
 
     async def stop(self) -> None:
         """Stop watching (the role was lost, or the server stops)."""
         self._active = False
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         sync, self._sync_task = self._sync_task, None
         if sync is not None and not sync.done():
             sync.cancel()
@@ -349,8 +372,6 @@ class FileTriggers:
                 if job.id not in self._watches:
                     await self._add(job)
             await self._restart_watcher_if_needed()
-        if self._missing:
-            self._sync_soon(_RETRY_SECONDS)
 
     async def sync_jobs(self, job_ids: set[str]) -> None:
         """Make the watches of these jobs agree with their definitions (after they changed):
@@ -379,8 +400,6 @@ class FileTriggers:
                 for job_id in await self.workers.db(self.store.forget_file_watches, forget):
                     self.log.info("amphi-scheduler: forgot the watched files of job %s", job_id)
             await self._restart_watcher_if_needed()
-        if self._missing:
-            self._sync_soon(_RETRY_SECONDS)
 
     def _file_jobs(self, job_ids: set[str]) -> dict[str, JobDefinition]:
         """On the database thread: those of the jobs that are file jobs, by id."""

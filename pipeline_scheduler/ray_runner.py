@@ -48,7 +48,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import logranges
-from .runner import LogWriter, RunnerBackend, RunOutcome, RunRequest, TailBuffer, _Redactor
+from .runner import (
+    LogWriter,
+    RunnerBackend,
+    RunOutcome,
+    RunRequest,
+    TailBuffer,
+    _Redactor,
+    stop_log_thread,
+)
 from .settings import SchedulerSettings
 
 T = TypeVar("T")
@@ -278,7 +286,11 @@ class RayJobsRunner(RunnerBackend):
 
             await asyncio.get_running_loop().run_in_executor(self._io, remove)
         log.open(header)
-        await log.settle()
+        try:
+            await log.settle()
+        except BaseException:  # cancelled while the file was being created
+            log.close()
+            raise
         return log
 
     async def run(self, request: RunRequest, on_started: Callable[[], Awaitable[None]]) -> RunOutcome:
@@ -523,7 +535,7 @@ class RayJobsRunner(RunnerBackend):
 
     async def shutdown(self) -> None:
         self._calls.shutdown(wait=False)
-        self._io.shutdown(wait=False)
+        await stop_log_thread(self._io)
 
 
 def _has_run(info: Any) -> bool:

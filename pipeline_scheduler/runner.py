@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -262,7 +263,7 @@ class LogWriter:
         """Close the file after the calls handed over before (not awaited)."""
         try:
             self._executor.submit(self._close)
-        except RuntimeError:  # the executor was shut down: its last calls have run
+        except RuntimeError:  # the log thread was stopped, after its last calls had run
             self._close()
 
     def _close(self) -> None:
@@ -270,6 +271,17 @@ class LogWriter:
             if handle is not None:
                 handle.close()
         self._file = self._ranges = None
+
+
+async def stop_log_thread(executor: ThreadPoolExecutor, timeout: float = 10.0) -> None:
+    """Stop a log thread once the calls handed to it are done (waited for off the loop, at
+    most ``timeout`` seconds): a log closed after that closes on the caller's thread, with
+    nothing of the log thread still running."""
+    waiting = asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(executor.shutdown, wait=True)
+    )
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(waiting, timeout)
 
 
 class _Child:
@@ -571,4 +583,4 @@ class LocalSubprocessRunner(RunnerBackend):
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(self.cancel(rid) for rid in list(self._active)))
-        self._io.shutdown(wait=False)
+        await stop_log_thread(self._io)

@@ -1,8 +1,9 @@
 """The schedule driver: the ONLY code that talks to APScheduler.
 
-APScheduler 3's ``AsyncIOScheduler`` runs on the server's event loop with its
-SQLAlchemy job store in the scheduler's own database, where it keeps each job's trigger
-state (the next fire time, an interval's countdown) across restarts. This project's
+APScheduler 3's ``AsyncIOScheduler`` (its timer on the server's event loop, its
+processing on the database thread) keeps each job's trigger state (the next fire time, an
+interval's countdown) in a SQLAlchemy job store in the scheduler's own database, across
+restarts. This project's
 tables keep the job definitions; ``reconcile`` makes APScheduler's store agree with
 them (the definitions win) at start-up and after changes made through another server.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -36,7 +38,9 @@ from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
@@ -136,6 +140,20 @@ class _OffLoopScheduler(AsyncIOScheduler):
         if self.running:
             self._start_timer(wait)
 
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop, on the database thread too: a processing pass under way there holds
+        APScheduler's job store lock, which stopping takes (on the loop, it would wait)."""
+        if not self.running:
+            raise SchedulerNotRunningError
+        self._offload(functools.partial(self._shutdown_off_loop, wait))
+
+    def _shutdown_off_loop(self, wait: bool) -> None:
+        BaseScheduler.shutdown(self, wait)
+        loop = self._eventloop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._stop_timer)
+
 
 class _FireExecutor(BaseExecutor):
     """APScheduler executor that hands due fire times to the driver, on the event loop
@@ -159,6 +177,8 @@ class _FireExecutor(BaseExecutor):
     def _hand_over(
         self, job_id: str, trigger: BaseTrigger, grace: float | None, run_times: list[datetime]
     ) -> None:
+        if not self._driver.is_running:  # found by a pass that ran as the driver stopped
+            return
         now = datetime.now(timezone.utc)
         for run_time in run_times:
             if grace is not None and (now - run_time).total_seconds() > grace:

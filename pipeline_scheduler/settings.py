@@ -36,8 +36,14 @@ def local_zone_name() -> str:
         return "UTC"
 
 
-@functools.lru_cache(maxsize=64)
 def _resolved(path: str) -> Path:
+    """``path`` made absolute, with "~" and links resolved; kept per path, working folder
+    and home (resolving walks the path: a few system calls, asked for several times a run)."""
+    return _resolved_in(path, os.getcwd(), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_in(path: str, cwd: str, home: str | None) -> Path:
     return Path(path).expanduser().resolve()
 
 
@@ -271,8 +277,6 @@ class SchedulerSettings(Configurable):
     # -- resolved values -----------------------------------------------------------------
     @property
     def root_dir(self) -> Path:
-        # Resolved once per value (resolving walks the path: a few system calls, and every
-        # run asks for it several times).
         return _resolved(self.workspace_dir or os.getcwd())
 
     @property

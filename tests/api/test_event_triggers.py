@@ -569,6 +569,47 @@ class TestServerThatRefusesUnauthenticatedAccess:
         assert (await api.get("jobs", headers={"Authorization": ""})).status == 403
 
 
+async def test_a_glob_whose_folder_is_missing_is_looked_at_again_now_and_then_not_at_once(
+    api: SchedulerClient, workspace: Path, scheduler_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look at every file job that retries a missing folder waits its time: it is not
+    run again and again while the folder stays missing."""
+    import shutil
+
+    import pipeline_scheduler.file_triggers as file_triggers
+
+    monkeypatch.setattr(file_triggers, "_RETRY_SECONDS", 0.5)
+    triggers = scheduler_app.service.file_triggers
+    looks: list[float] = []
+    sync = triggers.sync
+
+    async def counted() -> None:
+        looks.append(time.monotonic())
+        await sync()
+
+    (workspace / "show_trigger.py").write_text(SHOW_TRIGGER)
+    folder = workspace / "comes" / "and" / "goes"
+    folder.mkdir(parents=True)
+    job = await api.create_job(**file_job(glob="comes/and/goes/*.csv"))
+    await _watched(scheduler_app, job["id"])
+    # The folder goes while no watch runs (as between two servers): the next start finds
+    # it missing.
+    await triggers.stop()
+    shutil.rmtree(workspace / "comes")
+    monkeypatch.setattr(triggers, "sync", counted)
+    await triggers.start()
+    deadline = time.monotonic() + 10
+    while len(looks) < 3:
+        assert time.monotonic() < deadline, f"the missing folder was looked at {len(looks)} time(s)"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1)
+    gaps = [b - a for a, b in zip(looks, looks[1:], strict=False)]
+    assert len(looks) <= 8 and min(gaps) >= 0.4, gaps
+    assert job["id"] not in triggers.watched_jobs()
+    folder.mkdir(parents=True)
+    await _watched(scheduler_app, job["id"])  # a later look finds it again
+
+
 async def test_a_watched_folder_removed_and_made_again_is_watched_again(
     api: SchedulerClient, incoming: Path, scheduler_app: Any
 ) -> None:

@@ -144,8 +144,8 @@ def with_driver(
             await asyncio.wait_for(body(driver, handler), 10)
         finally:
             driver.shutdown()
-            await loop_turn()  # AsyncIOScheduler shuts down on the loop
-            await database.drain()
+            await database.drain()  # APScheduler stops on the database thread
+            await loop_turn()  # and then stops its timer on the loop
             await background.stop()
             database.pool.shutdown()
             engine.dispose()
