@@ -7,10 +7,10 @@ runs both, interleaved so that both see the same load: the scheduler's runs go t
 polls, live log, record the end: ``run_now(wait=True)``); the bare ones are
 ``submit_job`` then ``get_job_status`` every 0.1 s until the job ended. The figure is the
 ratio of the medians, and the per-run difference. The difference is mostly Ray's log
-stream: a run's log is complete only when ``tail_job_logs`` closes, which Ray's server does
-seconds after the job ended (it re-reads the log file every second until it has seen the
-end twice); the bare baseline reads no log at all. For a pipeline that runs minutes that
-is noise; for a no-op it is most of the figure, hence its budget.
+stream: a run's log is complete once the entrypoint's last line (``ray_runner.end_line``)
+has come through ``tail_job_logs``, a second or two after the job ended (Ray's server
+reads the log file every second); the bare baseline reads no log at all. For a pipeline
+that runs minutes that is noise; for a no-op it is most of the figure, hence its budget.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ sent again can never start a second copy: Ray refuses a second job with the same
 ``JobSubmissionClient`` speaks synchronous HTTP: every call to it runs on this backend's
 own threads; the log follows through its ``tail_job_logs`` websocket (an async iterator)
 on the event loop, chunk by chunk into the run's log file (``LogWriter``), keeping only
-bounded tails in memory. Ray merges stdout and stderr: the output tail holds both.
+bounded tails in memory. Ray merges stdout and stderr: the output tail holds both. The
+entrypoint prints a last line after the pipeline (``end_line``): the log is whole once it
+came through, seconds before Ray's server closes the stream.
 
 - Status: polled with ``get_job_info``; SUCCEEDED -> success, FAILED with the entrypoint's
   exit code -> failure, STOPPED -> cancelled / timeout (``stop_job`` ends the whole process
@@ -40,6 +42,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets
 import shlex
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +57,7 @@ from .runner import (
     RunOutcome,
     RunRequest,
     TailBuffer,
+    _partial_secret,
     _Redactor,
     stop_log_thread,
 )
@@ -148,6 +152,25 @@ class _RayRun:
     stop_reason: str | None = None  # "cancelled" | "timeout" | "pending"
     lost: str | None = None
     woken: asyncio.Event = field(default_factory=asyncio.Event)
+    # The line its entrypoint prints once the pipeline ended (``end_line``); None for a job
+    # submitted without one (by an older version).
+    end_line: str | None = None
+
+
+def end_line(submission_id: str, token: str) -> str:
+    """The line a run's entrypoint prints after the pipeline ended, whatever its exit code.
+    Ray's server closes a job's log stream only seconds after the job ended (it reads the
+    log file again every second until it has seen its end twice); once this line has come
+    through, the log is whole and the run can be recorded. Its token (``secrets``) makes it
+    a line no pipeline prints by chance; it never reaches the run's log."""
+    return f"\n[amphi-scheduler] end of Ray job {submission_id} {token}\n"
+
+
+def _end_command(submission_id: str, token: str) -> str:
+    """The shell command that prints ``end_line``: ``printf`` renders it, so the command
+    itself (which Ray writes into the log, before the pipeline's output) does not hold it."""
+    form = "\\n[amphi-scheduler] end of Ray job %s %s\\n"
+    return f"printf '{form}' {shlex.quote(submission_id)} {shlex.quote(token)}"
 
 
 class RayJobsRunner(RunnerBackend):
@@ -226,8 +249,14 @@ class RayJobsRunner(RunnerBackend):
             "cluster, set ray_refuse_unfit_resources to False)."
         )
 
-    def _entrypoint(self, request: RunRequest) -> tuple[str, dict[str, str]]:
-        """The job's shell command and variables (reads a script that is not shipped)."""
+    def _entrypoint(self, request: RunRequest, submission_id: str, token: str) -> tuple[str, dict[str, str]]:
+        """The job's shell command (the pipeline, then its ``end_line``, keeping the
+        pipeline's exit code) and variables (reads a script that is not shipped)."""
+        command, env = self._command(request)
+        ending = f"amphi_code=$?; {_end_command(submission_id, token)}; exit $amphi_code"
+        return f"{command}; {ending}", env
+
+    def _command(self, request: RunRequest) -> tuple[str, dict[str, str]]:
         python = str(request.spec.get("python_executable") or self.settings.ray_python or "python")
         env = dict(request.own_env)
         script = request.script or Path(request.argv[-1])
@@ -326,9 +355,13 @@ class RayJobsRunner(RunnerBackend):
             unfit = await self._call(self._unfit, _wanted(resources))
             if unfit:
                 raise RayUnavailableError(unfit)
-        entrypoint, env = await self._call(self._entrypoint, request)
+        token = secrets.token_hex(8)
+        state.end_line = end_line(submission_id, token)
+        entrypoint, env = await self._call(self._entrypoint, request, submission_id, token)
         sidecar = request.log_path.parent / SIDECAR
-        record = json.dumps({"submission_id": submission_id, "header": request.header})
+        record = json.dumps(
+            {"submission_id": submission_id, "header": request.header, "end_line": state.end_line}
+        )
         await asyncio.get_running_loop().run_in_executor(self._io, sidecar.write_text, record)
         if state.stop_reason is None:  # not cancelled meanwhile
             await self._call(self._submit, submission_id, request, entrypoint, env)
@@ -348,8 +381,10 @@ class RayJobsRunner(RunnerBackend):
             sidecar = request.log_path.parent / SIDECAR
             try:
                 text = await asyncio.get_running_loop().run_in_executor(self._io, sidecar.read_text)
-                header = str(json.loads(text).get("header") or "")
-            except (OSError, ValueError):
+                recorded = json.loads(text)
+                header = str(recorded.get("header") or "")
+                state.end_line = recorded.get("end_line") or None
+            except (OSError, ValueError, AttributeError):
                 header = ""
             header += (
                 f"[amphi-scheduler] reattached to Ray job {submission_id} after a server restart; "
@@ -461,20 +496,40 @@ class RayJobsRunner(RunnerBackend):
         state.woken.clear()
 
     async def _drain(self, tailing: asyncio.Future[None], state: _RayRun, grace: float) -> None:
-        """Let the log stream deliver what the job wrote before it ended: Ray's server
-        closes it seconds after the end (it re-reads the log file every second until it
-        has seen the end twice), so it gets at least TAIL_GRACE_SECONDS."""
+        """Let the log stream deliver what the job wrote before it ended. It is done once
+        the entrypoint's last line (``end_line``) came through; without that line (a
+        stopped job, or one submitted without it) it is done when Ray's server closes it,
+        seconds after the end, so it gets at least TAIL_GRACE_SECONDS."""
         await asyncio.wait([tailing], timeout=max(grace, TAIL_GRACE_SECONDS))
 
     async def _tail(
         self, sid: str, log: LogWriter, tail: TailBuffer, redactor: _Redactor, state: _RayRun
     ) -> None:
+        async def take(data: bytes) -> None:
+            data = redactor.feed(data)
+            tail.append(data)
+            await log.write(data)
+
+        last = state.end_line.encode() if state.end_line else None
+        held = b""  # the end of the last chunk, when it may be the start of the last line
         try:
             client = await self._call(self._connect)
-            async for chunk in client.tail_job_logs(sid):
-                data = redactor.feed(chunk.encode("utf-8", errors="replace"))
-                tail.append(data)
-                await log.write(data)
+            async with contextlib.aclosing(client.tail_job_logs(sid)) as chunks:
+                async for chunk in chunks:
+                    data = held + chunk.encode("utf-8", errors="replace")
+                    if last is None:
+                        held = b""
+                        await take(data)
+                        continue
+                    at = data.find(last)
+                    if at >= 0:  # the whole log came through (what follows is not the run's)
+                        await take(data[:at])
+                        return
+                    keep = _partial_secret(data, [last])
+                    held = data[len(data) - keep :]
+                    await take(data[: len(data) - keep])
+            if held:
+                await take(held)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the cluster went away: the status poll says what happened

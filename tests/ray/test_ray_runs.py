@@ -77,9 +77,15 @@ def test_output_exit_code_env_secret_and_live_log(ray_cluster: RayCluster, tmp_p
             # The pipeline's folder was shipped, the server's database folder was not.
             assert "'data.txt'" in text and "'.amphi'" not in text
         assert whole.startswith("[amphi-scheduler] run ")
+        # The line that tells the log is whole stays out of the log and the tail (Ray's own
+        # line about the entrypoint shows the command that prints it, not the line).
+        for text in (whole, run["output"]):
+            assert not [line for line in text.splitlines() if line.startswith("[amphi-scheduler] end of")]
+        # (exactly: the pipeline's last newline stays, the line's own two go)
+        assert whole.endswith("]\n\n[amphi-scheduler] Exited with code 3.\n"), whole[-200:]
         info = _job_info(ray_cluster, run["ray_submission_id"])
         assert info.driver_exit_code == 3
-        assert info.entrypoint.endswith("two_steps.py")
+        assert "two_steps.py; amphi_code=$?;" in info.entrypoint
 
     with_service(ray_settings(tmp_path, ray_cluster.address), body)
 
