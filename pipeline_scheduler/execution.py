@@ -119,6 +119,11 @@ class _Queued:
     fencing_epoch: int | None
 
 
+def _unrecorded(active: ActiveRun, job: JobDefinition, values: dict[str, Any]) -> RunRecord:
+    """A run's record when its end could not be read back from the store."""
+    return {"id": active.run_id, "job_id": job.id, **values}
+
+
 def _consume_result(future: asyncio.Future[Any]) -> None:
     """Mark a future's exception as seen (its run was cancelled before awaiting it)."""
     if not future.cancelled():
@@ -539,8 +544,7 @@ class RunExecutor:
         self._check_started_write(active)
         self._runs.pop(active.run_id, None)
         if event is None:
-            unrecorded = {"id": active.run_id, "job_id": job.id, **values}
-            event = RunFinished(job, unrecorded, status, active.attempt)
+            event = RunFinished(job, _unrecorded(active, job, values), status, active.attempt)
         for listener in self._recorded_listeners:
             try:
                 listener(event)
@@ -575,9 +579,7 @@ class RunExecutor:
             raise
         except Exception:
             self.log.exception("Could not record the end of run %s", active.run_id)
-        event = RunFinished(
-            job, record or {"id": active.run_id, "job_id": job.id, **values}, status, active.attempt
-        )
+        event = RunFinished(job, record or _unrecorded(active, job, values), status, active.attempt)
         if acting:
             for name, step in self._finish_steps.items():
                 try:

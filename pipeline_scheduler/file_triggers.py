@@ -360,17 +360,8 @@ class FileTriggers:
                 self._rewatch = False
                 for job_id in list(self._watches):
                     await self._drop(job_id)
-            for job_id in list(self._watches):
-                job = jobs.get(job_id)
-                if job is None or self._watch_key(job) != self._watches[job_id].key:
-                    await self._drop(job_id)
-            self._missing = {j: why for j, why in self._missing.items() if j in jobs}
-            dropped = await self.workers.db(self.store.drop_file_watches, list(jobs))
-            for job_id in dropped:
-                self.log.info("amphi-scheduler: forgot the watched files of job %s", job_id)
-            for job in jobs.values():
-                if job.id not in self._watches:
-                    await self._add(job)
+            await self._apply(set(self._watches) | set(self._missing) | set(jobs), jobs)
+            self._forgot(await self.workers.db(self.store.drop_file_watches, list(jobs)))
             await self._restart_watcher_if_needed()
 
     async def sync_jobs(self, job_ids: set[str]) -> None:
@@ -382,24 +373,28 @@ class FileTriggers:
             if not self._active:
                 return
             jobs = await self.workers.db(self._file_jobs, job_ids)
-            forget = []
-            for job_id in sorted(job_ids):
-                job = jobs.get(job_id)
-                was_watched = job_id in self._watches or job_id in self._missing
-                if job_id in self._watches and (
-                    job is None or self._watch_key(job) != self._watches[job_id].key
-                ):
-                    await self._drop(job_id)
-                if job is None:
-                    self._missing.pop(job_id, None)
-                    if was_watched:
-                        forget.append(job_id)
-                elif job_id not in self._watches:
-                    await self._add(job)
-            if forget:
-                for job_id in await self.workers.db(self.store.forget_file_watches, forget):
-                    self.log.info("amphi-scheduler: forgot the watched files of job %s", job_id)
+            known = {j for j in job_ids if j in self._watches or j in self._missing}
+            await self._apply(job_ids, jobs)
+            if forget := sorted(known - set(jobs)):
+                self._forgot(await self.workers.db(self.store.forget_file_watches, forget))
             await self._restart_watcher_if_needed()
+
+    async def _apply(self, job_ids: set[str], jobs: dict[str, JobDefinition]) -> None:
+        """Make the watches of ``job_ids`` agree with ``jobs`` (the file jobs among them, by
+        id): a watch whose job is gone or whose glob changed is dropped, a file job not
+        watched is watched (or noted missing)."""
+        for job_id in sorted(job_ids):
+            job, watch = jobs.get(job_id), self._watches.get(job_id)
+            if watch is not None and (job is None or self._watch_key(job) != watch.key):
+                await self._drop(job_id)
+            if job is None:
+                self._missing.pop(job_id, None)
+            elif job_id not in self._watches:
+                await self._add(job)
+
+    def _forgot(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self.log.info("amphi-scheduler: forgot the watched files of job %s", job_id)
 
     def _file_jobs(self, job_ids: set[str]) -> dict[str, JobDefinition]:
         """On the database thread: those of the jobs that are file jobs, by id."""

@@ -518,7 +518,6 @@ class RayJobsRunner(RunnerBackend):
                 async for chunk in chunks:
                     data = held + chunk.encode("utf-8", errors="replace")
                     if last is None:
-                        held = b""
                         await take(data)
                         continue
                     at = data.find(last)

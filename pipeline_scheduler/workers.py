@@ -56,8 +56,7 @@ class Workers:
         return self._db.submit(functools.partial(fn, *args, **kwargs))
 
     async def fs(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._fs, functools.partial(fn, *args, **kwargs))
+        return await self.fs_now(fn, *args, **kwargs)
 
     def fs_now(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         """Start file work now and answer its future, to await later (one that may never be
