@@ -81,8 +81,12 @@ class Client:
 class LocalServer:
     """A real jupyter server with the extension, on a temporary workspace."""
 
-    def __init__(self, workspace: Path, extra: list[str] | None = None) -> None:
+    def __init__(
+        self, workspace: Path, extra: list[str] | None = None, extensions: tuple[str, ...] = ()
+    ) -> None:
         self.workspace = workspace
+        # Server extensions loaded beside the scheduler (e.g. benchmarks.launch_floor).
+        self.extensions = extensions
         self.token = "bench-token"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -103,13 +107,17 @@ class LocalServer:
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.workspace}",
             "--ServerApp.open_browser=False",
-            "--ServerApp.jpserver_extensions={'pipeline_scheduler': True}",
+            "--ServerApp.jpserver_extensions="
+            + repr({"pipeline_scheduler": True, **dict.fromkeys(self.extensions, True)}),
             *self.extra,
         ]
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         start = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        # This checkout on the server's path, for the extensions of ``benchmarks``.
+        paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT, env=env)
         client = Client(self.url, self.token)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -409,16 +417,16 @@ def bare_drain(python: str, script: Path, env: dict[str, str], count: int, width
     return elapsed
 
 
-def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]:
-    """Start ``count`` runs of a job at once (from 4 client threads); answer the seconds
-    from the first request to the last recorded finish, and those the POSTs took."""
+def post_at_once(client: Client, path: str, body: dict[str, Any], count: int) -> tuple[float, float]:
+    """Send ``count`` POSTs of ``body`` to ``path`` at once, from 4 client threads; answer
+    the wall-clock time of the first and the seconds the POSTs took."""
     import http.client
     from urllib.parse import urlsplit
 
     errors: list[str] = []
     share = [count // 4 + (1 if i < count % 4 else 0) for i in range(4)]
     where = urlsplit(client.url)
-    body = json.dumps({"wait": False})
+    data = json.dumps(body)
     headers = {"Authorization": f"token {client.token}", "Content-Type": "application/json"}
 
     def fire(n: int) -> None:
@@ -429,7 +437,7 @@ def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]
         try:
             for _ in range(n):
                 try:
-                    conn.request("POST", f"{where.path}pipeline-scheduler/run/{job_id}", body, mine)
+                    conn.request("POST", f"{where.path}{path}", data, mine)
                     answer = conn.getresponse()
                     raw = answer.read()
                     cookies = [c.split(";", 1)[0] for c in answer.headers.get_all("Set-Cookie") or []]
@@ -448,9 +456,15 @@ def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]
         t.start()
     for t in threads:
         t.join()
-    posted = time.perf_counter() - start
     if errors:
-        raise RuntimeError(f"{len(errors)} of {count} POST run failed: {errors[0]}")
+        raise RuntimeError(f"{len(errors)} of {count} POST {path} failed: {errors[0]}")
+    return start_wall, time.perf_counter() - start
+
+
+def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]:
+    """Start ``count`` runs of a job at once; answer the seconds from the first request to
+    the last recorded finish, and those the POSTs took."""
+    start_wall, posted = post_at_once(client, f"pipeline-scheduler/run/{job_id}", {"wait": False}, count)
     # Every run is recorded (queued) before its POST answers, so once no run of the job is
     # queued or running, all have finished. Polled sparsely: each poll costs the server a
     # request and a database hop.
@@ -469,6 +483,30 @@ def launch_drain(client: Client, job_id: str, count: int) -> tuple[float, float]
     # poll that noticed it.
     last = max(datetime.fromisoformat(r["finished_at"]).timestamp() for r in runs)
     return last - start_wall, posted
+
+
+def floor_drain(client: Client, script: Path, count: int) -> float:
+    """The same drain through ``benchmarks.launch_floor`` in the same server: seconds from
+    the first request to the last exit, when the server only starts and waits for each
+    process (the least any scheduler in a Jupyter server does per run)."""
+    from .launch_floor import ROUTE
+
+    def state() -> dict[str, Any]:
+        status, answer = client.call("GET", f"{ROUTE}/state")
+        if status != 200:
+            raise RuntimeError(f"GET {ROUTE}/state -> {status}: {answer}")
+        return dict(answer)
+
+    before = state()
+    start_wall, _ = post_at_once(client, f"{ROUTE}/run", {"script": str(script)}, count)
+    deadline = time.time() + 300
+    while (now := state())["finished"] - before["finished"] < count:
+        if time.time() > deadline:
+            raise RuntimeError(f"the floor's {count} starts did not finish within 300 s")
+        time.sleep(0.1)
+    if now["failed"] != before["failed"]:
+        raise RuntimeError(f"{now['failed'] - before['failed']} of the floor's starts failed")
+    return float(now["last_finished_at"]) - start_wall
 
 
 def runner_drain(python: str, script: Path, env: dict[str, str], count: int, width: int) -> float:
@@ -523,7 +561,7 @@ def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bo
 
     The machine's speed varies from moment to moment (other work shares its cores), so each
     side is measured in a few alternating rounds and the best round of each is compared."""
-    count, rounds = (50, 1) if quick else (200, 3)
+    count, rounds = (50, 1) if quick else (200, 5)
     write(ws, "noop.py", "pass\n")
     width = int(client.api("GET", "config").get("max_concurrent_runs") or 0)
     if server is not None and width != os.cpu_count():
@@ -535,17 +573,21 @@ def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bo
     # and triggered fires only, never manual runs.
     warm = job(client, "launch warm-up", "noop.py")
     launch_drain(client, warm["id"], 10)
-    bare, drained, posts, alone = [], [], [], []
+    # The floor: the same server's benchmarks.launch_floor route, where nothing is recorded.
+    has_floor = client.call("GET", "amphi-bench-floor/state")[0] == 200
+    bare, drained, posts, alone, floor = [], [], [], [], []
     for i in range(rounds):
         bare.append(bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2))
         alone.append(runner_drain(sys.executable, ws / "noop.py", env, count, width))
+        if has_floor:
+            floor.append(floor_drain(client, ws / "noop.py", count))
         j = job(client, f"launch drain {i}", "noop.py")
         took, posted = launch_drain(client, j["id"], count)
         drained.append(took)
         posts.append(posted)
     best_bare, best = min(bare), min(drained)
     ratio = best_bare / best
-    return [
+    figures = [
         Figure(
             f"launch drain: {count} no-op runs started at once, bare starts / scheduler",
             f"{ratio:.2f} (bare, {width} at a time: {best_bare:.2f} s; scheduler: {best:.2f} s; best of"
@@ -556,6 +598,19 @@ def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bo
             ratio >= 0.8,
         ),
     ]
+    if floor:
+        figures.append(
+            Figure(
+                f"launch floor: the same {count} starts through a route of the same server that only"
+                " starts and waits for each process, nothing recorded (benchmarks/launch_floor.py),"
+                " bare starts / floor",
+                f"{best_bare / min(floor):.2f} ({min(floor):.2f} s; rounds"
+                f" {', '.join(f'{x:.2f}' for x in floor)})",
+                "reported: what the launch drain can reach",
+                None,
+            )
+        )
+    return figures
 
 
 def bench_precision(client: Client, ws: Path, server: LocalServer | None, quick: bool) -> list[Figure]:
@@ -650,7 +705,8 @@ def main() -> int:
                 client = Client(args.url, args.token)
                 bench_ws = Path(client.api("GET", "config")["amphi_dir"])
             else:
-                server = LocalServer(ws, ["--PipelineSchedulerApp.timezone=UTC"])
+                floor = ("benchmarks.launch_floor",) if name == "launch" else ()
+                server = LocalServer(ws, ["--PipelineSchedulerApp.timezone=UTC"], floor)
                 server.start()
                 client = Client(server.url, server.token)
                 bench_ws = ws
