@@ -574,7 +574,9 @@ def bench_launch(client: Client, ws: Path, server: LocalServer | None, quick: bo
     warm = job(client, "launch warm-up", "noop.py")
     launch_drain(client, warm["id"], 10)
     # The floor: the same server's benchmarks.launch_floor route, where nothing is recorded.
-    has_floor = client.call("GET", "amphi-bench-floor/state")[0] == 200
+    from .launch_floor import ROUTE
+
+    has_floor = client.call("GET", f"{ROUTE}/state")[0] == 200
     bare, drained, posts, alone, floor = [], [], [], [], []
     for i in range(rounds):
         bare.append(bare_drain(sys.executable, ws / "noop.py", env, count, os.cpu_count() or 2))
